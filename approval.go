@@ -1,0 +1,94 @@
+package greenlight
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"time"
+)
+
+// ApprovalStatus is the state of an approval gate.
+type ApprovalStatus string
+
+const (
+	ApprovalPending  ApprovalStatus = "pending"
+	ApprovalApproved ApprovalStatus = "approved"
+	ApprovalRejected ApprovalStatus = "rejected"
+	ApprovalExpired  ApprovalStatus = "expired"
+	ApprovalRevoked  ApprovalStatus = "revoked" // run superseded or cancelled
+)
+
+// Approval is the gate of one approval stage of one run.
+type Approval struct {
+	ID        int64          `json:"id"`
+	RunID     int64          `json:"run"`
+	Pipeline  string         `json:"pipeline"`
+	Stage     string         `json:"stage"`
+	Approvers []string       `json:"approvers"`
+	Required  int            `json:"required"`
+	ReviewURL string         `json:"review_url,omitempty"`
+	Deadline  time.Time      `json:"deadline"`
+	Status    ApprovalStatus `json:"status"`
+	CreatedAt time.Time      `json:"created_at"`
+	DecidedAt *time.Time     `json:"decided_at"`
+	Decisions []Decision     `json:"decisions"`
+}
+
+// ApprovalToken binds one secret link to one approval, approver and run.
+// Only the SHA-256 of the secret is ever stored.
+type ApprovalToken struct {
+	Hash       []byte
+	ApprovalID int64
+	RunID      int64
+	Approver   string
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+	RevokedAt  *time.Time
+}
+
+// Verdict is an approver's choice.
+type Verdict string
+
+const (
+	Approve Verdict = "approve"
+	Reject  Verdict = "reject"
+)
+
+// Decision is one recorded use of an approval token.
+type Decision struct {
+	ApprovalID int64     `json:"-"`
+	Approver   string    `json:"approver"`
+	Verdict    Verdict   `json:"decision"`
+	Comment    string    `json:"comment"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+	At         time.Time `json:"at"`
+}
+
+// NewToken returns a fresh approval token: 32 bytes from the CSPRNG as
+// base64url without padding (43 characters), and the SHA-256 to store.
+func NewToken() (raw string, hash []byte) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // never returns an error on Linux
+	}
+	raw = base64.RawURLEncoding.EncodeToString(b[:])
+	return raw, HashToken(raw)
+}
+
+// HashToken returns the SHA-256 of a raw token, the only form that is stored.
+func HashToken(raw string) []byte {
+	h := sha256.Sum256([]byte(raw))
+	return h[:]
+}
+
+// WellFormedToken reports whether raw looks like a token NewToken made, so that
+// garbage is refused before it reaches the database.
+func WellFormedToken(raw string) bool {
+	if len(raw) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(raw)
+	return err == nil
+}

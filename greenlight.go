@@ -1,0 +1,22 @@
+// Package greenlight is the vocabulary of the Greenlight continuous-delivery
+// server: runs, stages, artifacts, releases, approvals, events and mail, the
+// legal moves between their statuses, and the interfaces the adapters
+// implement. It imports only the standard library; every other package of the
+// module speaks in these types.
+//
+// The flow, and the packages that own each part:
+//
+//	source, webhook → orchestrator → runner → artifact → deploy → approval → deploy
+//	                        ↓ events (durable, ordered) → notify → mail
+//
+// store persists all of it (SQLite or PostgreSQL); web serves it over HTTP.
+package greenlight
+
+import "time"
+
+// Version is the server's version, set at build time with
+// -ldflags "-X github.com/greenlight-cd/greenlight.Version=…".
+var Version = "0.1.0-dev"
+
+// Now is the clock type injected wherever time matters, so tests can move it.
+type Now func() time.Time

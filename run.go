@@ -1,0 +1,129 @@
+package greenlight
+
+import "time"
+
+// RunStatus is where a run is in its life (SPEC §5).
+type RunStatus string
+
+const (
+	RunQueued     RunStatus = "queued"
+	RunRunning    RunStatus = "running"
+	RunWaiting    RunStatus = "waiting" // at an approval stage
+	RunSucceeded  RunStatus = "succeeded"
+	RunFailed     RunStatus = "failed"
+	RunRejected   RunStatus = "rejected"
+	RunExpired    RunStatus = "expired"
+	RunCancelled  RunStatus = "cancelled"
+	RunSuperseded RunStatus = "superseded"
+)
+
+// Terminal reports whether a run in this status can never change again.
+func (s RunStatus) Terminal() bool {
+	switch s {
+	case RunSucceeded, RunFailed, RunRejected, RunExpired, RunCancelled, RunSuperseded:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is one of the statuses above.
+func (s RunStatus) Valid() bool {
+	return s == RunQueued || s == RunRunning || s == RunWaiting || s.Terminal()
+}
+
+// CanBecome reports whether a run may move from s to next. Terminal statuses
+// are final; a waiting run resumes running once its gate passes.
+func (s RunStatus) CanBecome(next RunStatus) bool {
+	if s.Terminal() || !next.Valid() || s == next {
+		return false
+	}
+	switch s {
+	case RunQueued:
+		return next != RunWaiting
+	case RunRunning:
+		return next != RunQueued
+	case RunWaiting:
+		return next != RunQueued
+	}
+	return false
+}
+
+// Trigger says what started a run (SPEC §10).
+type Trigger string
+
+const (
+	TriggerWebhook    Trigger = "webhook"
+	TriggerPoll       Trigger = "poll"
+	TriggerSchedule   Trigger = "schedule"
+	TriggerAPI        Trigger = "api"
+	TriggerQuickstart Trigger = "quickstart"
+	TriggerRollback   Trigger = "rollback"
+)
+
+// Commit is the commit a run builds, as read from git.
+type Commit struct {
+	SHA         string `json:"sha"`
+	Branch      string `json:"branch"`
+	Title       string `json:"title"`
+	AuthorName  string `json:"author_name"`
+	AuthorEmail string `json:"author_email"`
+}
+
+// Short returns the first 7 characters of the commit's SHA.
+func (c Commit) Short() string {
+	if len(c.SHA) > 7 {
+		return c.SHA[:7]
+	}
+	return c.SHA
+}
+
+// ArtifactRef names a build's artifact by its content.
+type ArtifactRef struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Run is one pass of a pipeline for one commit.
+type Run struct {
+	ID         int64             `json:"id"`
+	Pipeline   string            `json:"pipeline"`
+	Status     RunStatus         `json:"status"`
+	Trigger    Trigger           `json:"trigger"`
+	Commit     Commit            `json:"commit"`
+	Params     map[string]string `json:"params,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
+	FinishedAt *time.Time        `json:"finished_at"`
+	Artifact   *ArtifactRef      `json:"artifact"`
+	Error      string            `json:"error,omitempty"` // why it halted, for people
+	Stages     []Stage           `json:"stages"`
+	// Hooks are the deploy hooks of the commit's build file, kept with the run
+	// because deploys (and redeploys) install the artifact, not the checkout.
+	Hooks Hooks `json:"-"`
+}
+
+// Hooks are the deploy lifecycle commands of a build file (SPEC §4), run on
+// each target in the release directory. Empty means none.
+type Hooks struct {
+	Stop          string `json:"stop,omitempty"`
+	BeforeInstall string `json:"before_install,omitempty"`
+	AfterInstall  string `json:"after_install,omitempty"`
+	Start         string `json:"start,omitempty"`
+	Validate      string `json:"validate,omitempty"`
+}
+
+// Stage returns the run's stage with that name, or nil.
+func (r *Run) Stage(name string) *Stage {
+	for i := range r.Stages {
+		if r.Stages[i].Name == name {
+			return &r.Stages[i]
+		}
+	}
+	return nil
+}
+
+// RunFilter selects runs for a listing; zero fields select everything.
+type RunFilter struct {
+	Pipeline string
+	Statuses []RunStatus
+	Limit    int // 0: a default chosen by the store
+}

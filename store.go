@@ -1,0 +1,109 @@
+package greenlight
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Store persists everything Greenlight knows. It is implemented for SQLite and
+// PostgreSQL by package store, and both pass the same conformance suite.
+//
+// Contract:
+//   - Methods are safe for concurrent use. ctx bounds every call.
+//   - A missing row is an *Error with code ENOTFOUND.
+//   - The store decides nothing: callers (orchestrator, approval, notify) hold
+//     the rules; conditional methods (UseToken, LockApproval, SetApprovalStatus)
+//     report whether their condition held, so that exactly one of several
+//     racing callers wins.
+//   - InTx runs fn in one transaction that takes the write lock at its start
+//     (SQLite BEGIN IMMEDIATE; PostgreSQL read committed plus the row locks of
+//     its conditional updates). fn must use only the Tx it is given. The
+//     transaction commits if fn returns nil and rolls back otherwise.
+type Store interface {
+	Tx
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+	Close() error
+}
+
+// Tx is the set of operations, usable inside or outside a transaction.
+type Tx interface {
+	// CreateRun inserts run and its stages, setting run.ID.
+	CreateRun(ctx context.Context, run *Run) error
+	// Run returns the run with its stages in pipeline order.
+	Run(ctx context.Context, id int64) (*Run, error)
+	// Runs returns runs matching f, newest first, with their stages.
+	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
+	// UpdateRun writes the run's status, finished_at, artifact, error and every
+	// stage's status, times, error and attempts.
+	UpdateRun(ctx context.Context, run *Run) error
+
+	// AppendEvent writes e, setting e.Seq (increasing across the whole log).
+	AppendEvent(ctx context.Context, e *Event) error
+	// Events returns up to limit events with Seq > after, in Seq order.
+	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+	// Cursor returns the last Seq the subscriber has handled (0 if none).
+	Cursor(ctx context.Context, subscriber string) (int64, error)
+	// SetCursor records that the subscriber has handled every event up to seq.
+	SetCursor(ctx context.Context, subscriber string, seq int64) error
+
+	// CreateApproval inserts a, setting a.ID.
+	CreateApproval(ctx context.Context, a *Approval) error
+	// Approval returns the approval with its decisions in time order.
+	Approval(ctx context.Context, id int64) (*Approval, error)
+	// ApprovalForStage returns the approval of one stage of one run.
+	ApprovalForStage(ctx context.Context, runID int64, stage string) (*Approval, error)
+	// Approvals returns approvals with the status (all if empty), newest first.
+	Approvals(ctx context.Context, status ApprovalStatus) ([]*Approval, error)
+	// LockApproval takes the approval's row lock for the rest of the
+	// transaction if it is still pending; false if it is not pending.
+	LockApproval(ctx context.Context, id int64, now time.Time) (bool, error)
+	// SetApprovalStatus moves a pending approval to status; false if it was no
+	// longer pending (someone else decided first).
+	SetApprovalStatus(ctx context.Context, id int64, status ApprovalStatus, at time.Time) (bool, error)
+	// AddDecision records d.
+	AddDecision(ctx context.Context, d *Decision) error
+
+	// CreateToken stores t (its hash only).
+	CreateToken(ctx context.Context, t *ApprovalToken) error
+	// Token returns the token with that hash.
+	Token(ctx context.Context, hash []byte) (*ApprovalToken, error)
+	// UseToken marks the token used at now if it is unused, unrevoked and not
+	// expired at now; false otherwise.
+	UseToken(ctx context.Context, hash []byte, now time.Time) (bool, error)
+	// RevokeTokens revokes every unused token of the approval.
+	RevokeTokens(ctx context.Context, approvalID int64, at time.Time) error
+
+	// CreateRelease inserts r, setting r.ID.
+	CreateRelease(ctx context.Context, r *Release) error
+	// UpdateRelease writes r's status, error, deployed_at and targets.
+	UpdateRelease(ctx context.Context, r *Release) error
+	// Releases returns an environment's releases, newest first (limit 0: all).
+	Releases(ctx context.Context, pipeline, env string, limit int) ([]*Release, error)
+	// LiveRelease returns the environment's live release, or ENOTFOUND.
+	LiveRelease(ctx context.Context, pipeline, env string) (*Release, error)
+
+	// EnqueueMail inserts m unless a mail with m.Key exists; reports whether
+	// it inserted. Sets m.ID when it did.
+	EnqueueMail(ctx context.Context, m *Mail) (bool, error)
+	// DueMail returns unsent mail whose NextAttempt is at or before now, oldest first.
+	DueMail(ctx context.Context, now time.Time, limit int) ([]*Mail, error)
+	// MarkMailSent records delivery.
+	MarkMailSent(ctx context.Context, id int64, at time.Time) error
+	// MarkMailFailed records a failed attempt and when to try again.
+	MarkMailFailed(ctx context.Context, id int64, reason string, next time.Time) error
+	// Mails returns the newest mail first (limit 0: a default).
+	Mails(ctx context.Context, limit int) ([]*Mail, error)
+
+	// RecordDelivery remembers a webhook delivery id; false if it was already seen.
+	RecordDelivery(ctx context.Context, pipeline, id string, at time.Time) (bool, error)
+}
+
+// Logs keeps the output of stages, one append-only text file per stage, so
+// that output of any size streams to disk with bounded memory.
+type Logs interface {
+	// Create opens the stage's log for appending (creating it if needed).
+	Create(runID int64, stage string) (io.WriteCloser, error)
+	// Open opens the stage's log for reading; ENOTFOUND if nothing was written.
+	Open(runID int64, stage string) (io.ReadCloser, error)
+}
