@@ -127,3 +127,12 @@ type RunFilter struct {
 	Statuses []RunStatus
 	Limit    int // 0: a default chosen by the store
 }
+
+// TriggerRequest asks for a new run of a pipeline.
+type TriggerRequest struct {
+	Commit     string            // 40-hex sha; "" = the head of the pipeline's branch
+	Branch     string            // "" = the pipeline's branch
+	Params     map[string]string // given to steps as GREENLIGHT_PARAM_<KEY>
+	Trigger    Trigger
+	DeliveryID string // webhook delivery id, for de-duplication; "" = none
+}

@@ -1,0 +1,191 @@
+package approval
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// MaxComment bounds a decision's comment, in bytes.
+const MaxComment = 4000
+
+// Service looks tokens up and records decisions.
+type Service struct {
+	store greenlight.Store
+	now   greenlight.Now
+}
+
+// New returns a Service on store with the clock now.
+func New(store greenlight.Store, now greenlight.Now) *Service {
+	return &Service{store: store, now: now}
+}
+
+// View is what a decision page shows about one token.
+type View struct {
+	Approver string
+	State    TokenState
+	Approval *greenlight.Approval
+	Run      *greenlight.Run
+}
+
+// Lookup finds the token's approval and run. It changes nothing, so mail
+// scanners that open links decide nothing. Unknown or malformed tokens are
+// ENOTFOUND.
+func (s *Service) Lookup(ctx context.Context, raw string) (*View, error) {
+	if !greenlight.WellFormedToken(raw) {
+		return nil, greenlight.Errorf(greenlight.ENOTFOUND, "this approval link is not valid")
+	}
+	t, err := s.store.Token(ctx, greenlight.HashToken(raw))
+	if err != nil {
+		if greenlight.ErrorCode(err) == greenlight.ENOTFOUND {
+			return nil, greenlight.Errorf(greenlight.ENOTFOUND, "this approval link is not valid")
+		}
+		return nil, fmt.Errorf("look up token: %w", err)
+	}
+	a, err := s.store.Approval(ctx, t.ApprovalID)
+	if err != nil {
+		return nil, fmt.Errorf("look up approval %d: %w", t.ApprovalID, err)
+	}
+	run, err := s.store.Run(ctx, t.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("look up run %d: %w", t.RunID, err)
+	}
+	return &View{Approver: t.Approver, State: State(t, a, s.now), Approval: a, Run: run}, nil
+}
+
+// Input is one approver's decision as submitted.
+type Input struct {
+	Verdict   greenlight.Verdict
+	Comment   string
+	IP        string
+	UserAgent string
+}
+
+// Outcome is what a decision did.
+type Outcome struct {
+	Approver string
+	Verdict  greenlight.Verdict
+	Approval *greenlight.Approval // after the decision; Status says whether the gate closed
+}
+
+// Decided is the Data of greenlight.EventApprovalDecided.
+type Decided struct {
+	ApprovalID int64                     `json:"approval"`
+	Approver   string                    `json:"approver"`
+	Verdict    greenlight.Verdict        `json:"decision"`
+	Status     greenlight.ApprovalStatus `json:"status"`
+}
+
+// Decide records one decision through the token raw, in one transaction:
+// the token is used at most once (a conditional update), the gate is locked so
+// that concurrent decisions through different links count correctly, and the
+// gate's new status is written with an event. A token that can no longer
+// decide is EGONE with a message saying why and, when the gate is closed,
+// who decided. Exactly one of two racing decisions on a single-approval gate
+// wins; the other gets EGONE.
+func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, error) {
+	if in.Verdict != greenlight.Approve && in.Verdict != greenlight.Reject {
+		return nil, greenlight.Errorf(greenlight.EINVALID, "decision must be approve or reject")
+	}
+	if len(in.Comment) > MaxComment || !utf8.ValidString(in.Comment) {
+		return nil, greenlight.Errorf(greenlight.EINVALID, "the comment must be valid text of at most %d bytes", MaxComment)
+	}
+	if !greenlight.WellFormedToken(raw) {
+		return nil, greenlight.Errorf(greenlight.ENOTFOUND, "this approval link is not valid")
+	}
+	hash := greenlight.HashToken(raw)
+	var out *Outcome
+	err := s.store.InTx(ctx, func(tx greenlight.Tx) error {
+		now := s.now()
+		t, err := tx.Token(ctx, hash)
+		if err != nil {
+			if greenlight.ErrorCode(err) == greenlight.ENOTFOUND {
+				return greenlight.Errorf(greenlight.ENOTFOUND, "this approval link is not valid")
+			}
+			return err
+		}
+		a, err := tx.Approval(ctx, t.ApprovalID)
+		if err != nil {
+			return err
+		}
+		if st := State(t, a, func() time.Time { return now }); st != TokenOpen {
+			return gone(st, a)
+		}
+		locked, err := tx.LockApproval(ctx, a.ID, now)
+		if err != nil {
+			return err
+		}
+		if !locked {
+			a, err = tx.Approval(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			return gone(TokenClosed, a)
+		}
+		used, err := tx.UseToken(ctx, hash, now)
+		if err != nil {
+			return err
+		}
+		if !used {
+			return greenlight.Errorf(greenlight.EGONE, "this link has just been used")
+		}
+		d := &greenlight.Decision{ApprovalID: a.ID, Approver: t.Approver, Verdict: in.Verdict,
+			Comment: strings.TrimSpace(in.Comment), IP: in.IP, UserAgent: in.UserAgent, At: now}
+		if err := tx.AddDecision(ctx, d); err != nil {
+			return err
+		}
+		a.Decisions = append(a.Decisions, *d)
+		status := Tally(a.Required, a.Decisions)
+		if status != greenlight.ApprovalPending {
+			ok, err := tx.SetApprovalStatus(ctx, a.ID, status, now)
+			if err != nil {
+				return err
+			}
+			if !ok { // cannot happen while we hold the lock; refuse rather than double-decide
+				return greenlight.Errorf(greenlight.ECONFLICT, "the approval changed while deciding; try again")
+			}
+			a.Status, a.DecidedAt = status, &now
+		}
+		data, _ := json.Marshal(Decided{ApprovalID: a.ID, Approver: t.Approver, Verdict: in.Verdict, Status: a.Status})
+		if err := tx.AppendEvent(ctx, &greenlight.Event{Pipeline: a.Pipeline, RunID: a.RunID,
+			Type: greenlight.EventApprovalDecided, Data: data, CreatedAt: now}); err != nil {
+			return err
+		}
+		out = &Outcome{Approver: t.Approver, Verdict: in.Verdict, Approval: a}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("decide: %w", err)
+	}
+	return out, nil
+}
+
+// gone explains why a token can no longer decide.
+func gone(st TokenState, a *greenlight.Approval) error {
+	switch st {
+	case TokenUsed:
+		return greenlight.Errorf(greenlight.EGONE, "this link was already used%s", decidedBy(a))
+	case TokenExpired:
+		return greenlight.Errorf(greenlight.EGONE, "this approval expired on %s", a.Deadline.UTC().Format("2006-01-02 15:04 MST"))
+	case TokenRevoked:
+		return greenlight.Errorf(greenlight.EGONE, "this release no longer needs a decision: a newer one replaced it or it was cancelled")
+	}
+	return greenlight.Errorf(greenlight.EGONE, "this release was already %s%s", a.Status, decidedBy(a))
+}
+
+// decidedBy names who decided, for people who arrive late.
+func decidedBy(a *greenlight.Approval) string {
+	if len(a.Decisions) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, d := range a.Decisions {
+		parts = append(parts, fmt.Sprintf("%s (%s)", d.Approver, d.Verdict))
+	}
+	return ": decided by " + strings.Join(parts, ", ")
+}

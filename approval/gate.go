@@ -1,0 +1,53 @@
+// Package approval owns the rules of approval gates (SPEC §6): who may decide,
+// when a gate passes or fails, what a token may still do, and the decision
+// itself as one transaction. It persists through greenlight.Store and renders
+// nothing: the pages live in package web.
+package approval
+
+import "github.com/greenlight-cd/greenlight"
+
+// Tally returns the status a gate reaches with these decisions: any rejection
+// rejects, `required` approvals approve, anything less stays pending.
+func Tally(required int, decisions []greenlight.Decision) greenlight.ApprovalStatus {
+	approvals := map[string]bool{}
+	for _, d := range decisions {
+		if d.Verdict == greenlight.Reject {
+			return greenlight.ApprovalRejected
+		}
+		approvals[d.Approver] = true // one approver counts once, whatever their links
+	}
+	if required < 1 {
+		required = 1
+	}
+	if len(approvals) >= required {
+		return greenlight.ApprovalApproved
+	}
+	return greenlight.ApprovalPending
+}
+
+// TokenState says what a token can still do.
+type TokenState string
+
+const (
+	TokenOpen    TokenState = "open"    // may decide
+	TokenUsed    TokenState = "used"    // this link already decided
+	TokenExpired TokenState = "expired" // the deadline passed
+	TokenRevoked TokenState = "revoked" // the run was superseded or cancelled
+	TokenClosed  TokenState = "closed"  // the gate was decided through other links
+)
+
+// State classifies a token against its approval at time now. The order
+// matters: a used link says so even after the deadline.
+func State(t *greenlight.ApprovalToken, a *greenlight.Approval, now greenlight.Now) TokenState {
+	switch {
+	case t.UsedAt != nil:
+		return TokenUsed
+	case t.RevokedAt != nil || a.Status == greenlight.ApprovalRevoked:
+		return TokenRevoked
+	case a.Status == greenlight.ApprovalExpired || !now().Before(t.ExpiresAt):
+		return TokenExpired
+	case a.Status != greenlight.ApprovalPending:
+		return TokenClosed
+	}
+	return TokenOpen
+}

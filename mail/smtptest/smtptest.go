@@ -1,0 +1,282 @@
+// Package smtptest runs a real SMTP server in the test process, on a loopback
+// port, and keeps what it receives so that tests can read the mail (and follow
+// its links) the way a recipient would. It can simulate an outage, offer
+// STARTTLS or implicit TLS with a certificate it makes, and require AUTH.
+package smtptest
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Message is one mail as the server received it: the envelope and the raw
+// RFC 5322 data.
+type Message struct {
+	From string
+	To   []string
+	Data []byte
+}
+
+// Options change how the server behaves; the zero value is a plain SMTP
+// server without TLS or AUTH.
+type Options struct {
+	STARTTLS    bool   // offer STARTTLS with a self-signed certificate for 127.0.0.1
+	ImplicitTLS bool   // speak TLS from the first byte (smtps)
+	Username    string // when set, AUTH PLAIN with Username/Password is required
+	Password    string
+}
+
+// Server is an in-process SMTP server. Its methods are safe for concurrent use.
+type Server struct {
+	opts   Options
+	addr   string
+	cert   tls.Certificate
+	client *tls.Config
+
+	mu       sync.Mutex
+	msgs     []Message
+	changed  chan struct{} // closed and replaced whenever msgs grows
+	down     bool
+	srv      *smtp.Server
+	serveErr chan error
+}
+
+// Start starts a plain SMTP server on 127.0.0.1:0, stopped when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith starts a server with opts, stopped when the test ends.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s := &Server{opts: opts, changed: make(chan struct{})}
+	if opts.STARTTLS || opts.ImplicitTLS {
+		cert, pool, err := selfSigned()
+		if err != nil {
+			t.Fatalf("smtptest: certificate: %v", err)
+		}
+		s.cert = cert
+		s.client = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("smtptest: listen: %v", err)
+	}
+	s.addr = l.Addr().String()
+	s.serve(l)
+	t.Cleanup(s.stop)
+	return s
+}
+
+// Addr returns the server's host:port.
+func (s *Server) Addr() string { return s.addr }
+
+// ClientTLS returns a TLS configuration that trusts the server's certificate,
+// or nil when the server does not speak TLS.
+func (s *Server) ClientTLS() *tls.Config {
+	if s.client == nil {
+		return nil
+	}
+	return s.client.Clone()
+}
+
+// Messages returns a copy of every message received so far, in order.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, len(s.msgs))
+	copy(out, s.msgs)
+	return out
+}
+
+// WaitFor waits until at least n messages have arrived and returns them all;
+// the test fails if they have not within timeout.
+func (s *Server) WaitFor(t testing.TB, n int, timeout time.Duration) []Message {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		got, changed := len(s.msgs), s.changed
+		s.mu.Unlock()
+		if got >= n {
+			return s.Messages()
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("smtptest: got %d messages after %v, want %d", got, timeout, n)
+			return nil
+		}
+	}
+}
+
+// SetDown simulates an outage: while down, the server closes its listener
+// (connections are refused) and answers 421 to any session still open. Up
+// again, it listens on the same port.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down == down {
+		return
+	}
+	s.down = down
+	if down {
+		srv, errc := s.srv, s.serveErr
+		s.srv = nil
+		s.mu.Unlock()
+		srv.Close()
+		<-errc
+		s.mu.Lock()
+		return
+	}
+	// The kernel may hold the port briefly after a close; retry for a while
+	// rather than fail a test on an unlucky moment.
+	var l net.Listener
+	var err error
+	for i := 0; i < 100; i++ {
+		if l, err = net.Listen("tcp", s.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		panic("smtptest: cannot listen again on " + s.addr + ": " + err.Error()) // test infrastructure only
+	}
+	s.mu.Unlock()
+	s.serve(l)
+	s.mu.Lock()
+}
+
+func (s *Server) serve(l net.Listener) {
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{s: s}, nil
+	}))
+	srv.Domain = "smtptest.local"
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	srv.MaxMessageBytes = 10 << 20
+	srv.ErrorLog = discardLogger{}
+	srv.AllowInsecureAuth = false
+	if s.opts.STARTTLS || s.opts.ImplicitTLS {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12}
+	}
+	if s.opts.ImplicitTLS {
+		l = tls.NewListener(l, srv.TLSConfig)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	s.mu.Lock()
+	s.srv, s.serveErr = srv, errc
+	s.mu.Unlock()
+}
+
+func (s *Server) stop() {
+	s.mu.Lock()
+	srv, errc := s.srv, s.serveErr
+	s.srv = nil
+	s.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+		<-errc
+	}
+}
+
+func (s *Server) isDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.down
+}
+
+func (s *Server) store(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs = append(s.msgs, m)
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+var errDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "smtptest: service not available"}
+
+// session is one SMTP transaction's state.
+type session struct {
+	s      *Server
+	authed bool
+	from   string
+	to     []string
+}
+
+var _ smtp.AuthSession = (*session)(nil)
+
+func (ss *session) AuthMechanisms() []string {
+	if ss.s.opts.Username == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if mech != sasl.Plain {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != ss.s.opts.Username || pass != ss.s.opts.Password {
+			return smtp.ErrAuthFailed
+		}
+		ss.authed = true
+		return nil
+	}), nil
+}
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.s.isDown() {
+		return errDown
+	}
+	if ss.s.opts.Username != "" && !ss.authed {
+		return smtp.ErrAuthRequired
+	}
+	ss.from = from
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if ss.s.isDown() {
+		return errDown
+	}
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if ss.s.isDown() {
+		return errDown
+	}
+	ss.s.store(Message{From: ss.from, To: append([]string(nil), ss.to...), Data: b})
+	return nil
+}
+
+func (ss *session) Reset() { ss.from, ss.to = "", nil }
+
+func (ss *session) Logout() error { return nil }
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+func (discardLogger) Println(...any)        {}
+
+// ErrNoPart is returned by Parse when a message has neither a text nor an
+// HTML part.
+var ErrNoPart = errors.New("smtptest: message has no text or html part")
