@@ -8,8 +8,12 @@ import (
 )
 
 func TestTally(t *testing.T) {
-	ap := func(who string) greenlight.Decision { return greenlight.Decision{Approver: who, Verdict: greenlight.Approve} }
-	rej := func(who string) greenlight.Decision { return greenlight.Decision{Approver: who, Verdict: greenlight.Reject} }
+	ap := func(who string) greenlight.Decision {
+		return greenlight.Decision{Approver: who, Verdict: greenlight.Approve}
+	}
+	rej := func(who string) greenlight.Decision {
+		return greenlight.Decision{Approver: who, Verdict: greenlight.Reject}
+	}
 	tests := []struct {
 		name      string
 		required  int
