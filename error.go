@@ -15,6 +15,7 @@ const (
 	ENOTFOUND     = "not_found"    // 404
 	EUNAUTHORIZED = "unauthorized" // 401
 	ETOOLARGE     = "too_large"    // 413
+	EUNAVAILABLE  = "unavailable"  // 503: a dependency (git remote, shutting down) cannot serve now
 )
 
 // Error is an error a user may see. Message is safe to show; wrap causes with

@@ -6,7 +6,6 @@ package smtptest
 
 import (
 	"crypto/tls"
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -41,10 +40,12 @@ type Server struct {
 	cert   tls.Certificate
 	client *tls.Config
 
-	mu       sync.Mutex
-	msgs     []Message
-	changed  chan struct{} // closed and replaced whenever msgs grows
-	down     bool
+	mu      sync.Mutex // guards msgs, changed, down
+	msgs    []Message
+	changed chan struct{} // closed and replaced whenever msgs grows
+	down    bool
+
+	life     sync.Mutex // guards srv and serveErr: start, stop, outage
 	srv      *smtp.Server
 	serveErr chan error
 }
@@ -72,7 +73,9 @@ func StartWith(t testing.TB, opts Options) *Server {
 		t.Fatalf("smtptest: listen: %v", err)
 	}
 	s.addr = l.Addr().String()
-	s.serve(l)
+	s.life.Lock()
+	s.serveLocked(l)
+	s.life.Unlock()
 	t.Cleanup(s.stop)
 	return s
 }
@@ -124,40 +127,38 @@ func (s *Server) WaitFor(t testing.TB, n int, timeout time.Duration) []Message {
 // (connections are refused) and answers 421 to any session still open. Up
 // again, it listens on the same port.
 func (s *Server) SetDown(down bool) {
+	s.life.Lock()
+	defer s.life.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.down == down {
+	was := s.down
+	s.down = down
+	s.mu.Unlock()
+	if was == down {
 		return
 	}
-	s.down = down
 	if down {
-		srv, errc := s.srv, s.serveErr
-		s.srv = nil
-		s.mu.Unlock()
-		srv.Close()
-		<-errc
-		s.mu.Lock()
+		s.stopLocked()
 		return
 	}
 	// The kernel may hold the port briefly after a close; retry for a while
 	// rather than fail a test on an unlucky moment.
 	var l net.Listener
 	var err error
-	for i := 0; i < 100; i++ {
+	for range 100 {
 		if l, err = net.Listen("tcp", s.addr); err == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		panic("smtptest: cannot listen again on " + s.addr + ": " + err.Error()) // test infrastructure only
+		// Test infrastructure only, and SetDown has no test to fail.
+		panic("smtptest: cannot listen again on " + s.addr + ": " + err.Error())
 	}
-	s.mu.Unlock()
-	s.serve(l)
-	s.mu.Lock()
+	s.serveLocked(l)
 }
 
-func (s *Server) serve(l net.Listener) {
+// serveLocked starts serving l; the caller holds s.life.
+func (s *Server) serveLocked(l net.Listener) {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{s: s}, nil
 	}))
@@ -166,7 +167,6 @@ func (s *Server) serve(l net.Listener) {
 	srv.WriteTimeout = 10 * time.Second
 	srv.MaxMessageBytes = 10 << 20
 	srv.ErrorLog = discardLogger{}
-	srv.AllowInsecureAuth = false
 	if s.opts.STARTTLS || s.opts.ImplicitTLS {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12}
 	}
@@ -175,20 +175,23 @@ func (s *Server) serve(l net.Listener) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	s.mu.Lock()
 	s.srv, s.serveErr = srv, errc
-	s.mu.Unlock()
+}
+
+// stopLocked closes the listener and every connection; the caller holds s.life.
+func (s *Server) stopLocked() {
+	if s.srv == nil {
+		return
+	}
+	s.srv.Close()
+	<-s.serveErr
+	s.srv, s.serveErr = nil, nil
 }
 
 func (s *Server) stop() {
-	s.mu.Lock()
-	srv, errc := s.srv, s.serveErr
-	s.srv = nil
-	s.mu.Unlock()
-	if srv != nil {
-		srv.Close()
-		<-errc
-	}
+	s.life.Lock()
+	defer s.life.Unlock()
+	s.stopLocked()
 }
 
 func (s *Server) isDown() bool {
@@ -205,7 +208,10 @@ func (s *Server) store(m Message) {
 	s.changed = make(chan struct{})
 }
 
-var errDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "smtptest: service not available"}
+// errDown is what a session hears during an outage: a temporary failure.
+func errDown() error {
+	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "smtptest: service not available"}
+}
 
 // session is one SMTP transaction's state.
 type session struct {
@@ -239,7 +245,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.s.isDown() {
-		return errDown
+		return errDown()
 	}
 	if ss.s.opts.Username != "" && !ss.authed {
 		return smtp.ErrAuthRequired
@@ -250,7 +256,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if ss.s.isDown() {
-		return errDown
+		return errDown()
 	}
 	ss.to = append(ss.to, to)
 	return nil
@@ -262,7 +268,7 @@ func (ss *session) Data(r io.Reader) error {
 		return err
 	}
 	if ss.s.isDown() {
-		return errDown
+		return errDown()
 	}
 	ss.s.store(Message{From: ss.from, To: append([]string(nil), ss.to...), Data: b})
 	return nil
@@ -276,7 +282,3 @@ type discardLogger struct{}
 
 func (discardLogger) Printf(string, ...any) {}
 func (discardLogger) Println(...any)        {}
-
-// ErrNoPart is returned by Parse when a message has neither a text nor an
-// HTML part.
-var ErrNoPart = errors.New("smtptest: message has no text or html part")

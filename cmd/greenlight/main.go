@@ -1,0 +1,67 @@
+// Command greenlight is the Greenlight continuous-delivery server: serve,
+// validate, quickstart and version (SPEC §8). It only wires packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	var exit exitError
+	if errors.As(err, &exit) {
+		os.Exit(int(exit))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "greenlight:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError ends the program with a status after its output was printed.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// env looks variables up, so tests can run the program with their own.
+type env func(string) (string, bool)
+
+// run is the whole program: tests call it like main.
+func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	root := &cobra.Command{
+		Use:           "greenlight",
+		Short:         "Greenlight takes a commit on a git branch to production, approved by email.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(serveCommand(getenv, stdout, stderr), validateCommand(getenv, stdout),
+		quickstartCommand(getenv, stdout, stderr), versionCommand(stdout))
+	return root.ExecuteContext(ctx)
+}
+
+func versionCommand(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(stdout, "greenlight %s\n", greenlight.Version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"text/template"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/config"
+)
+
+func quickstartCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
+	var dir string
+	var port int
+	cmd := &cobra.Command{
+		Use:   "quickstart [--dir DIR]",
+		Short: "Make a sample app and run it through the whole flow on this machine",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return quickstart(cmd.Context(), dir, port, getenv, stdout, stderr)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "greenlight-quickstart", "where the sample repository, configuration, data and deploys go")
+	cmd.Flags().IntVar(&port, "port", 8080, "the server's port (the sample's staging and production take free ports near it)")
+	return cmd
+}
+
+func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, stderr io.Writer) error {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	repo := filepath.Join(dir, "app")
+	if err := makeSampleRepo(ctx, repo); err != nil {
+		return fmt.Errorf("sample repository: %w", err)
+	}
+	ports := freePorts(port, 3)
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	file := filepath.Join(dir, "greenlight.yml")
+	var buf bytes.Buffer
+	err = template.Must(template.New("cfg").Parse(quickstartConfig)).Execute(&buf, map[string]any{
+		"Port": ports[0], "Staging": ports[1], "Production": ports[2], "Repo": repo, "Dir": dir,
+		"Secret": hex.EncodeToString(secret)})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+		return err
+	}
+	cfg, err := config.Load(file, getenv)
+	if err != nil {
+		return fmt.Errorf("%s:\n%w", file, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := open(ctx, cfg, log, stdout)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		srv.close()
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.serveOn(ctx, ln, 10*time.Second) }()
+	fmt.Fprintf(stdout, "Greenlight is running at %s (configuration: %s)\n", cfg.PublicURL, file)
+	fmt.Fprintf(stdout, "  Log in to the UI with the admin token kept in %s\n", filepath.Join(cfg.DataDir, "admin-token"))
+	go followQuickstart(ctx, srv, cfg, ports, stdout)
+	err = <-served
+	fmt.Fprintln(stdout, "Greenlight stopped. Run the same command again to continue where you left off.")
+	return err
+}
+
+// followQuickstart starts a run and tells the user what to open as it goes.
+func followQuickstart(ctx context.Context, srv *server, cfg *config.Server, ports []int, stdout io.Writer) {
+	var run *greenlight.Run
+	for run == nil { // the engine starts with the server
+		r, err := srv.engine.Trigger(ctx, "hello", greenlight.TriggerRequest{Trigger: greenlight.TriggerQuickstart})
+		if err != nil && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return
+		}
+		run = r
+	}
+	fmt.Fprintf(stdout, "Run #%d: building %s (%s)…  %s/runs/%d\n", run.ID, run.Commit.Short(), run.Commit.Branch, cfg.PublicURL, run.ID)
+	link := regexp.MustCompile(`https?://\S+/approvals/[A-Za-z0-9_-]{43}\?decision=approve`)
+	told := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		r, err := srv.store.Run(ctx, run.ID)
+		if err != nil {
+			continue
+		}
+		if r.Status == greenlight.RunWaiting && !told {
+			mails, err := srv.store.Mails(ctx, 20)
+			if err != nil {
+				continue
+			}
+			for _, m := range mails {
+				if l := link.FindString(m.Text); l != "" {
+					fmt.Fprintf(stdout, "\nStaging is live:  http://127.0.0.1:%d/\n", ports[1])
+					fmt.Fprintf(stdout, "Approve it here:   %s\n", l)
+					fmt.Fprintf(stdout, "(the approval mail is in the outbox: %s/outbox)\n\n", cfg.PublicURL)
+					told = true
+					break
+				}
+			}
+		}
+		if r.Status.Terminal() {
+			if r.Status == greenlight.RunSucceeded {
+				fmt.Fprintf(stdout, "Production is live: http://127.0.0.1:%d/\n", ports[2])
+			} else {
+				fmt.Fprintf(stdout, "Run #%d ended %s: %s\n", r.ID, r.Status, r.Error)
+			}
+			fmt.Fprintln(stdout, "Greenlight keeps running; press Ctrl-C to stop it.")
+			return
+		}
+	}
+}
+
+// makeSampleRepo creates the sample app's git repository, once.
+func makeSampleRepo(ctx context.Context, repo string) error {
+	if _, err := os.Stat(filepath.Join(repo, ".git")); err == nil {
+		return nil
+	}
+	for name, body := range sampleFiles {
+		path := filepath.Join(repo, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if filepath.Ext(name) == ".sh" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(path, []byte(body), mode); err != nil {
+			return err
+		}
+	}
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "-A"},
+		{"-c", "user.name=Greenlight Quickstart", "-c", "user.email=quickstart@example.com", "commit", "-q", "-m", "Sample app: hello from Greenlight"},
+	} {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("git %s: %w: %s", args[0], err, out)
+		}
+	}
+	return nil
+}
+
+// freePorts returns n ports free now, starting the search at from.
+func freePorts(from, n int) []int {
+	var ports []int
+	for p := from; len(ports) < n && p < from+1000; p++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		ports = append(ports, p)
+	}
+	for len(ports) < n { // everything near `from` taken: let the kernel choose
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			break
+		}
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		ln.Close()
+	}
+	return ports
+}
+
+var _ = errors.New

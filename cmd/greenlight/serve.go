@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/greenlight-cd/greenlight/config"
+)
+
+func serveCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
+	var file string
+	var drain time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve [--config greenlight.yml]",
+		Short: "Run the server: UI, API, webhooks, approval pages and pipelines",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(file, getenv)
+			if err != nil {
+				return fmt.Errorf("%s:\n%w", file, err)
+			}
+			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			srv, err := open(cmd.Context(), cfg, log, stdout)
+			if err != nil {
+				return err
+			}
+			return srv.serve(cmd.Context(), drain)
+		},
+	}
+	cmd.Flags().StringVar(&file, "config", "greenlight.yml", "the server configuration")
+	cmd.Flags().DurationVar(&drain, "drain", 30*time.Second, "on SIGTERM, how long running stages may finish before they are cut off (they resume at the next start)")
+	return cmd
+}
+
+// serve listens until ctx ends, then shuts down gracefully: the HTTP server
+// stops taking requests, running stages get drain to finish, loops stop.
+func (s *server) serve(ctx context.Context, drain time.Duration) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	return s.serveOn(ctx, ln, drain)
+}
+
+func (s *server) serveOn(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{}, 2)
+	go func() { s.notifier.Run(bg); done <- struct{}{} }()
+	go func() { s.dispatcher.Run(bg); done <- struct{}{} }()
+	if err := s.engine.Start(ctx); err != nil {
+		stopBG()
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("greenlight is serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down", "drain", drain)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = hs.Shutdown(shutCtx)
+	cancel()
+	drainCtx, cancel := context.WithTimeout(context.Background(), drain)
+	s.engine.Shutdown(drainCtx)
+	cancel()
+	stopBG()
+	<-done
+	<-done
+	s.close()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}

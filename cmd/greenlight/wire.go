@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
+	"github.com/greenlight-cd/greenlight/artifact"
+	"github.com/greenlight-cd/greenlight/config"
+	"github.com/greenlight-cd/greenlight/deploy"
+	"github.com/greenlight-cd/greenlight/mail"
+	"github.com/greenlight-cd/greenlight/notify"
+	"github.com/greenlight-cd/greenlight/orchestrator"
+	"github.com/greenlight-cd/greenlight/runner"
+	"github.com/greenlight-cd/greenlight/source"
+	"github.com/greenlight-cd/greenlight/store"
+	"github.com/greenlight-cd/greenlight/web"
+)
+
+// server is every part of a running Greenlight, wired.
+type server struct {
+	cfg        *config.Server
+	log        *slog.Logger
+	store      *store.DB
+	engine     *orchestrator.Engine
+	notifier   *notify.Notifier
+	dispatcher *notify.Dispatcher
+	handler    http.Handler
+	adminToken string
+}
+
+// open builds the server from its configuration. It prints a generated admin
+// token once, to stdout.
+func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.Writer) (*server, error) {
+	now := func() time.Time { return time.Now().UTC() }
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	token, err := adminToken(cfg, stdout)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.Database, cfg.DataDir, log)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	run, err := runner.New(runner.Config{Sandbox: "auto", Hide: []string{cfg.DataDir}, Log: log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	var sender mail.Sender = &mail.Outbox{Log: log}
+	if cfg.Mail.SMTP != "" {
+		if sender, err = mail.NewSMTP(cfg.Mail.SMTP, cfg.Mail.From, log); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("mail: %w", err)
+		}
+	} else {
+		log.Info("no mail.smtp configured: mail is kept in the outbox (UI /outbox, API /api/v1/outbox) and its links are logged")
+	}
+	recipients := func(name string) []string {
+		if p := cfg.Pipeline(name); p != nil {
+			return p.Notify
+		}
+		return nil
+	}
+	notifier := notify.New(notify.Config{Store: db, PublicURL: cfg.PublicURL, Recipients: recipients, Now: now, Log: log})
+	dispatcher := notify.NewDispatcher(db, sender, now, log)
+	approvals := approval.New(db, now)
+	logs := &store.Logs{Dir: filepath.Join(cfg.DataDir, "logs")}
+	engine, err := orchestrator.New(orchestrator.Config{
+		Server: cfg, Store: db, Logs: logs,
+		Git:       source.New(filepath.Join(cfg.DataDir, "git"), log),
+		Runner:    run,
+		Artifacts: &artifact.Store{Dir: filepath.Join(cfg.DataDir, "artifacts")},
+		Deployer:  deploy.New(log),
+		Approvals: approvals,
+		Events:    func() { notifier.Kick(); dispatcher.Kick() },
+		WorkDir:   cfg.DataDir,
+		Now:       now,
+		Log:       log,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	handler := web.NewServer(web.Config{Server: cfg, Store: db, Logs: logs, Engine: engine,
+		AdminToken: token, Now: now, Log: log})
+	return &server{cfg: cfg, log: log, store: db, engine: engine, notifier: notifier,
+		dispatcher: dispatcher, handler: handler, adminToken: token}, nil
+}
+
+func (s *server) close() {
+	if err := s.store.Close(); err != nil {
+		s.log.Error("close database", "err", err)
+	}
+}
+
+// adminToken returns the configured admin token, or the one generated on the
+// first start and kept at <data_dir>/admin-token (0600), printed only then.
+func adminToken(cfg *config.Server, stdout io.Writer) (string, error) {
+	if cfg.AdminToken != "" {
+		return cfg.AdminToken, nil
+	}
+	path := filepath.Join(cfg.DataDir, "admin-token")
+	data, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(data))) >= 32 {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	token := base64.RawURLEncoding.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write admin token: %w", err)
+	}
+	fmt.Fprintf(stdout, "Generated an admin token (kept in %s; shown only now):\n  %s\n", path, token)
+	return token, nil
+}
+
+var _ = greenlight.Version

@@ -1,0 +1,147 @@
+// Package config reads Greenlight's two configuration files: the server's
+// greenlight.yml (SPEC §3), which holds every security-relevant choice, and a
+// repository's build file .greenlight.yml (SPEC §4). It decodes strictly,
+// interpolates ${NAME} in the server file, fills defaults, validates, and
+// reports every problem at once as FILE:LINE:COL: message.
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// Server is a decoded greenlight.yml. Relative paths in it are already
+// resolved against the file's directory.
+type Server struct {
+	File       string // path it was read from
+	Listen     string // host:port, default 127.0.0.1:8080
+	PublicURL  string // base of links in emails, without a trailing slash
+	DataDir    string // absolute
+	AdminToken string // "" when the key is absent (then the server generates one)
+	Database   string // "" = SQLite at <DataDir>/greenlight.db, or postgres://...
+	Mail       Mail
+	Pipelines  []*Pipeline
+}
+
+// Pipeline returns the pipeline with that name, or nil.
+func (s *Server) Pipeline(name string) *Pipeline {
+	for _, p := range s.Pipelines {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Mail is how email leaves the server. SMTP "" keeps every message in the outbox.
+type Mail struct {
+	SMTP string // smtp://… (STARTTLS when offered) or smtps://…
+	From string // default "Greenlight <greenlight@localhost>"
+}
+
+// Pipeline modes (SPEC §5).
+const (
+	ModeSuperseded = "superseded"
+	ModeQueued     = "queued"
+)
+
+// Pipeline is a git source and an ordered list of stages.
+type Pipeline struct {
+	Name         string
+	Mode         string // ModeSuperseded (default) or ModeQueued
+	Source       Source
+	Notify       []string // plain addresses told of failures and rejections
+	Stages       []Stage
+	Environments map[string]*Environment
+}
+
+// Stage returns the pipeline's stage with that name, or nil.
+func (p *Pipeline) Stage(name string) *Stage {
+	for i := range p.Stages {
+		if p.Stages[i].Name == name {
+			return &p.Stages[i]
+		}
+	}
+	return nil
+}
+
+// Source is where a pipeline's commits come from.
+type Source struct {
+	Repo          string        // a URL, scp-like address, or absolute path
+	Branch        string        // default main
+	Poll          time.Duration // 0: webhooks only; otherwise at least 1s
+	WebhookSecret string        // "": the pipeline accepts no webhooks
+}
+
+// Stage is one stage of a pipeline. Which fields are used depends on Type.
+type Stage struct {
+	Name    string
+	Type    greenlight.StageType
+	Timeout time.Duration // build 60m, deploy 30m, approval 72h by default
+
+	File string // build: the build file in the repository, default .greenlight.yml
+
+	Environment string // deploy: a key of Pipeline.Environments
+
+	Approvers []string // approval: plain email addresses
+	Required  int      // approval: approvals needed, 1..len(Approvers), default 1
+	ReviewURL string   // approval: optional link to what is being approved
+}
+
+// Default stage timeouts.
+const (
+	DefaultBuildTimeout    = 60 * time.Minute
+	DefaultDeployTimeout   = 30 * time.Minute
+	DefaultApprovalTimeout = 72 * time.Hour
+)
+
+// Strategies. Only StrategyAllAtOnce is implemented; the others of SPEC §9
+// are recognised so their error can say "not supported yet".
+const StrategyAllAtOnce = "all-at-once"
+
+// Environment is where a deploy stage puts the artifact.
+type Environment struct {
+	Name     string
+	Targets  []Target
+	Strategy string // StrategyAllAtOnce
+	Health   Health
+}
+
+// Target is one place that receives releases. Only local targets exist now.
+type Target struct {
+	Local string            // absolute directory on the server's machine
+	Env   map[string]string // given to hooks and to the health URL template
+}
+
+// Health is an environment's health check. URL "" skips the HTTP check. The
+// URL may use {host} and {env.NAME} (SPEC §9).
+type Health struct {
+	URL      string
+	Timeout  time.Duration // default 30s
+	Passes   int           // consecutive 2xx needed, default 1
+	Interval time.Duration // between attempts, default 1s
+}
+
+// Load reads and parses the server file at path. getenv looks up ${NAME}
+// (pass os.LookupEnv in main; nil means no variables are set). A file that
+// cannot be read is a wrapped I/O error; problems in its content are Errors.
+func Load(path string, getenv func(string) (string, bool)) (*Server, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, getenv)
+}
+
+// LoadBuild reads and parses the build file at path. Problems in its content
+// are Errors.
+func LoadBuild(path string) (*Build, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read build file: %w", err)
+	}
+	return ParseBuild(path, data)
+}

@@ -1,0 +1,232 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+	"github.com/greenlight-cd/greenlight"
+)
+
+// firstSeen records name under kind and reports where it was first seen, for
+// "duplicate" messages that point back at the original.
+func (d *decoder) firstSeen(kind, name string, at ast.Node) (pos, bool) {
+	if d.seen == nil {
+		d.seen = map[string]pos{}
+	}
+	k := kind + "\x00" + name
+	if p, dup := d.seen[k]; dup {
+		return p, true
+	}
+	d.seen[k] = position(at)
+	return pos{}, false
+}
+
+func (d *decoder) pipeline(n ast.Node, path string) *Pipeline {
+	o, ok := d.object(n, path, "name", "mode", "source", "notify", "stages", "environments")
+	if !ok {
+		return nil
+	}
+	p := &Pipeline{Name: o.str("name", ""), Environments: map[string]*Environment{}}
+	switch {
+	case o.missing("name"):
+		d.errorf(o.node, "%s.name: required", path)
+	case !o.valid("name"):
+	case !validName(p.Name):
+		d.errorf(o.at("name"), "%s.name: invalid name %q: use lowercase letters, digits and \"-\"", path, p.Name)
+	default:
+		if first, dup := d.firstSeen("pipeline", p.Name, o.at("name")); dup {
+			d.errorf(o.at("name"), "%s.name: duplicate pipeline name %q (first at %d:%d)", path, p.Name, first.line, first.col)
+		}
+	}
+
+	p.Mode = o.str("mode", ModeSuperseded)
+	switch p.Mode {
+	case ModeSuperseded, ModeQueued:
+	case "":
+		if o.valid("mode") {
+			d.errorf(o.at("mode"), "%s.mode: must not be empty", path)
+		}
+	case "parallel":
+		d.errorf(o.at("mode"), "%s.mode: mode parallel is not supported yet: use superseded or queued", path)
+	default:
+		d.errorf(o.at("mode"), "%s.mode: unknown mode %q: use superseded or queued", path, p.Mode)
+	}
+
+	d.source(o, join(path, "source"), &p.Source)
+
+	notify, nodes := o.strings("notify")
+	for i, addr := range notify {
+		if !plainEmail(addr) {
+			d.errorf(nodes[i], "%s: %q is not a plain email address (like dev@example.com)", index(join(path, "notify"), i), addr)
+		}
+	}
+	p.Notify = notify
+
+	d.environments(o, join(path, "environments"), p)
+	d.stages(o, join(path, "stages"), p)
+	return p
+}
+
+func (d *decoder) source(pipeline *object, path string, s *Source) {
+	o := pipeline.child("source", "repo", "branch", "poll", "webhook_secret")
+	s.Repo = o.str("repo", "")
+	switch {
+	case o.missing("repo"):
+		d.errorf(o.at("repo"), "%s.repo: required", path)
+	case !o.valid("repo"):
+	case s.Repo == "":
+		d.errorf(o.at("repo"), "%s.repo: must not be empty", path)
+	case strings.HasPrefix(s.Repo, "-"):
+		d.errorf(o.at("repo"), "%s.repo: must not start with \"-\"", path)
+	case localRepo(s.Repo):
+		s.Repo = d.resolvePath(s.Repo)
+	}
+
+	s.Branch = o.str("branch", "main")
+	if why := refProblem(s.Branch); why != "" && o.valid("branch") {
+		d.errorf(o.at("branch"), "%s.branch: invalid branch name %q: %s", path, s.Branch, why)
+	}
+
+	s.Poll = o.duration("poll", 0)
+	switch {
+	case s.Poll < 0:
+		d.errorf(o.at("poll"), "%s.poll: must not be negative", path)
+	case s.Poll > 0 && s.Poll < time.Second:
+		d.errorf(o.at("poll"), "%s.poll: must be 0 (webhooks only) or at least 1s", path)
+	}
+	s.WebhookSecret = o.str("webhook_secret", "")
+}
+
+// localRepo reports whether repo is a file path rather than a URL or an
+// scp-like address (host:path), by git's own rule: a path has no colon, or a
+// slash before its first colon.
+func localRepo(repo string) bool {
+	if strings.Contains(repo, "://") {
+		return false
+	}
+	colon := strings.IndexByte(repo, ':')
+	return colon < 0 || strings.IndexByte(repo[:colon], '/') >= 0
+}
+
+// stageKeys are the keys a stage type accepts besides name and type.
+func stageKeys(t greenlight.StageType) ([]string, bool) {
+	switch t {
+	case greenlight.StageBuild:
+		return []string{"file", "timeout"}, true
+	case greenlight.StageDeploy:
+		return []string{"environment", "timeout"}, true
+	case greenlight.StageApproval:
+		return []string{"approvers", "required", "timeout", "review_url"}, true
+	}
+	return nil, false
+}
+
+func (d *decoder) stages(pipeline *object, path string, p *Pipeline) {
+	items := pipeline.sequence("stages")
+	if len(items) == 0 && pipeline.valid("stages") {
+		d.errorf(pipeline.keyAt("stages"), "%s: at least one stage is required", path)
+	}
+	names := map[string]pos{}
+	built := false
+	for i, n := range items {
+		sp := index(path, i)
+		o, ok := d.object(n, sp, "name", "type", "file", "timeout", "environment", "approvers", "required", "review_url")
+		if !ok {
+			continue
+		}
+		st := Stage{Name: o.str("name", ""), Type: greenlight.StageType(o.str("type", ""))}
+		switch {
+		case o.missing("name"):
+			d.errorf(o.node, "%s.name: required", sp)
+		case !o.valid("name"):
+		case !validName(st.Name):
+			d.errorf(o.at("name"), "%s.name: invalid name %q: use lowercase letters, digits and \"-\"", sp, st.Name)
+		default:
+			if first, dup := names[st.Name]; dup {
+				d.errorf(o.at("name"), "%s.name: duplicate stage name %q (first at %d:%d)", sp, st.Name, first.line, first.col)
+			} else {
+				names[st.Name] = position(o.at("name"))
+			}
+		}
+		keys, known := stageKeys(st.Type)
+		switch {
+		case o.missing("type"):
+			d.errorf(o.node, "%s.type: required: build, deploy or approval", sp)
+			continue
+		case !o.valid("type"):
+			continue
+		case !known:
+			d.errorf(o.at("type"), "%s.type: unknown stage type %q: use build, deploy or approval", sp, st.Type)
+			continue
+		}
+		for key, f := range o.fields {
+			if key != "name" && key != "type" && !slices.Contains(keys, key) {
+				d.errorf(f.key, "%s: not valid for a %s stage", join(sp, key), st.Type)
+			}
+		}
+		switch st.Type {
+		case greenlight.StageBuild:
+			built = true
+			st.Timeout = o.duration("timeout", DefaultBuildTimeout)
+			st.File = o.str("file", ".greenlight.yml")
+			if why := relativeProblem(st.File, "repository"); why != "" && o.valid("file") {
+				d.errorf(o.at("file"), "%s.file: invalid path %q: %s", sp, st.File, why)
+			}
+		case greenlight.StageDeploy:
+			st.Timeout = o.duration("timeout", DefaultDeployTimeout)
+			d.deployStage(o, sp, p, &st, built)
+		case greenlight.StageApproval:
+			st.Timeout = o.duration("timeout", DefaultApprovalTimeout)
+			d.approvalStage(o, sp, &st)
+		}
+		if st.Timeout <= 0 && o.valid("timeout") {
+			d.errorf(o.at("timeout"), "%s.timeout: must be positive", sp)
+		}
+		p.Stages = append(p.Stages, st)
+	}
+}
+
+func (d *decoder) deployStage(o *object, path string, p *Pipeline, st *Stage, built bool) {
+	st.Environment = o.str("environment", "")
+	switch {
+	case o.missing("environment"):
+		d.errorf(o.node, "%s.environment: required for a deploy stage", path)
+	case !o.valid("environment"):
+	case p.Environments[st.Environment] == nil:
+		d.errorf(o.at("environment"), "%s.environment: no environment %q in this pipeline's environments", path, st.Environment)
+	}
+	if !built {
+		d.errorf(o.at("type"), "%s: a deploy stage must come after a build stage (it deploys the build's artifact)", path)
+	}
+}
+
+func (d *decoder) approvalStage(o *object, path string, st *Stage) {
+	approvers, nodes := o.strings("approvers")
+	seen := map[string]bool{}
+	for i, a := range approvers {
+		switch key := strings.ToLower(a); {
+		case !plainEmail(a):
+			d.errorf(nodes[i], "%s: %q is not a plain email address (like pm@example.com)", index(join(path, "approvers"), i), a)
+		case seen[key]:
+			d.errorf(nodes[i], "%s: %q is listed twice", index(join(path, "approvers"), i), a)
+		default:
+			seen[key] = true
+		}
+	}
+	st.Approvers = approvers
+	if o.valid("approvers") && o.count("approvers") == 0 {
+		d.errorf(o.keyAt("approvers"), "%s.approvers: at least one approver is required", path)
+	}
+	st.Required = o.integer("required", 1)
+	if len(approvers) > 0 && o.valid("required") && (st.Required < 1 || st.Required > len(approvers)) {
+		d.errorf(o.at("required"), "%s.required: must be between 1 and %d (the number of approvers), got %d", path, len(approvers), st.Required)
+	}
+	st.ReviewURL = o.str("review_url", "")
+	if st.ReviewURL != "" && o.valid("review_url") {
+		if why := httpURLProblem(st.ReviewURL); why != "" {
+			d.errorf(o.at("review_url"), "%s.review_url: invalid URL %q: %s", path, st.ReviewURL, why)
+		}
+	}
+}

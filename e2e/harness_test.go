@@ -1,0 +1,451 @@
+// Package e2e drives the built greenlight binary the way a user does: a real
+// git repository, signed webhooks over HTTP, a real SMTP server receiving the
+// mail, links followed from that mail, deploys of a real HTTP app, and kill -9.
+package e2e
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/mail/smtptest"
+)
+
+var (
+	binary  string // the greenlight binary under test
+	testApp string // the app the pipelines deploy
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "greenlight-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary, testApp = filepath.Join(dir, "greenlight"), filepath.Join(dir, "app")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("GREENLIGHT_E2E_RACE") != "0" {
+		args = append(args, "-race") // the server's concurrency is what these tests exercise most
+	}
+	for _, c := range [][]string{append(args, "../cmd/greenlight"), {"build", "-o", testApp, "./testdata/app"}} {
+		cmd := exec.Command("go", c...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build:", err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	adminToken = "e2e-admin-token-0123456789abcdef0123456789"
+	hookSecret = "e2e-webhook-secret"
+)
+
+// freePort returns a loopback port that is free now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com",
+		"-c", "commit.gpgsign=false"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// repo is the application's git repository.
+type repo struct {
+	t   *testing.T
+	dir string
+}
+
+// newRepo makes a repository whose build copies the test app into dist/ and
+// whose hooks start and stop it. steps replaces the build steps.
+func newRepo(t *testing.T, steps string) *repo {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "app")
+	if steps == "" {
+		steps = fmt.Sprintf("  - name: test\n    run: echo testing $GREENLIGHT_COMMIT\n  - name: build\n    run: mkdir -p dist && cp %s dist/app\n", testApp)
+	}
+	files := map[string]string{
+		".greenlight.yml": "steps:\n" + steps + "artifacts: [dist/, deploy/]\ndeploy:\n  hooks:\n    stop: deploy/stop.sh\n    start: deploy/start.sh\n",
+		"deploy/start.sh": "#!/bin/sh\nset -e\nnohup ./dist/app > app.log 2>&1 < /dev/null &\necho $! > app.pid\n",
+		"deploy/stop.sh":  "#!/bin/sh\n[ -f app.pid ] || exit 0\npid=$(cat app.pid)\nkill $pid 2>/dev/null || exit 0\nfor i in $(seq 50); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.1; done\nkill -9 $pid\n",
+	}
+	for name, body := range files {
+		path := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, dir, "init", "-q", "-b", "main")
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", "First version")
+	return &repo{t: t, dir: dir}
+}
+
+// commit writes files (a nil body removes the file) and commits them.
+func (r *repo) commit(msg string, files map[string]string) string {
+	r.t.Helper()
+	for name, body := range files {
+		path := filepath.Join(r.dir, name)
+		if body == "" {
+			os.Remove(path)
+			continue
+		}
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	git(r.t, r.dir, "add", "-A")
+	git(r.t, r.dir, "commit", "-q", "--allow-empty", "-m", msg)
+	return git(r.t, r.dir, "rev-parse", "HEAD")
+}
+
+func (r *repo) head() string { return git(r.t, r.dir, "rev-parse", "HEAD") }
+
+// server is one greenlight process and what it talks to.
+type server struct {
+	t        *testing.T
+	dir      string
+	config   string
+	url      string
+	smtp     *smtptest.Server
+	repo     *repo
+	staging  int
+	prod     int
+	cmd      *exec.Cmd
+	out      *syncBuffer
+	approver []string
+}
+
+type options struct {
+	steps     string
+	approvers []string
+	required  int
+	timeout   string // approval timeout
+	health    string // health timeout
+}
+
+// start writes a configuration for repo and starts the server on it.
+func start(t *testing.T, o options) *server {
+	t.Helper()
+	if len(o.approvers) == 0 {
+		o.approvers = []string{"pm@example.com", "cto@example.com"}
+	}
+	if o.required == 0 {
+		o.required = 1
+	}
+	if o.timeout == "" {
+		o.timeout = "72h"
+	}
+	if o.health == "" {
+		o.health = "10s"
+	}
+	s := &server{t: t, dir: t.TempDir(), smtp: smtptest.Start(t), repo: newRepo(t, o.steps),
+		staging: freePort(t), prod: freePort(t), approver: o.approvers}
+	port := freePort(t)
+	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
+	s.config = filepath.Join(s.dir, "greenlight.yml")
+	cfg := fmt.Sprintf(`server:
+  listen: 127.0.0.1:%d
+  public_url: %s
+  data_dir: ./data
+  admin_token: ${GREENLIGHT_ADMIN_TOKEN}
+mail:
+  smtp: smtp://%s
+  from: "Greenlight <greenlight@example.com>"
+pipelines:
+  - name: hello
+    source:
+      repo: %s
+      branch: main
+      webhook_secret: ${HOOK_SECRET}
+    notify: [dev-team@example.com]
+    stages:
+      - name: build
+        type: build
+        timeout: 2m
+      - name: staging
+        type: deploy
+        environment: staging
+      - name: approval
+        type: approval
+        approvers: [%s]
+        required: %d
+        timeout: %s
+        review_url: http://127.0.0.1:%d/
+      - name: production
+        type: deploy
+        environment: production
+    environments:
+      staging:
+        targets:
+          - local: %s/staging
+            env: {PORT: "%d"}
+        health: {url: "http://127.0.0.1:{env.PORT}/healthz", timeout: %s}
+      production:
+        targets:
+          - local: %s/production
+            env: {PORT: "%d"}
+        health: {url: "http://127.0.0.1:%d/healthz", timeout: %s}
+`, port, s.url, s.smtp.Addr(), s.repo.dir, strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
+		s.dir, s.staging, o.health, s.dir, s.prod, s.prod, o.health)
+	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.out = &syncBuffer{}
+	t.Cleanup(func() {
+		s.stop()
+		s.killApps()
+		if t.Failed() {
+			t.Logf("server output:\n%s", s.out.String())
+		}
+	})
+	s.boot()
+	return s
+}
+
+// boot starts the server process and waits until /healthz answers.
+func (s *server) boot() {
+	s.t.Helper()
+	cmd := exec.Command(binary, "serve", "--config", s.config, "--drain", "2s")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.dir, "GREENLIGHT_ADMIN_TOKEN=" + adminToken,
+		"HOOK_SECRET=" + hookSecret, "SERVER_SECRET_CANARY=do-not-leak"}
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.cmd = cmd
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("server did not become healthy; output:\n%s", s.out.String())
+}
+
+// stop ends the server with SIGTERM, as an init system would.
+func (s *server) stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+		s.t.Errorf("server did not stop within 20s of SIGTERM")
+	}
+	s.cmd = nil
+}
+
+// kill ends the server with SIGKILL: nothing gets a chance to clean up.
+func (s *server) kill() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// killApps stops the deployed apps the hooks started.
+func (s *server) killApps() {
+	pids, _ := filepath.Glob(filepath.Join(s.dir, "*", "releases", "*", "app.pid"))
+	for _, p := range pids {
+		var pid int
+		if b, err := os.ReadFile(p); err == nil {
+			fmt.Sscan(string(b), &pid)
+			if pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// api calls the JSON API with the admin token.
+func (s *server) api(method, path string, body any) (int, []byte) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.url+path, rd)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// run reads a run through the API.
+func (s *server) run(id int64) *greenlight.Run {
+	s.t.Helper()
+	code, body := s.api("GET", fmt.Sprintf("/api/v1/runs/%d", id), nil)
+	if code != 200 {
+		s.t.Fatalf("GET run %d: %d %s", id, code, body)
+	}
+	var r greenlight.Run
+	if err := json.Unmarshal(body, &r); err != nil {
+		s.t.Fatalf("run %d: %v: %s", id, err, body)
+	}
+	return &r
+}
+
+// waitRun waits until the run has one of the statuses.
+func (s *server) waitRun(id int64, timeout time.Duration, want ...greenlight.RunStatus) *greenlight.Run {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var r *greenlight.Run
+	for time.Now().Before(deadline) {
+		r = s.run(id)
+		for _, w := range want {
+			if r.Status == w {
+				return r
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("run %d is %s (%s), want %v after %s; stages %+v", id, r.Status, r.Error, want, timeout, r.Stages)
+	return nil
+}
+
+// push sends a signed GitHub push webhook for sha and returns the status and body.
+func (s *server) push(sha, delivery string) (int, map[string]any) {
+	s.t.Helper()
+	body := fmt.Sprintf(`{"ref":"refs/heads/main","before":"%s","after":"%s","repository":{"full_name":"acme/hello"},"head_commit":{"id":"%s"}}`,
+		strings.Repeat("0", 40), sha, sha)
+	mac := hmac.New(sha256.New, []byte(hookSecret))
+	mac.Write([]byte(body))
+	req, _ := http.NewRequest("POST", s.url+"/hooks/hello", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// pushRun pushes sha and returns the id of the run it started.
+func (s *server) pushRun(sha string) int64 {
+	s.t.Helper()
+	code, out := s.push(sha, fmt.Sprintf("delivery-%s-%d", sha[:8], time.Now().UnixNano()))
+	if code != 201 {
+		s.t.Fatalf("push: %d %v", code, out)
+	}
+	run, _ := out["run"].(map[string]any)
+	id, _ := run["id"].(float64)
+	if id == 0 {
+		s.t.Fatalf("push answer has no run id: %v", out)
+	}
+	return int64(id)
+}
+
+// get fetches a URL and returns status and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// mailTo waits for the n-th mail (counting from 1) addressed to rcpt whose
+// subject contains subject, and returns it parsed.
+func (s *server) mailTo(rcpt, subject string, timeout time.Duration) *smtptest.Parsed {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, m := range s.smtp.Messages() {
+			for _, to := range m.To {
+				if to == rcpt {
+					p, err := m.Parse()
+					if err != nil {
+						s.t.Fatalf("parse mail: %v", err)
+					}
+					if strings.Contains(p.Subject, subject) {
+						return p
+					}
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var subjects []string
+	for _, m := range s.smtp.Messages() {
+		p, _ := m.Parse()
+		subjects = append(subjects, fmt.Sprintf("%v: %s", m.To, p.Subject))
+	}
+	s.t.Fatalf("no mail to %s about %q within %s; received: %v", rcpt, subject, timeout, subjects)
+	return nil
+}
+
+// syncBuffer collects a process's output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// TestKillWhileWaiting: kill -9 while an approval waits; after a restart the
+// run still waits and the link in the mail still works.
+func TestKillWhileWaiting(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{})
+	id := s.pushRun(s.repo.head())
+	s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
+	link := s.mailTo("pm@example.com", "Approve", 30*time.Second).Link("decision=approve")
+	s.kill()
+	s.boot()
+	if r := s.run(id); r.Status != greenlight.RunWaiting {
+		t.Fatalf("after restart the run is %s", r.Status)
+	}
+	if code, page := decide(t, link, "approve", ""); code != 200 {
+		t.Fatalf("approve after restart: %d\n%s", code, page)
+	}
+	s.waitRun(id, 60*time.Second, greenlight.RunSucceeded)
+	if n := len(s.smtp.Messages()); n != 2 {
+		t.Errorf("%d mails sent, want 2 (one per approver, none twice after the restart)", n)
+	}
+}
+
+// TestKillWhileBuilding: kill -9 during a build step; the restarted server
+// runs the build again and the run goes on.
+func TestKillWhileBuilding(t *testing.T) {
+	t.Parallel()
+	marker := filepath.Join(t.TempDir(), "started")
+	steps := fmt.Sprintf("  - name: slow\n    run: touch %s.$GREENLIGHT_RUN.$$ && sleep 3\n  - name: build\n    run: mkdir -p dist && cp %s dist/app\n", marker, testApp)
+	s := start(t, options{steps: steps})
+	id := s.pushRun(s.repo.head())
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m, _ := filepath.Glob(marker + "*"); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the build step never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.kill()
+	s.boot()
+	r := s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
+	if b := r.Stage("build"); b.Status != greenlight.StageSucceeded || b.Attempts < 2 {
+		t.Errorf("build stage after restart = %+v, want succeeded on a second attempt", b)
+	}
+	if m, _ := filepath.Glob(marker + "*"); len(m) < 2 {
+		t.Errorf("the step ran %d times, want 2", len(m))
+	}
+}
+
+// TestWebhookInput: bad signatures, unknown pipelines, malformed and
+// oversized bodies get clear 4xx answers; a repeated delivery starts nothing.
+func TestWebhookInput(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{})
+	post := func(path, sig, body string) int {
+		req, _ := http.NewRequest("POST", s.url+path, strings.NewReader(body))
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-Hub-Signature-256", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("%s: content type %q, want JSON", path, ct)
+		}
+		return resp.StatusCode
+	}
+	if code := post("/hooks/nope", "sha256=00", "{}"); code != 404 {
+		t.Errorf("unknown pipeline: %d", code)
+	}
+	if code := post("/hooks/hello", "sha256=0000", `{"ref":"refs/heads/main","after":"`+s.repo.head()+`"}`); code != 401 {
+		t.Errorf("bad signature: %d", code)
+	}
+	if code := post("/hooks/hello", "", strings.Repeat("x", 26<<20)); code != 413 {
+		t.Errorf("oversized body: %d", code)
+	}
+	sha := s.repo.head()
+	code, out := s.push(sha, "same-delivery")
+	if code != 201 {
+		t.Fatalf("first delivery: %d %v", code, out)
+	}
+	code, out = s.push(sha, "same-delivery")
+	if code != 200 || out["ignored"] == nil {
+		t.Errorf("repeated delivery: %d %v", code, out)
+	}
+	code, body := s.api("GET", "/api/v1/runs?pipeline=hello", nil)
+	if code != 200 || strings.Count(string(body), `"trigger":"webhook"`) != 1 {
+		t.Errorf("runs after a repeated delivery: %d %s", code, body)
+	}
+	if code, _ := s.api("POST", "/api/v1/pipelines/hello/runs", map[string]any{"commit": "--upload-pack=touch /tmp/x"}); code != 400 {
+		t.Errorf("option-like commit: %d, want 400", code)
+	}
+}
+
+// TestValidate: the validate command reports every problem with its position.
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "greenlight.yml")
+	os.WriteFile(bad, []byte("server:\n  listen: 127.0.0.1:8080\n  colour: blue\npipelines:\n  - name: Bad_Name\n    source: {repo: /tmp/x}\n    stages:\n      - {name: prod, type: deploy, environment: nowhere}\n"), 0o600)
+	out, err := exec.Command(binary, "validate", "--config", bad).CombinedOutput()
+	if err == nil {
+		t.Fatalf("validate accepted a bad file:\n%s", out)
+	}
+	for _, want := range []string{bad + ":3:3: ", bad + ":5:", "nowhere"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+	good := filepath.Join(dir, "build.yml")
+	os.WriteFile(good, []byte("steps:\n  - run: go test ./...\n"), 0o600)
+	if out, err := exec.Command(binary, "validate", "--build", good).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Errorf("validate --build good file: %v %s", err, out)
+	}
+}

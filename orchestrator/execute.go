@@ -1,0 +1,180 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/config"
+)
+
+// launch gives the run a goroutine unless it has one.
+func (e *Engine) launch(id int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.active[id]; ok || e.base == nil || e.base.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithCancelCause(e.base)
+	e.active[id] = cancel
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		pipeline := e.execute(ctx, id)
+		e.mu.Lock()
+		delete(e.active, id)
+		e.mu.Unlock()
+		cancel(nil)
+		if pipeline != "" && e.base.Err() == nil {
+			e.schedule(e.base, pipeline)
+		}
+	}()
+}
+
+func (e *Engine) isActive(id int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.active[id]
+	return ok
+}
+
+// execute drives run id from stage to stage until it finishes, waits at an
+// approval, or is cut off. It returns the run's pipeline, to schedule the
+// next runs.
+func (e *Engine) execute(ctx context.Context, id int64) string {
+	log := e.cfg.Log.With("run", id)
+	for {
+		run, err := e.cfg.Store.Run(ctx, id)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("load run", "err", err)
+			}
+			return ""
+		}
+		if run.Status.Terminal() || run.Status == greenlight.RunWaiting {
+			return run.Pipeline
+		}
+		p := e.cfg.Server.Pipeline(run.Pipeline)
+		stage := nextStage(run)
+		if stage == nil {
+			e.succeed(ctx, id)
+			return run.Pipeline
+		}
+		var sc *config.Stage
+		if p != nil {
+			sc = stageConfig(p, stage.Name)
+		}
+		if sc == nil {
+			e.fail(ctx, id, stage.Name, fmt.Errorf("pipeline %s has no stage %s any more: the configuration changed", run.Pipeline, stage.Name))
+			return run.Pipeline
+		}
+		if stage.Type == greenlight.StageApproval {
+			if err := e.openGate(ctx, run, p, sc); err != nil && ctx.Err() == nil {
+				e.fail(ctx, id, stage.Name, err)
+			}
+			return run.Pipeline
+		}
+		if run, err = e.startStage(ctx, id, stage.Name); err != nil || run.Status.Terminal() {
+			return ""
+		}
+		switch stage.Type {
+		case greenlight.StageBuild:
+			err = e.build(ctx, run, p, sc)
+		case greenlight.StageDeploy:
+			err = e.deployStage(ctx, run, p, sc)
+		}
+		if cause := context.Cause(ctx); errors.Is(cause, errShutdown) || errors.Is(cause, errCancelled) {
+			log.Info("stage cut off", "stage", stage.Name, "cause", cause)
+			return ""
+		}
+		if errors.Is(err, errSuperseded) {
+			return run.Pipeline
+		}
+		if err != nil {
+			e.fail(ctx, id, stage.Name, err)
+			return run.Pipeline
+		}
+		if _, err := e.change(ctx, id, func(_ greenlight.Tx, run *greenlight.Run, em *emitter) error {
+			s := run.Stage(stage.Name)
+			if run.Status.Terminal() || s.Status != greenlight.StageRunning {
+				return errNoChange
+			}
+			now := e.cfg.Now()
+			s.Status, s.FinishedAt, s.Error = greenlight.StageSucceeded, &now, ""
+			em.emit(greenlight.EventStageFinished, map[string]string{"stage": s.Name, "status": string(s.Status)})
+			return nil
+		}); err != nil {
+			log.Error("record stage success", "stage", stage.Name, "err", err)
+			return ""
+		}
+	}
+}
+
+// nextStage is the first stage not yet done: a running one (cut off by a
+// restart) runs again.
+func nextStage(run *greenlight.Run) *greenlight.Stage {
+	for i := range run.Stages {
+		if !run.Stages[i].Status.Terminal() {
+			return &run.Stages[i]
+		}
+	}
+	return nil
+}
+
+// startStage marks the stage running (again, after a restart) and the run running.
+func (e *Engine) startStage(ctx context.Context, id int64, name string) (*greenlight.Run, error) {
+	run, err := e.change(ctx, id, func(_ greenlight.Tx, run *greenlight.Run, em *emitter) error {
+		if run.Status.Terminal() {
+			return errNoChange
+		}
+		s := run.Stage(name)
+		now := e.cfg.Now()
+		s.Status, s.StartedAt, s.FinishedAt, s.Error = greenlight.StageRunning, &now, nil, ""
+		s.Attempts++
+		run.Status = greenlight.RunRunning
+		em.emit(greenlight.EventStageStarted, map[string]any{"stage": name, "attempt": s.Attempts})
+		return nil
+	})
+	if err != nil {
+		e.cfg.Log.Error("start stage", "run", id, "stage", name, "err", err)
+	}
+	return run, err
+}
+
+// fail ends the run as failed because of stage's error.
+func (e *Engine) fail(ctx context.Context, id int64, stage string, cause error) {
+	reason := fmt.Sprintf("%s: %s", stage, message(cause))
+	e.cfg.Log.Info("run failed", "run", id, "stage", stage, "err", cause)
+	if _, err := e.change(context.WithoutCancel(ctx), id, func(_ greenlight.Tx, run *greenlight.Run, em *emitter) error {
+		if run.Status.Terminal() {
+			return errNoChange
+		}
+		e.finish(run, em, greenlight.RunFailed, stage, greenlight.StageFailed, reason)
+		return nil
+	}); err != nil {
+		e.cfg.Log.Error("record failure", "run", id, "err", err)
+	}
+}
+
+func (e *Engine) succeed(ctx context.Context, id int64) {
+	if _, err := e.change(ctx, id, func(_ greenlight.Tx, run *greenlight.Run, em *emitter) error {
+		if run.Status.Terminal() {
+			return errNoChange
+		}
+		e.finish(run, em, greenlight.RunSucceeded, "", "", "")
+		return nil
+	}); err != nil {
+		e.cfg.Log.Error("record success", "run", id, "err", err)
+	}
+}
+
+// message is the text of err for people: an *Error's message, else the
+// wrapped text (our own errors say what happened; none carry secrets).
+func message(err error) string {
+	var ge *greenlight.Error
+	if errors.As(err, &ge) && ge.Message != "" && err.Error() == ge.Message {
+		return ge.Message
+	}
+	return err.Error()
+}

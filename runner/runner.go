@@ -1,0 +1,276 @@
+// Package runner runs the build steps of a stage (SPEC §4) as local processes:
+// one `/bin/sh -e -c` per step, in the checkout, with a clean environment, its
+// output streamed into the stage log, and nothing of it left running after.
+//
+// # Containment
+//
+// Each step runs in its own process group, and when the step ends (success,
+// failure, timeout or cancel) the whole group gets SIGKILL. Processes that left
+// the group (setsid, setpgid) are found another way: New makes the server a
+// child subreaper, so when a step's shell exits its orphaned descendants are
+// re-parented to the server instead of to init. After each step the runner
+// lists the server's own children (/proc/self/task/*/children) and claims those
+// that came from the step: same process group, the step's random
+// GREENLIGHT_STEP_ID in /proc/PID/environ, or an open descriptor on the step's
+// output pipe. A claimed process and its whole subtree are stopped (SIGSTOP, so
+// nothing forks while it is listed), killed and reaped; this repeats until no
+// child of the server belongs to the step. A descendant that left the session,
+// cleared its environment and closed its output at once is not found without
+// a sandbox.
+//
+// With bwrap none of that is needed: a step runs in its own PID namespace
+// (--unshare-pid --die-with-parent) whose init takes every process of the
+// namespace with it when it dies, and the runner kills that init when the
+// step ends.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// Sandbox modes of Config.Sandbox.
+const (
+	SandboxAuto  = "auto"  // bwrap when it is on PATH and works, otherwise none (logged as an error)
+	SandboxBwrap = "bwrap" // bwrap or New fails
+	SandboxNone  = "none"  // plain processes: no filesystem isolation
+)
+
+const (
+	killGrace = 3 * time.Second // between SIGTERM and SIGKILL on timeout or cancel
+	waitDelay = 2 * time.Second // how long output may still flow after the step is killed
+	copyBuf   = 256 << 10       // one read buffer per Run, whatever the output volume
+	pipeSize  = 1 << 20         // fewer context switches when a step floods its output
+)
+
+// Config configures a Runner.
+type Config struct {
+	Sandbox string   // SandboxAuto (default), SandboxBwrap or SandboxNone
+	Hide    []string // directories invisible to steps (the server's data dir): empty tmpfs over them in bwrap
+	Path    string   // PATH given to steps (default: the server's PATH)
+	Log     *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Sandbox == "" {
+		c.Sandbox = SandboxAuto
+	}
+	if c.Path == "" {
+		c.Path = os.Getenv("PATH")
+	}
+	if c.Path == "" {
+		c.Path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (c *Config) validate() error {
+	switch c.Sandbox {
+	case SandboxAuto, SandboxBwrap, SandboxNone:
+	default:
+		return greenlight.Errorf(greenlight.EINVALID, "runner: unknown sandbox %q (want auto, bwrap or none)", c.Sandbox)
+	}
+	for _, h := range c.Hide {
+		if h == "" {
+			return greenlight.Errorf(greenlight.EINVALID, "runner: empty directory in hide list")
+		}
+	}
+	return nil
+}
+
+// Runner runs jobs. It is safe for concurrent use: each Run is independent.
+type Runner struct {
+	bwrap string   // path of bwrap; "" when steps run without a sandbox
+	hide  []string // absolute, symlinks resolved when they exist
+	path  string
+	log   *slog.Logger
+}
+
+// New checks the configuration, makes the server a child subreaper (so it can
+// reap what steps leave behind) and picks the sandbox.
+func New(cfg Config) (*Runner, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &Runner{path: cfg.Path, log: cfg.Log}
+	for _, h := range cfg.Hide {
+		abs, err := realPath(h)
+		if err != nil {
+			return nil, fmt.Errorf("runner: hide %s: %w", h, err)
+		}
+		r.hide = append(r.hide, abs)
+	}
+	if err := becomeSubreaper(); err != nil {
+		return nil, fmt.Errorf("runner: become child subreaper: %w", err)
+	}
+	if cfg.Sandbox == SandboxNone {
+		r.log.Warn("build sandbox disabled: builds are NOT isolated from the server's files")
+		return r, nil
+	}
+	bw, err := findBwrap()
+	switch {
+	case err == nil:
+		r.bwrap = bw
+	case cfg.Sandbox == SandboxBwrap:
+		return nil, greenlight.Errorf(greenlight.EINVALID, "runner: sandbox bwrap: %v", err)
+	default:
+		r.log.Error("bwrap unavailable: builds are NOT isolated; install bubblewrap", "err", err)
+	}
+	return r, nil
+}
+
+// Isolated reports whether steps run inside bwrap.
+func (r *Runner) Isolated() bool { return r.bwrap != "" }
+
+// Step is one shell command of a build stage.
+type Step struct {
+	Name    string
+	Run     string
+	Timeout time.Duration // 0: only the stage's deadline (ctx) applies
+	Env     map[string]string
+}
+
+// Job is a build stage's steps and where they run.
+type Job struct {
+	Workspace string            // the checkout; steps run here (cwd), writable
+	Cache     string            // optional dir kept between runs (writable in the sandbox), exported as XDG_CACHE_HOME
+	Env       map[string]string // build file env + GREENLIGHT_* vars (the caller fills these)
+	Steps     []Step
+	Log       io.Writer // the stage log; output is written as it comes, from one goroutine at a time
+}
+
+// Run runs the job's steps in order and stops at the first one that fails,
+// returning its *StepError. ctx is the stage: its deadline or cancellation
+// ends the running step the same way a step timeout does. Bad input (a
+// missing workspace, an invalid env name) is an EINVALID *greenlight.Error.
+func (r *Runner) Run(ctx context.Context, job Job) error {
+	ws, err := realPath(job.Workspace)
+	if err != nil || job.Workspace == "" {
+		return greenlight.Errorf(greenlight.EINVALID, "runner: workspace %q does not exist", job.Workspace)
+	}
+	if fi, err := os.Stat(ws); err != nil || !fi.IsDir() {
+		return greenlight.Errorf(greenlight.EINVALID, "runner: workspace %q is not a directory", job.Workspace)
+	}
+	base := map[string]string{
+		"PATH":   r.path,
+		"HOME":   filepath.Join(ws, ".greenlight", "home"),
+		"TMPDIR": filepath.Join(ws, ".greenlight", "tmp"),
+		"LANG":   "C.UTF-8",
+	}
+	for _, d := range []string{base["HOME"], base["TMPDIR"]} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("runner: prepare workspace: %w", err)
+		}
+	}
+	cache := ""
+	if job.Cache != "" {
+		if err := os.MkdirAll(job.Cache, 0o755); err != nil {
+			return fmt.Errorf("runner: prepare cache: %w", err)
+		}
+		if cache, err = realPath(job.Cache); err != nil {
+			return fmt.Errorf("runner: prepare cache: %w", err)
+		}
+		base["XDG_CACHE_HOME"] = cache
+	}
+	if err := checkEnv(job.Env); err != nil {
+		return err
+	}
+	for _, st := range job.Steps {
+		if err := checkEnv(st.Env); err != nil {
+			return fmt.Errorf("step %q: %w", st.Name, err)
+		}
+	}
+	out := job.Log
+	if out == nil {
+		out = io.Discard
+	}
+	buf := make([]byte, copyBuf)
+	for i, st := range job.Steps {
+		if st.Name == "" {
+			st.Name = fmt.Sprintf("step %d", i+1)
+		}
+		if err := ctx.Err(); err != nil {
+			return &StepError{Step: st.Name, ExitCode: -1, Cancelled: errors.Is(err, context.Canceled),
+				TimedOut: errors.Is(err, context.DeadlineExceeded), Err: err}
+		}
+		env := mergeEnv(base, job.Env, st.Env)
+		if err := r.runStep(ctx, stepSpec{step: st, ws: ws, cache: cache, env: env, out: out, buf: buf}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// realPath makes p absolute and resolves its symlinks when it exists, so bwrap
+// binds and the process's cwd agree on one path.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	return abs, nil
+}
+
+// checkEnv refuses names and values that would corrupt the environment block.
+func checkEnv(env map[string]string) error {
+	for k, v := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return greenlight.Errorf(greenlight.EINVALID, "invalid env name %q", k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return greenlight.Errorf(greenlight.EINVALID, "env %s: value contains a NUL byte", k)
+		}
+	}
+	return nil
+}
+
+// mergeEnv layers the environments, later ones winning, into a sorted list.
+func mergeEnv(layers ...map[string]string) []string {
+	m := make(map[string]string, 16)
+	for _, l := range layers {
+		for k, v := range l {
+			m[k] = v
+		}
+	}
+	env := make([]string, 0, len(m)+1)
+	for k, v := range m {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	return env
+}
+
+// findBwrap looks bwrap up on the server's PATH and checks that it can make a
+// sandbox here (user namespaces may be disabled).
+func findBwrap() (string, error) {
+	bw, err := exec.LookPath("bwrap")
+	if err != nil {
+		return "", fmt.Errorf("bwrap not found on PATH: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bw, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+		"--unshare-all", "--die-with-parent", "--new-session", "/bin/true")
+	cmd.Env = []string{}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("bwrap does not work here: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return bw, nil
+}

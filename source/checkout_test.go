@@ -1,0 +1,149 @@
+package source
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// gitIn runs git in a workspace the way a build step would.
+func gitIn(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	cmd.Env = []string{"HOME=" + t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestCheckout(t *testing.T) {
+	u := newUpstream(t)
+	old := u.commit(map[string]string{"app/main.go": "package main // v1\n"}, "v1")
+	u.git("tag", "-a", "v1.0.0", "-m", "release 1.0.0")
+	sha := u.commit(map[string]string{"app/main.go": "package main // v2\n", "docs/x": "x"}, "v2")
+	g := newGit(t)
+	dst := filepath.Join(t.TempDir(), "ws")
+
+	// Not fetched yet: Checkout fetches on its own.
+	if err := g.Checkout(ctx, u.dir, sha, dst); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "app/main.go")); string(got) != "package main // v2\n" {
+		t.Errorf("app/main.go = %q", got)
+	}
+	if got := gitIn(t, dst, "rev-parse", "HEAD"); got != sha {
+		t.Errorf("HEAD = %s, want %s", got, sha)
+	}
+	if got := gitIn(t, dst, "status", "--porcelain"); got != "" {
+		t.Errorf("workspace not clean:\n%s", got)
+	}
+	if got := gitIn(t, dst, "describe", "--tags"); !strings.HasPrefix(got, "v1.0.0-1-g") {
+		t.Errorf("git describe = %q, want v1.0.0-1-g…", got)
+	}
+	// The workspace has its own index: a build that stages files does not
+	// touch the mirror.
+	if isNotExist(filepath.Join(dst, ".git", "index")) {
+		t.Error("workspace has no index of its own")
+	}
+	if !isNotExist(filepath.Join(g.mirror(u.dir).dir, "index")) {
+		t.Error("mirror has an index")
+	}
+
+	// An older commit, already mirrored, into an existing empty directory.
+	empty := t.TempDir()
+	if err := g.Checkout(ctx, u.dir, old, empty); err != nil {
+		t.Fatal(err)
+	}
+	if !isNotExist(filepath.Join(empty, "docs")) {
+		t.Error("old checkout has a file of a later commit")
+	}
+}
+
+func TestCheckoutErrors(t *testing.T) {
+	u := newUpstream(t)
+	sha := u.git("rev-parse", "HEAD")
+	g := newGit(t)
+
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "keep"), []byte("x"), 0o644)
+	err := g.Checkout(ctx, u.dir, sha, full)
+	wantCode(t, err, greenlight.ECONFLICT)
+	if _, err := os.Stat(filepath.Join(full, "keep")); err != nil {
+		t.Error("Checkout touched a non-empty destination")
+	}
+
+	dst := t.TempDir()
+	err = g.Checkout(ctx, u.dir, strings.Repeat("0", 39)+"1", dst)
+	wantCode(t, err, greenlight.ENOTFOUND)
+	if entries, _ := os.ReadDir(dst); len(entries) != 0 {
+		t.Errorf("failed checkout left %d entries in dst", len(entries))
+	}
+}
+
+func TestConcurrentFetchAndCheckout(t *testing.T) {
+	u := newUpstream(t)
+	shas := []string{u.git("rev-parse", "HEAD")}
+	for i := range 3 {
+		shas = append(shas, u.commit(map[string]string{"n": fmt.Sprint(i)}, fmt.Sprint("commit ", i)))
+	}
+	g := newGit(t)
+	root := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sha := shas[i%len(shas)]
+			if err := g.Fetch(ctx, u.dir); err != nil {
+				errs <- err
+			}
+			dst := filepath.Join(root, fmt.Sprint(i))
+			if err := g.Checkout(ctx, u.dir, sha, dst); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := g.Commit(ctx, u.dir, sha); err != nil {
+				errs <- err
+			}
+			if got := gitIn(t, dst, "rev-parse", "HEAD"); got != sha {
+				errs <- fmt.Errorf("workspace %d at %s, want %s", i, got, sha)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// BenchmarkCheckout measures the checkout on the webhook → first step path:
+// a small repository whose commit is already mirrored.
+func BenchmarkCheckout(b *testing.B) {
+	u := newUpstream(b)
+	files := map[string]string{}
+	for i := range 50 {
+		files[fmt.Sprintf("pkg%d/file%d.go", i%5, i)] = strings.Repeat("// line\n", 40)
+	}
+	sha := u.commit(files, "small app")
+	g := New(b.TempDir(), nil)
+	if err := g.Ensure(ctx, u.dir, sha); err != nil {
+		b.Fatal(err)
+	}
+	root := b.TempDir()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if err := g.Checkout(ctx, u.dir, sha, filepath.Join(root, fmt.Sprint(i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,184 @@
+// Package source reads application repositories with the git command-line
+// tool: it keeps one bare mirror per repository, fetches into it, checks exact
+// commits out into fresh workspaces, and reads commits, changelogs and files.
+//
+// git runs as a separate process with a fixed environment and argument lists
+// (never a shell), so neither a repository URL, a branch name nor the user's
+// git configuration can make it run commands.
+package source
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Git is a cache of bare mirrors under Dir, one per repository URL, named by
+// the SHA-256 of the URL.
+//
+// All methods are safe for concurrent use. Fetches into one mirror are
+// serialised by a per-repository lock; reads of a mirror (Commit, Changes,
+// ReadFile, Checkout) run concurrently with each other but never during a
+// fetch. Read methods fetch on their own when the commit is not mirrored yet.
+//
+// Errors carry git's stderr and the operation. A commit, branch or file that
+// does not exist is a *greenlight.Error with code ENOTFOUND; a malformed sha,
+// branch or path is EINVALID.
+type Git struct {
+	Dir string
+	log *slog.Logger
+	env []string
+
+	mu    sync.Mutex
+	locks map[string]*sync.RWMutex // by mirror name
+}
+
+// New returns a Git keeping its mirrors under dir. A nil log discards.
+func New(dir string, log *slog.Logger) *Git {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return &Git{
+		Dir:   dir,
+		log:   log,
+		env:   gitEnv(filepath.Join(dir, "home")),
+		locks: make(map[string]*sync.RWMutex),
+	}
+}
+
+// gitEnv is the whole environment git runs with. HOME points into the cache
+// so the server user's ~/.gitconfig is not read (credentials and ssh keys for
+// private repositories go in <Dir>/home); GIT_ALLOW_PROTOCOL shuts out
+// ext:: and fd:: URLs, which run commands.
+func gitEnv(home string) []string {
+	env := []string{
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_ALLOW_PROTOCOL=file:git:http:https:ssh",
+		"GIT_CONFIG_NOSYSTEM=1",
+		"HOME=" + home,
+		"LANG=C",
+		"LC_ALL=C",
+		"PATH=" + os.Getenv("PATH"),
+	}
+	// An ssh agent is how many servers hold deploy keys; passing its socket
+	// gives git no way to run anything.
+	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
+		env = append(env, "SSH_AUTH_SOCK="+sock)
+	}
+	return env
+}
+
+// mirror is one repository's bare mirror and its lock.
+type mirror struct {
+	repo string
+	dir  string
+	mu   *sync.RWMutex
+}
+
+func (g *Git) mirror(repo string) mirror {
+	sum := sha256.Sum256([]byte(repo))
+	name := hex.EncodeToString(sum[:])
+	g.mu.Lock()
+	mu, ok := g.locks[name]
+	if !ok {
+		mu = new(sync.RWMutex)
+		g.locks[name] = mu
+	}
+	g.mu.Unlock()
+	return mirror{repo: repo, dir: filepath.Join(g.Dir, name+".git"), mu: mu}
+}
+
+// run runs git with args and returns its stdout. The error holds git's
+// trimmed stderr. A cancelled ctx kills git's whole process group (git runs
+// helpers such as ssh and upload-pack as children).
+func (g *Git) run(ctx context.Context, args ...string) ([]byte, error) {
+	return g.runIn(ctx, nil, args...)
+}
+
+func (g *Git) runIn(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	if err := os.MkdirAll(filepath.Join(g.Dir, "home"), 0o700); err != nil {
+		return nil, fmt.Errorf("git home: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Env = g.env
+	cmd.Dir = g.Dir
+	// A new session: no controlling terminal for ssh to prompt on, and a
+	// process group to kill.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &limitedBuffer{max: 4096, buf: &stderr}
+	start := time.Now()
+	err := cmd.Run()
+	g.log.Debug("git", "args", redactArgs(args), "took", time.Since(start), "err", err)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("git %s: %w", args[0], ctxErr)
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s", err, msg)
+	}
+	return stdout.Bytes(), nil
+}
+
+// limitedBuffer keeps the first max bytes written to it: git's stderr is for
+// error messages, and a runaway remote must not fill memory.
+type limitedBuffer struct {
+	max int
+	buf *bytes.Buffer
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// redact hides a password in a repository URL before it reaches a log or an
+// error message (https://user:token@host/…).
+func redact(repo string) string {
+	u, err := url.Parse(repo)
+	if err != nil || u.User == nil {
+		return repo
+	}
+	return u.Redacted()
+}
+
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = redact(a)
+	}
+	return out
+}
+
+// exists reports whether path exists; errors other than absence count as
+// existing so callers go on to fail with git's message.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, os.ErrNotExist)
+}

@@ -1,0 +1,185 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// Commit reads commit sha of repo: its title (the first line of the message)
+// and author. Text is returned verbatim, HTML and stray carriage returns
+// included: escaping belongs to whoever renders it. Branch is left empty.
+func (g *Git) Commit(ctx context.Context, repo, sha string) (greenlight.Commit, error) {
+	if err := checkRepo(repo); err != nil {
+		return greenlight.Commit{}, err
+	}
+	sha, err := checkSHA(sha)
+	if err != nil {
+		return greenlight.Commit{}, err
+	}
+	var raw []byte
+	err = g.withCommit(ctx, repo, sha, func(m mirror) error {
+		raw, err = g.run(ctx, "--git-dir="+m.dir, "cat-file", "commit", sha)
+		return err
+	})
+	if err != nil {
+		return greenlight.Commit{}, fmt.Errorf("read commit %s: %w", sha, err)
+	}
+	c := parseCommit(raw)
+	c.SHA = sha
+	return c, nil
+}
+
+// parseCommit reads a raw commit object: headers, a blank line, the message.
+// It parses what git wrote, so it never fails; missing parts stay empty.
+func parseCommit(raw []byte) greenlight.Commit {
+	var c greenlight.Commit
+	headers, msg, _ := bytes.Cut(raw, []byte("\n\n"))
+	for _, line := range strings.Split(string(headers), "\n") {
+		ident, ok := strings.CutPrefix(line, "author ")
+		if !ok {
+			continue
+		}
+		// "Name <email> 1700000000 +0000"; git keeps '<' and '>' out of
+		// both name and email.
+		lt := strings.IndexByte(ident, '<')
+		gt := strings.LastIndexByte(ident, '>')
+		if lt < 0 || gt < lt {
+			c.AuthorName = strings.TrimSpace(ident)
+			break
+		}
+		c.AuthorName = strings.TrimSpace(ident[:lt])
+		c.AuthorEmail = ident[lt+1 : gt]
+		break
+	}
+	c.Title = title(string(msg))
+	return c
+}
+
+// title is the first line of a commit message, without the CR of a CRLF.
+func title(msg string) string {
+	line, _, _ := strings.Cut(msg, "\n")
+	return strings.TrimSuffix(line, "\r")
+}
+
+// Changes returns the titles of the commits in from..to (reachable from to,
+// not from from), newest first, at most max of them (max <= 0: all). An empty
+// from means "only to": its title alone. Both commits are fetched if needed.
+func (g *Git) Changes(ctx context.Context, repo, from, to string, max int) ([]string, error) {
+	if err := checkRepo(repo); err != nil {
+		return nil, err
+	}
+	to, err := checkSHA(to)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"log", "-z", "--format=%B"}
+	if max > 0 {
+		args = append(args, "--max-count="+strconv.Itoa(max))
+	}
+	if from == "" {
+		args = append(args, "--max-count=1", "--end-of-options", to)
+	} else {
+		if from, err = checkSHA(from); err != nil {
+			return nil, err
+		}
+		if err := g.Ensure(ctx, repo, from); err != nil {
+			return nil, err
+		}
+		args = append(args, "--end-of-options", from+".."+to)
+	}
+	if err := g.Ensure(ctx, repo, to); err != nil {
+		return nil, err
+	}
+	m := g.mirror(repo)
+	m.mu.RLock()
+	out, err := g.run(ctx, append([]string{"--git-dir=" + m.dir}, args...)...)
+	m.mu.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("changes %s..%s: %w", from, to, err)
+	}
+	titles := []string{}
+	for _, msg := range strings.Split(string(out), "\x00") {
+		// git log -z ends each record with NUL; %B ends with a newline.
+		if msg == "" {
+			continue
+		}
+		titles = append(titles, title(msg))
+	}
+	return titles, nil
+}
+
+// ReadFile returns the content of path at commit sha of repo. A path that is
+// not a file at that commit is ENOTFOUND.
+func (g *Git) ReadFile(ctx context.Context, repo, sha, path string) ([]byte, error) {
+	if err := checkRepo(repo); err != nil {
+		return nil, err
+	}
+	sha, err := checkSHA(sha)
+	if err != nil {
+		return nil, err
+	}
+	clean, err := cleanPath(path)
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	err = g.withCommit(ctx, repo, sha, func(m mirror) error {
+		// cat-file --batch says "missing" or names the object's type
+		// instead of failing, so an absent file and an absent commit can be
+		// told apart in one process.
+		out, err := g.runIn(ctx, []byte(sha+":"+clean+"\n"), "--git-dir="+m.dir, "cat-file", "--batch")
+		if err != nil {
+			return err
+		}
+		data, err = batchBlob(out, clean, sha)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read file %s: %w", clean, err)
+	}
+	return data, nil
+}
+
+// batchBlob reads one answer of git cat-file --batch:
+// "<oid> <type> <size>\n<content>\n" or "<name> missing\n".
+func batchBlob(out []byte, path, sha string) ([]byte, error) {
+	header, rest, _ := bytes.Cut(out, []byte("\n"))
+	f := strings.Fields(string(header))
+	if len(f) != 3 || f[1] != "blob" {
+		return nil, greenlight.Errorf(greenlight.ENOTFOUND, "file %s not found at commit %.7s", path, sha)
+	}
+	size, err := strconv.Atoi(f[2])
+	if err != nil || size > len(rest) {
+		return nil, fmt.Errorf("cat-file: malformed answer %q", clip(string(header)))
+	}
+	return rest[:size], nil
+}
+
+// withCommit runs read under the mirror's read lock. If it fails because the
+// commit is not mirrored yet, it fetches and runs read once more.
+func (g *Git) withCommit(ctx context.Context, repo, sha string, read func(m mirror) error) error {
+	m := g.mirror(repo)
+	// attempt reports whether the commit is present when read fails.
+	attempt := func() (present bool, err error) {
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+		if err = read(m); err == nil {
+			return true, nil
+		}
+		return ctx.Err() != nil || g.has(ctx, m, sha), err
+	}
+	present, err := attempt()
+	if err == nil || present {
+		return err
+	}
+	if err := g.Ensure(ctx, repo, sha); err != nil {
+		return err
+	}
+	_, err = attempt()
+	return err
+}

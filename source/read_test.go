@@ -1,0 +1,131 @@
+package source
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+func TestCommit(t *testing.T) {
+	u := newUpstream(t)
+	tests := []struct {
+		name, author, email, msg string
+		want                     greenlight.Commit
+	}{
+		{
+			name: "plain", author: "Ada Lovelace", email: "ada@example.com",
+			msg:  "Add engine\n\nLonger body.\n",
+			want: greenlight.Commit{Title: "Add engine", AuthorName: "Ada Lovelace", AuthorEmail: "ada@example.com"},
+		},
+		{
+			// Returned verbatim: escaping is the renderer's job. git itself
+			// drops '<' and '>' from names.
+			name: "html and crlf", author: `O'Brien & "Co" Ltd`, email: "eve+tag@example.com",
+			msg:  "Fix <b>bold</b> & <script>alert(1)</script>\r\n\r\nbody\r\n",
+			want: greenlight.Commit{Title: "Fix <b>bold</b> & <script>alert(1)</script>", AuthorName: `O'Brien & "Co" Ltd`, AuthorEmail: "eve+tag@example.com"},
+		},
+		{
+			name: "lone CR inside the title", author: "Mallory", email: "m@example.com",
+			msg:  "Deploy\rBcc: victim@example.com\nrest",
+			want: greenlight.Commit{Title: "Deploy\rBcc: victim@example.com", AuthorName: "Mallory", AuthorEmail: "m@example.com"},
+		},
+		{
+			name: "one line without newline", author: "Zoë Ünicode", email: "zoe@example.com",
+			msg:  "ünïcödé ✓",
+			want: greenlight.Commit{Title: "ünïcödé ✓", AuthorName: "Zoë Ünicode", AuthorEmail: "zoe@example.com"},
+		},
+	}
+	g := newGit(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sha := u.commitAs(tt.author, tt.email, nil, tt.msg)
+			got, err := g.Commit(ctx, u.dir, sha)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.want.SHA = sha
+			if got != tt.want {
+				t.Errorf("got  %#v\nwant %#v", got, tt.want)
+			}
+		})
+	}
+	_, err := g.Commit(ctx, u.dir, strings.Repeat("cd", 20))
+	wantCode(t, err, greenlight.ENOTFOUND)
+}
+
+func TestChanges(t *testing.T) {
+	u := newUpstream(t)
+	base := u.git("rev-parse", "HEAD")
+	a := u.commit(nil, "first change\n\nwith a body")
+	b := u.commit(nil, "second <change>\r\n")
+	c := u.commit(nil, "third change")
+	g := newGit(t)
+
+	tests := []struct {
+		name     string
+		from, to string
+		max      int
+		want     []string
+	}{
+		{"from empty: only to", "", c, 10, []string{"third change"}},
+		{"range newest first", base, c, 10, []string{"third change", "second <change>", "first change"}},
+		{"max", base, c, 2, []string{"third change", "second <change>"}},
+		{"no max", base, c, 0, []string{"third change", "second <change>", "first change"}},
+		{"one", b, c, 10, []string{"third change"}},
+		{"same commit", c, c, 10, []string{}},
+		{"from after to", c, a, 10, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := g.Changes(ctx, u.dir, tt.from, tt.to, tt.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	_, err := g.Changes(ctx, u.dir, strings.Repeat("ef", 20), c, 10)
+	wantCode(t, err, greenlight.ENOTFOUND)
+	_, err = g.Changes(ctx, u.dir, "HEAD~3", c, 10)
+	wantCode(t, err, greenlight.EINVALID)
+}
+
+func TestReadFile(t *testing.T) {
+	u := newUpstream(t)
+	sha := u.commit(map[string]string{
+		".greenlight.yml": "steps:\n  - run: make\n",
+		"ci/build.yml":    "x: 1\n",
+		"empty":           "",
+	}, "build file")
+	g := newGit(t)
+	tests := []struct {
+		path, want, code string
+	}{
+		{".greenlight.yml", "steps:\n  - run: make\n", ""},
+		{"./ci/build.yml", "x: 1\n", ""},
+		{"empty", "", ""},
+		{"missing.yml", "", greenlight.ENOTFOUND},
+		{"ci", "", greenlight.ENOTFOUND}, // a directory is not a file
+		{"../etc/passwd", "", greenlight.EINVALID},
+		{"/etc/passwd", "", greenlight.EINVALID},
+	}
+	for _, tt := range tests {
+		got, err := g.ReadFile(ctx, u.dir, sha, tt.path)
+		if tt.code != "" {
+			wantCode(t, err, tt.code)
+			continue
+		}
+		if err != nil || string(got) != tt.want {
+			t.Errorf("ReadFile(%q) = %q, %v; want %q", tt.path, got, err, tt.want)
+		}
+	}
+	_, err := g.ReadFile(ctx, filepath.Join(t.TempDir(), "none"), sha, ".greenlight.yml")
+	if err == nil {
+		t.Error("ReadFile of a missing repository succeeded")
+	}
+}

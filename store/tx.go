@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/greenlight-cd/greenlight"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// querier is what *sql.DB and *sql.Tx have in common, so that one set of
+// methods (ops) works inside and outside a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ops implements greenlight.Tx over a querier.
+type ops struct {
+	q    querier
+	db   *DB
+	inTx bool
+}
+
+var _ greenlight.Tx = (*ops)(nil)
+
+// maxTxAttempts bounds the retries of a PostgreSQL transaction that the
+// server aborted to keep transactions serializable (or out of a deadlock).
+const maxTxAttempts = 5
+
+// InTx runs fn in one transaction: it commits if fn returns nil, and rolls
+// back if fn returns an error or panics (the panic goes on). In SQLite the
+// transaction starts with BEGIN IMMEDIATE, so it holds the write lock from the
+// start and writers never fail with SQLITE_BUSY half-way. In PostgreSQL it
+// runs at read committed; if the server aborts it with a serialization failure
+// or a deadlock (SQLSTATE 40001, 40P01) it is run again, up to 5 times, and
+// logged; nothing else is retried. fn may therefore run more than once and
+// must have no effect outside the transaction.
+func (db *DB) InTx(ctx context.Context, fn func(tx greenlight.Tx) error) error {
+	return db.inTx(ctx, func(o *ops) error { return fn(o) })
+}
+
+func (db *DB) inTx(ctx context.Context, fn func(o *ops) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.tryTx(ctx, fn)
+		if err == nil || attempt == maxTxAttempts || !retryable(err) {
+			return err
+		}
+		db.log.Info("transaction aborted by postgres, retrying", "attempt", attempt, "err", err)
+	}
+}
+
+func (db *DB) tryTx(ctx context.Context, fn func(o *ops) error) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done { // an error or a panic in fn
+			tx.Rollback()
+		}
+	}()
+	if err := fn(&ops{q: tx, db: db, inTx: true}); err != nil {
+		return err
+	}
+	done = true
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
+// atomic runs fn in the current transaction, or in a new one when o is
+// outside any: for the methods made of several statements.
+func (o *ops) atomic(ctx context.Context, fn func(o *ops) error) error {
+	if o.inTx {
+		return fn(o)
+	}
+	return o.db.inTx(ctx, fn)
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+func (o *ops) postgres() bool { return o.db.dialect == Postgres }
+
+func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return o.q.ExecContext(ctx, o.rebind(query), args...)
+}
+
+func (o *ops) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return o.q.QueryContext(ctx, o.rebind(query), args...)
+}
+
+func (o *ops) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return o.q.QueryRowContext(ctx, o.rebind(query), args...)
+}
+
+// execOne runs a statement meant to touch one row and reports whether it did.
+func (o *ops) execOne(ctx context.Context, query string, args ...any) (bool, error) {
+	res, err := o.exec(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// exists reports whether a row matches; conditional methods use it only on
+// their false path, to tell "condition failed" from "no such row".
+func (o *ops) exists(ctx context.Context, query string, args ...any) (bool, error) {
+	var one int
+	err := o.queryRow(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2, …. Queries in this
+// package never contain a literal question mark.
+func (o *ops) rebind(query string) string {
+	if !o.postgres() {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] != '?' {
+			b.WriteByte(query[i])
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}
+
+// placeholders returns "?, ?, …" for n arguments.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
