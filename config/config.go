@@ -7,6 +7,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -136,10 +137,15 @@ func Load(path string, getenv func(string) (string, bool)) (*Server, error) {
 	return Parse(path, data, getenv)
 }
 
-// LoadBuild reads and parses the build file at path. Problems in its content
-// are Errors.
+// LoadBuild reads and parses the build file at path, reading no more than
+// MaxBuildFileSize+1 bytes of it. Problems in its content are Errors.
 func LoadBuild(path string) (*Build, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read build file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxBuildFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read build file: %w", err)
 	}

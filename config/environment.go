@@ -25,10 +25,12 @@ func (d *decoder) environments(pipeline *object, path string, p *Pipeline) {
 	m := d.resolve(pipeline.at("environments"))
 	switch m.(type) {
 	case nil:
+		pipeline.fail("environments", false)
 		return
 	case *ast.MappingNode, *ast.MappingValueNode:
 	default:
 		d.errorf(m, "%s: expected a mapping of environment names, got %s", path, kind(m))
+		pipeline.fail("environments", false)
 		return
 	}
 	first := map[string]pos{}
@@ -43,18 +45,18 @@ func (d *decoder) environments(pipeline *object, path string, p *Pipeline) {
 			return
 		}
 		first[name] = position(k)
-		if env := d.environment(v, ep, name); env != nil {
-			p.Environments[name] = env
-		}
+		// Kept even when malformed, so deploy stages naming it are not
+		// also reported.
+		p.Environments[name] = d.environment(v, ep, name)
 	})
 }
 
 func (d *decoder) environment(n ast.Node, path, name string) *Environment {
+	env := &Environment{Name: name, Strategy: StrategyAllAtOnce}
 	o, ok := d.object(n, path, "targets", "strategy", "health", "ssh", "groups", "router")
 	if !ok {
-		return nil
+		return env
 	}
-	env := &Environment{Name: name}
 	if o.has("ssh") {
 		d.errorf(o.keyAt("ssh"), "%s.ssh: ssh targets are not supported yet", path)
 	}

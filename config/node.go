@@ -24,6 +24,7 @@ type decoder struct {
 	getenv   func(string) (string, bool) // nil: no interpolation (build files)
 	anchors  map[string]*ast.AnchorNode  // by name, the last definition wins
 	seen     map[string]pos              // names that must be unique across the file
+	budget   int                         // values left to look at; aliases must not multiply work
 	errs     Errors
 	reported map[Error]bool
 }
@@ -80,6 +81,9 @@ func (d *decoder) document(data []byte) ast.Node {
 		d.errorAt(pos{1, 1}, "file is empty")
 		return nil
 	}
+	// Aliases let a small file name the same subtree many times over (the
+	// "billion laughs"); a build file comes from a commit, so bound the work.
+	d.budget = 10000 + 4*len(data)
 	d.collectAnchors(body, 0)
 	if _, ok := d.resolve(body).(*ast.NullNode); ok {
 		d.errorAt(pos{1, 1}, "file is empty")
@@ -130,6 +134,12 @@ func (d *decoder) collectAnchors(n ast.Node, depth int) {
 // resolve looks through anchors, aliases and tags to the value node. An alias
 // to an unknown anchor resolves to nil after recording the problem.
 func (d *decoder) resolve(n ast.Node) ast.Node {
+	if d.budget--; d.budget < 0 {
+		if d.budget == -1 {
+			d.errorf(n, "the file expands to too many values (aliases repeated too often)")
+		}
+		return nil
+	}
 	for range maxDepth {
 		switch v := n.(type) {
 		case *ast.AnchorNode:

@@ -43,17 +43,18 @@ func (d *decoder) object(n ast.Node, path string, allowed ...string) (*object, b
 		return o, false
 	}
 	o.node = r
-	o.add(r, allowed, false, 0)
+	o.add(r, allowed, false, map[ast.Node]bool{})
 	return o, true
 }
 
 // add records the entries of mapping m. Merged entries (`<<: *defaults`)
 // only fill keys the mapping itself does not set.
-func (o *object) add(m ast.Node, allowed []string, merged bool, depth int) {
-	if depth > maxDepth {
-		o.d.errorf(m, "%s: merges nested too deeply", nonEmpty(o.path))
+// Each mapping is added once, which also ends merge cycles.
+func (o *object) add(m ast.Node, allowed []string, merged bool, seen map[ast.Node]bool) {
+	if seen[m] {
 		return
 	}
+	seen[m] = true
 	var entries []*ast.MappingValueNode
 	switch v := m.(type) {
 	case *ast.MappingNode:
@@ -91,11 +92,11 @@ func (o *object) add(m ast.Node, allowed []string, merged bool, depth int) {
 		r := o.d.resolve(mv)
 		switch v := r.(type) {
 		case *ast.MappingNode, *ast.MappingValueNode:
-			o.add(v, allowed, true, depth+1)
+			o.add(v, allowed, true, seen)
 		case *ast.SequenceNode:
 			for _, item := range v.Values {
 				if ri := o.d.resolve(item); ri != nil {
-					o.add(ri, allowed, true, depth+1)
+					o.add(ri, allowed, true, seen)
 				}
 			}
 		case nil:

@@ -176,7 +176,7 @@ func (d *decoder) stages(pipeline *object, path string, p *Pipeline) {
 			}
 		case greenlight.StageDeploy:
 			st.Timeout = o.duration("timeout", DefaultDeployTimeout)
-			d.deployStage(o, sp, p, &st, built)
+			d.deployStage(o, sp, p, &st, built, pipeline.valid("environments"))
 		case greenlight.StageApproval:
 			st.Timeout = o.duration("timeout", DefaultApprovalTimeout)
 			d.approvalStage(o, sp, &st)
@@ -188,12 +188,12 @@ func (d *decoder) stages(pipeline *object, path string, p *Pipeline) {
 	}
 }
 
-func (d *decoder) deployStage(o *object, path string, p *Pipeline, st *Stage, built bool) {
+func (d *decoder) deployStage(o *object, path string, p *Pipeline, st *Stage, built, envsOK bool) {
 	st.Environment = o.str("environment", "")
 	switch {
 	case o.missing("environment"):
 		d.errorf(o.node, "%s.environment: required for a deploy stage", path)
-	case !o.valid("environment"):
+	case !o.valid("environment") || !envsOK:
 	case p.Environments[st.Environment] == nil:
 		d.errorf(o.at("environment"), "%s.environment: no environment %q in this pipeline's environments", path, st.Environment)
 	}
