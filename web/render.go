@@ -52,6 +52,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if p.Refresh {
+		w.Header().Set("Content-Security-Policy", cspWithScript)
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

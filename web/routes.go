@@ -44,5 +44,10 @@ func (s *server) routes() http.Handler {
 	ui("GET /approvals", s.handleApprovalsPage())
 	ui("GET /outbox", s.handleOutboxPage())
 
+	// Anything else a browser asks for: a page, not the mux's plain text.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, http.StatusNotFound, "There is nothing at this address.")
+	})
+
 	return mux
 }
