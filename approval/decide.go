@@ -114,7 +114,7 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 			return err
 		}
 		if st := State(t, a, func() time.Time { return now }); st != TokenOpen {
-			return gone(st, a)
+			return greenlight.Errorf(greenlight.EGONE, "%s", Explain(st, a))
 		}
 		locked, err := tx.LockApproval(ctx, a.ID, now)
 		if err != nil {
@@ -125,7 +125,7 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 			if err != nil {
 				return err
 			}
-			return gone(TokenClosed, a)
+			return greenlight.Errorf(greenlight.EGONE, "%s", Explain(TokenClosed, a))
 		}
 		used, err := tx.UseToken(ctx, hash, now)
 		if err != nil {
@@ -165,17 +165,18 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 	return out, nil
 }
 
-// gone explains why a token can no longer decide.
-func gone(st TokenState, a *greenlight.Approval) error {
+// Explain says, for people, why a token in state st can no longer decide, and
+// who decided when someone did. Pages show it for GET and POST alike.
+func Explain(st TokenState, a *greenlight.Approval) string {
 	switch st {
 	case TokenUsed:
-		return greenlight.Errorf(greenlight.EGONE, "this link was already used%s", decidedBy(a))
+		return "this link was already used" + decidedBy(a)
 	case TokenExpired:
-		return greenlight.Errorf(greenlight.EGONE, "this approval expired on %s", a.Deadline.UTC().Format("2006-01-02 15:04 MST"))
+		return "this approval expired on " + a.Deadline.UTC().Format("2006-01-02 15:04 MST")
 	case TokenRevoked:
-		return greenlight.Errorf(greenlight.EGONE, "this release no longer needs a decision: a newer one replaced it or it was cancelled")
+		return "this release no longer needs a decision: a newer one replaced it or it was cancelled"
 	}
-	return greenlight.Errorf(greenlight.EGONE, "this release was already %s%s", a.Status, decidedBy(a))
+	return fmt.Sprintf("this release was already %s%s", a.Status, decidedBy(a))
 }
 
 // decidedBy names who decided, for people who arrive late.

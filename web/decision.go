@@ -40,7 +40,7 @@ func (s *server) handleDecisionPage() http.HandlerFunc {
 		}
 		d := s.decisionData(token, view.Approver, view.Run, view.Approval)
 		if view.State != approval.TokenOpen {
-			d.Message = goneMessage(view.State, view.Approval)
+			d.Message = approval.Explain(view.State, view.Approval)
 			s.render(w, r, http.StatusGone, "gone", page{Title: "This link can no longer be used", Data: d})
 			return
 		}
@@ -124,28 +124,6 @@ func deadline(at, now time.Time) string {
 		return fmt.Sprintf("%s (in %d hours)", s, int(left.Hours()))
 	}
 	return fmt.Sprintf("%s (in %d days)", s, int(left.Hours()/24))
-}
-
-// goneMessage explains, for a GET, why a token can no longer decide. It says
-// what approval.Decide's EGONE error says for a POST.
-func goneMessage(st approval.TokenState, a *greenlight.Approval) string {
-	by := ""
-	if len(a.Decisions) > 0 {
-		var parts []string
-		for _, d := range a.Decisions {
-			parts = append(parts, fmt.Sprintf("%s (%s)", d.Approver, d.Verdict))
-		}
-		by = ": decided by " + strings.Join(parts, ", ")
-	}
-	switch st {
-	case approval.TokenUsed:
-		return "this link was already used" + by
-	case approval.TokenExpired:
-		return "this approval expired on " + a.Deadline.UTC().Format("2006-01-02 15:04 MST")
-	case approval.TokenRevoked:
-		return "this release no longer needs a decision: a newer one replaced it or it was cancelled"
-	}
-	return fmt.Sprintf("this release was already %s%s", a.Status, by)
 }
 
 // clientIP is the address the request came from. X-Forwarded-For is not
