@@ -28,6 +28,7 @@ type Approval struct {
 	Approvers []string       `json:"approvers"`
 	Required  int            `json:"required"`
 	ReviewURL string         `json:"review_url,omitempty"`
+	Changes   []string       `json:"changes,omitempty"` // commit titles since the release in production
 	Deadline  time.Time      `json:"deadline"`
 	Status    ApprovalStatus `json:"status"`
 	CreatedAt time.Time      `json:"created_at"`

@@ -3,6 +3,29 @@
 // release's lifecycle hooks, switches `current` atomically, checks health, and
 // on any failure rolls every target back to the release that was live.
 //
+// Per target, in order: unpack into releases/.tmp-<release>-XXXX and rename
+// it to releases/<release> (with .greenlight-release.json: the release's
+// hooks, run and commit); `stop` of the previous release; `before_install`;
+// `current` switched (a symlink renamed over the old one); `after_install`;
+// `start`; `validate`; the health check. A failure of any of them, or
+// cancellation, rolls back: `stop` of the new release (best effort),
+// `current` back to the previous release (or removed), and `start` of the
+// previous release with its own stored hooks if its `stop` ran. The newest
+// five releases are kept.
+//
+// A hook is a shell command line, run as `/bin/sh -e -c HOOK` in the release
+// directory: `deploy/start.sh` runs that file, which must be executable. Its
+// environment is the server's PATH, HOME and LANG, the target's env, and
+// GREENLIGHT_RELEASE_DIR, GREENLIGHT_ENVIRONMENT, GREENLIGHT_RUN,
+// GREENLIGHT_COMMIT, GREENLIGHT_PIPELINE; nothing else of the server's. It
+// runs in its own session, so servers it starts in the background outlive
+// both the hook and the Greenlight process. Its output is appended to
+// .greenlight-<hook>.log in the release directory and copied to the stage
+// log while it runs; a background server that keeps writing there (nohup
+// does not redirect a non-terminal stdout) neither holds up the deploy nor
+// dies of a closed pipe. A hook past its timeout is killed with its whole
+// process group.
+//
 // Today a target is a directory on the server's machine and the strategy is
 // all-at-once; the seams for SSH hosts (host) and for rolling, canary, linear
 // and blue-green (strategy) are in host.go and strategy.go.

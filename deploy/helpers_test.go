@@ -69,7 +69,7 @@ var appHooks = greenlight.Hooks{Start: "deploy/start.sh", Stop: "deploy/stop.sh"
 
 // makeArchive writes a tar.gz of files (name → content; deploy/*.sh are
 // executable) and returns its path and SHA-256.
-func makeArchive(t *testing.T, files map[string]string) (string, string) {
+func makeArchive(t testing.TB, files map[string]string) (string, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -130,6 +130,12 @@ func newEnv(t *testing.T) *env {
 		}
 		if t.Failed() {
 			t.Logf("stage log:\n%s", e.log.String())
+			// What the apps said after their hooks returned.
+			logs, _ := filepath.Glob(filepath.Join(e.dir, "releases", "*", ".greenlight-start.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				t.Logf("%s:\n%s", l, b)
+			}
 		}
 	})
 	return e

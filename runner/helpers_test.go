@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/greenlight-cd/greenlight"
 )
 
 // modes are the sandboxes a behaviour is checked under; bwrap only where it
@@ -115,12 +118,15 @@ func noneLeft(t *testing.T, tokens ...string) {
 		if p := alive(tok); len(p) > 0 {
 			t.Errorf("processes %v (%q) outlived the step", p, tok)
 			for _, pid := range p {
-				_ = syscallKill(pid)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
 	}
 	if z := zombies(); len(z) > 0 {
-		t.Errorf("zombie children left unreaped: %v", z)
+		for _, pid := range z {
+			b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+			t.Errorf("zombie child left unreaped: %s", b)
+		}
 	}
 }
 
@@ -130,3 +136,7 @@ func within(t *testing.T, what string, took, max time.Duration) {
 		t.Errorf("%s took %s, want at most %s", what, took, max)
 	}
 }
+
+func strconvItoa(i int) string { return strconv.Itoa(i) }
+
+func greenlightCode(err error) string { return greenlight.ErrorCode(err) }

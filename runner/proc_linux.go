@@ -161,16 +161,27 @@ func belongs(pid, pgid int, marker string, pipe uint64) bool {
 	if err != nil {
 		return false
 	}
-	// Fields after "(comm)": state ppid pgrp …; comm may itself hold ")".
+	// "pid (comm) state ppid pgrp session …"; comm may itself hold ")".
 	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
+	j := bytes.IndexByte(stat, '(')
+	if i < 0 || j < 0 || j > i {
 		return false
 	}
+	comm := string(stat[j+1 : i])
 	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 3 {
+	if len(f) < 4 {
 		return false
 	}
 	if g, err := strconv.Atoi(f[2]); err == nil && g == pgid {
+		return true
+	}
+	// bwrap's PID-namespace init leads its own session (--new-session); the
+	// outer bwrap exits with the step's status without waiting for it, so it
+	// lands here, alive for a moment or a zombie. The outer bwraps the runner
+	// starts stay in the server's session (Setpgid only), so a session-leading
+	// bwrap child of the server is always such an orphan, of a step that is
+	// over: claiming another step's is as harmless as claiming our own.
+	if sid, err := strconv.Atoi(f[3]); err == nil && sid == pid && comm == "bwrap" {
 		return true
 	}
 	if f[0] == "Z" {

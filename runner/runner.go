@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -158,11 +159,16 @@ type Job struct {
 // ends the running step the same way a step timeout does. Bad input (a
 // missing workspace, an invalid env name) is an EINVALID *greenlight.Error.
 func (r *Runner) Run(ctx context.Context, job Job) error {
-	ws, err := realPath(job.Workspace)
-	if err != nil || job.Workspace == "" {
-		return greenlight.Errorf(greenlight.EINVALID, "runner: workspace %q does not exist", job.Workspace)
+	if job.Workspace == "" {
+		return greenlight.Errorf(greenlight.EINVALID, "runner: no workspace")
 	}
-	if fi, err := os.Stat(ws); err != nil || !fi.IsDir() {
+	ws, err := realPath(job.Workspace)
+	if err != nil {
+		return greenlight.Errorf(greenlight.EINVALID, "runner: workspace %q: %v", job.Workspace, err)
+	}
+	if fi, err := os.Stat(ws); errors.Is(err, fs.ErrNotExist) {
+		return greenlight.Errorf(greenlight.EINVALID, "runner: workspace %q does not exist", job.Workspace)
+	} else if err != nil || !fi.IsDir() {
 		return greenlight.Errorf(greenlight.EINVALID, "runner: workspace %q is not a directory", job.Workspace)
 	}
 	base := map[string]string{

@@ -15,10 +15,15 @@ import (
 // The workspace is a real git repository (its own HEAD, index and refs, with
 // the mirror's branches and tags, so builds can run git describe) that borrows
 // the mirror's objects through objects/info/alternates (clone --shared)
-// instead of copying them: two processes and no object copy, the fastest of
-// the options measured (see BenchmarkCheckout). A workspace therefore relies
-// on its commit staying in the mirror; fetches prune refs but never delete
-// reachable objects, and workspaces are short-lived.
+// instead of copying them. Measured here on a 50-file repository (median of
+// 40, interleaved): clone --shared --template= then checkout 13 ms; the same
+// with hook templates 15 ms; a hard-linking clone --local 16 ms; git init plus
+// a hand-written alternates file 8 ms, but without branches and tags, so git
+// describe fails. File creation dominates, hence --template=.
+//
+// A workspace relies on its commit staying in the mirror: fetches prune refs
+// but gc keeps unreachable objects for two weeks, and workspaces are
+// short-lived.
 func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 	if err := checkRepo(repo); err != nil {
 		return err
@@ -64,7 +69,7 @@ func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 func (g *Git) checkout(ctx context.Context, m mirror, sha, dst string) error {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	_, err := g.run(ctx, "clone", "--shared", "--no-checkout", "--quiet", "--", m.dir, dst)
+	_, err := g.run(ctx, "clone", "--shared", "--no-checkout", "--template=", "--quiet", "--", m.dir, dst)
 	if err == nil {
 		// checkout takes no --end-of-options in git 2.39; the sha is
 		// validated hex, and "--" ends it as a revision.

@@ -25,8 +25,9 @@ import (
 	"time"
 )
 
-// Git is a cache of bare mirrors under Dir, one per repository URL, named by
-// the SHA-256 of the URL.
+// Git is a cache of bare mirrors in one directory, one per repository URL,
+// named by the SHA-256 of the URL (<dir>/<hex>.git). <dir>/home is git's HOME
+// and <dir>/tmp holds clones in progress.
 //
 // All methods are safe for concurrent use. Fetches into one mirror are
 // serialised by a per-repository lock; reads of a mirror (Commit, Changes,
@@ -37,7 +38,7 @@ import (
 // does not exist is a *greenlight.Error with code ENOTFOUND; a malformed sha,
 // branch or path is EINVALID.
 type Git struct {
-	Dir string
+	dir string
 	log *slog.Logger
 	env []string
 
@@ -54,7 +55,7 @@ func New(dir string, log *slog.Logger) *Git {
 		dir = abs
 	}
 	return &Git{
-		Dir:   dir,
+		dir:   dir,
 		log:   log,
 		env:   gitEnv(filepath.Join(dir, "home")),
 		locks: make(map[string]*sync.RWMutex),
@@ -100,7 +101,7 @@ func (g *Git) mirror(repo string) mirror {
 		g.locks[name] = mu
 	}
 	g.mu.Unlock()
-	return mirror{repo: repo, dir: filepath.Join(g.Dir, name+".git"), mu: mu}
+	return mirror{repo: repo, dir: filepath.Join(g.dir, name+".git"), mu: mu}
 }
 
 // run runs git with args and returns its stdout. The error holds git's
@@ -111,12 +112,12 @@ func (g *Git) run(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 func (g *Git) runIn(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
-	if err := os.MkdirAll(filepath.Join(g.Dir, "home"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(g.dir, "home"), 0o700); err != nil {
 		return nil, fmt.Errorf("git home: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Env = g.env
-	cmd.Dir = g.Dir
+	cmd.Dir = g.dir
 	// A new session: no controlling terminal for ssh to prompt on, and a
 	// process group to kill.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -133,7 +134,7 @@ func (g *Git) runIn(ctx context.Context, stdin []byte, args ...string) ([]byte, 
 	g.log.Debug("git", "args", redactArgs(args), "took", time.Since(start), "err", err)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("git %s: %w", args[0], ctxErr)
+			return nil, fmt.Errorf("git: %w", ctxErr)
 		}
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" {

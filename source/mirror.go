@@ -123,7 +123,7 @@ func (g *Git) fetchLocked(ctx context.Context, m mirror) error {
 // place, so a crash or a failed clone never leaves a half-made mirror where
 // the next fetch would find it.
 func (g *Git) clone(ctx context.Context, m mirror) error {
-	tmpRoot := filepath.Join(g.Dir, "tmp")
+	tmpRoot := filepath.Join(g.dir, "tmp")
 	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
 		return err
 	}

@@ -1,10 +1,14 @@
 package source
 
 import (
+	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/greenlight-cd/greenlight"
 )
@@ -208,5 +212,35 @@ func TestFailedRecloneKeepsMirror(t *testing.T) {
 	}
 	if _, err := g.Commit(ctx, u.dir, sha); err != nil {
 		t.Fatalf("mirror lost after a failed re-clone: %v", err)
+	}
+}
+
+// A remote that never answers must not hold a run: cancelling ctx ends git
+// and its helpers.
+func TestCancelHungRemote(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold the connection open, say nothing
+		}
+	}()
+	g := newGit(t)
+	c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = g.Fetch(c, "git://"+ln.Addr().String()+"/app.git")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Fetch = %v, want context.DeadlineExceeded", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("Fetch returned after %v, want soon after the deadline", took)
 	}
 }

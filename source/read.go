@@ -22,7 +22,7 @@ func (g *Git) Commit(ctx context.Context, repo, sha string) (greenlight.Commit, 
 		return greenlight.Commit{}, err
 	}
 	var raw []byte
-	err = g.withCommit(ctx, repo, sha, func(m mirror) error {
+	err = g.withCommit(ctx, repo, sha, func(m mirror) (err error) {
 		raw, err = g.run(ctx, "--git-dir="+m.dir, "cat-file", "commit", sha)
 		return err
 	})
@@ -128,7 +128,7 @@ func (g *Git) ReadFile(ctx context.Context, repo, sha, path string) ([]byte, err
 		return nil, err
 	}
 	var data []byte
-	err = g.withCommit(ctx, repo, sha, func(m mirror) error {
+	err = g.withCommit(ctx, repo, sha, func(m mirror) (err error) {
 		// cat-file --batch says "missing" or names the object's type
 		// instead of failing, so an absent file and an absent commit can be
 		// told apart in one process.

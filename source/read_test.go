@@ -129,3 +129,25 @@ func TestReadFile(t *testing.T) {
 		t.Error("ReadFile of a missing repository succeeded")
 	}
 }
+
+// parseCommit reads what git wrote, but must not panic on a truncated object.
+func TestParseCommit(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want greenlight.Commit
+	}{
+		{"tree x\nauthor A B <a@b> 1 +0000\ncommitter C <c@d> 1 +0000\n\nTitle\nbody\n",
+			greenlight.Commit{Title: "Title", AuthorName: "A B", AuthorEmail: "a@b"}},
+		{"author A <a@b> 1 +0000\n\nTitle\r\n", greenlight.Commit{Title: "Title", AuthorName: "A", AuthorEmail: "a@b"}},
+		{"author <> 1 +0000\n\n", greenlight.Commit{}},
+		{"author broken\n\nT", greenlight.Commit{Title: "T", AuthorName: "broken"}},
+		{"author x > y < z\n\nT", greenlight.Commit{Title: "T", AuthorName: "x > y < z"}},
+		{"", greenlight.Commit{}},
+		{"\n\n", greenlight.Commit{}},
+	}
+	for _, tt := range tests {
+		if got := parseCommit([]byte(tt.raw)); got != tt.want {
+			t.Errorf("parseCommit(%q) = %#v, want %#v", tt.raw, got, tt.want)
+		}
+	}
+}

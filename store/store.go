@@ -39,6 +39,7 @@ type DB struct {
 	sql     *sql.DB
 	dialect string
 	log     *slog.Logger
+	stmts   stmtCache
 }
 
 var _ greenlight.Store = (*DB)(nil)
@@ -71,6 +72,7 @@ func Open(ctx context.Context, dsn string, dataDir string, log *slog.Logger) (*D
 		return nil, err
 	}
 	db.ops = ops{q: db.sql, db: db}
+	db.stmts.enabled = db.dialect == SQLite
 	log.Debug("store open", "dialect", db.dialect)
 	return db, nil
 }
@@ -80,6 +82,7 @@ func (db *DB) Dialect() string { return db.dialect }
 
 // Close closes the database. Calls after Close fail.
 func (db *DB) Close() error {
+	db.stmts.close()
 	if err := db.sql.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", db.dialect, err)
 	}

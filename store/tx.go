@@ -93,15 +93,66 @@ func retryable(err error) bool {
 func (o *ops) postgres() bool { return o.db.dialect == Postgres }
 
 func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return o.q.ExecContext(ctx, o.rebind(query), args...)
+	query = o.rebind(query)
+	st, err := o.prepared(ctx, query)
+	if err != nil || st == nil {
+		if err != nil {
+			return nil, err
+		}
+		return o.q.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 func (o *ops) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return o.q.QueryContext(ctx, o.rebind(query), args...)
+	query = o.rebind(query)
+	st, err := o.prepared(ctx, query)
+	if err != nil || st == nil {
+		if err != nil {
+			return nil, err
+		}
+		return o.q.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
-func (o *ops) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return o.q.QueryRowContext(ctx, o.rebind(query), args...)
+// row is a *sql.Row, or the error of preparing its statement.
+type row struct {
+	r   *sql.Row
+	err error
+}
+
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.r.Scan(dest...)
+}
+
+func (o *ops) queryRow(ctx context.Context, query string, args ...any) row {
+	query = o.rebind(query)
+	st, err := o.prepared(ctx, query)
+	if err != nil {
+		return row{err: err}
+	}
+	if st == nil {
+		return row{r: o.q.QueryRowContext(ctx, query, args...)}
+	}
+	return row{r: st.QueryRowContext(ctx, args...)}
+}
+
+// prepared returns the cached prepared statement for query, bound to the
+// transaction when o is in one; nil when statements are not cached.
+func (o *ops) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	st, err := o.db.stmts.get(ctx, o.db.sql, query)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	if tx, ok := o.q.(*sql.Tx); ok {
+		// Reuses the statement already prepared on the tx's connection.
+		return tx.StmtContext(ctx, st), nil
+	}
+	return st, nil
 }
 
 // execOne runs a statement meant to touch one row and reports whether it did.

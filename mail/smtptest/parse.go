@@ -26,7 +26,8 @@ func (m Message) Parse() (*Parsed, error) { return Parse(m.Data) }
 
 // Parse reads a raw RFC 5322 message: it decodes the Subject (RFC 2047) and
 // finds the first text/plain and text/html parts, however deeply nested in
-// multipart containers, undoing quoted-printable or base64.
+// multipart containers, undoing quoted-printable or base64. Bodies come back
+// with LF line ends.
 func Parse(raw []byte) (*Parsed, error) {
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
@@ -80,11 +81,13 @@ func (p *Parsed) walk(contentType, encoding string, body io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("decode %s body: %w", mediaType, err)
 	}
+	// Line ends are CRLF on the wire; tests compare with Go strings.
+	text := strings.ReplaceAll(string(b), "\r\n", "\n")
 	switch {
 	case mediaType == "text/plain" && p.Text == "":
-		p.Text = string(b)
+		p.Text = text
 	case mediaType == "text/html" && p.HTML == "":
-		p.HTML = string(b)
+		p.HTML = text
 	}
 	return nil
 }

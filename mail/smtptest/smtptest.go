@@ -47,6 +47,7 @@ type Server struct {
 
 	life     sync.Mutex // guards srv and serveErr: start, stop, outage
 	srv      *smtp.Server
+	ln       net.Listener
 	serveErr chan error
 }
 
@@ -175,7 +176,7 @@ func (s *Server) serveLocked(l net.Listener) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	s.srv, s.serveErr = srv, errc
+	s.srv, s.ln, s.serveErr = srv, l, errc
 }
 
 // stopLocked closes the listener and every connection; the caller holds s.life.
@@ -183,9 +184,12 @@ func (s *Server) stopLocked() {
 	if s.srv == nil {
 		return
 	}
+	// Close the listener ourselves too: srv.Close misses it when Serve has
+	// not registered it yet, and Serve would then accept forever.
 	s.srv.Close()
+	s.ln.Close()
 	<-s.serveErr
-	s.srv, s.serveErr = nil, nil
+	s.srv, s.ln, s.serveErr = nil, nil, nil
 }
 
 func (s *Server) stop() {
