@@ -99,7 +99,7 @@ func newRepo(t *testing.T, steps string) *repo {
 	files := map[string]string{
 		".greenlight.yml": "steps:\n" + steps + "artifacts: [dist/, deploy/]\ndeploy:\n  hooks:\n    stop: deploy/stop.sh\n    start: deploy/start.sh\n",
 		"deploy/start.sh": "#!/bin/sh\nset -e\nnohup ./dist/app > app.log 2>&1 < /dev/null &\necho $! > app.pid\n",
-		"deploy/stop.sh":  "#!/bin/sh\n[ -f app.pid ] || exit 0\npid=$(cat app.pid)\nkill $pid 2>/dev/null || exit 0\nfor i in $(seq 50); do kill -0 $pid 2>/dev/null || exit 0; sleep 0.1; done\nkill -9 $pid\n",
+		"deploy/stop.sh":  "#!/bin/sh\n[ -f app.pid ] || exit 0\npid=$(cat app.pid)\nalive() { kill -0 $1 2>/dev/null && ! grep -qs '^State:.*Z' /proc/$1/status; }\nkill $pid 2>/dev/null || exit 0\nfor i in $(seq 50); do alive $pid || exit 0; sleep 0.1; done\nkill -9 $pid\n",
 	}
 	for name, body := range files {
 		path := filepath.Join(dir, name)

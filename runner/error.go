@@ -34,6 +34,8 @@ func (e *StepError) footer() string {
 // outcome is the message without the step name, also used in the log footer.
 func (e *StepError) outcome() string {
 	switch {
+	case e.TimedOut && e.Timeout == 0: // the stage's deadline passed before it started
+		return "timed out"
 	case e.TimedOut:
 		return fmt.Sprintf("timed out after %s", e.Timeout)
 	case e.Cancelled:

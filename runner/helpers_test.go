@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/greenlight-cd/greenlight"
 )
 
 // modes are the sandboxes a behaviour is checked under; bwrap only where it
@@ -136,7 +134,3 @@ func within(t *testing.T, what string, took, max time.Duration) {
 		t.Errorf("%s took %s, want at most %s", what, took, max)
 	}
 }
-
-func strconvItoa(i int) string { return strconv.Itoa(i) }
-
-func greenlightCode(err error) string { return greenlight.ErrorCode(err) }

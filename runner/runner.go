@@ -100,8 +100,8 @@ type Runner struct {
 	log   *slog.Logger
 }
 
-// New checks the configuration, makes the server a child subreaper (so it can
-// reap what steps leave behind) and picks the sandbox.
+// New checks the configuration and picks the sandbox; without one it makes
+// the server a child subreaper (so it can reap what steps leave behind).
 func New(cfg Config) (*Runner, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -115,12 +115,9 @@ func New(cfg Config) (*Runner, error) {
 		}
 		r.hide = append(r.hide, abs)
 	}
-	if err := becomeSubreaper(); err != nil {
-		return nil, fmt.Errorf("runner: become child subreaper: %w", err)
-	}
 	if cfg.Sandbox == SandboxNone {
 		r.log.Warn("build sandbox disabled: builds are NOT isolated from the server's files")
-		return r, nil
+		return r, r.subreap()
 	}
 	bw, err := findBwrap()
 	switch {
@@ -130,8 +127,20 @@ func New(cfg Config) (*Runner, error) {
 		return nil, greenlight.Errorf(greenlight.EINVALID, "runner: sandbox bwrap: %v", err)
 	default:
 		r.log.Error("bwrap unavailable: builds are NOT isolated; install bubblewrap", "err", err)
+		return r, r.subreap()
 	}
 	return r, nil
+}
+
+// subreap makes the server a child subreaper, so that what a step leaves
+// behind re-parents to it and can be killed. Only without bwrap: its pid
+// namespace already contains steps, and a subreaper server would also inherit
+// the long-running apps that deploy hooks start.
+func (r *Runner) subreap() error {
+	if err := becomeSubreaper(); err != nil {
+		return fmt.Errorf("runner: become child subreaper: %w", err)
+	}
+	return nil
 }
 
 // Isolated reports whether steps run inside bwrap.

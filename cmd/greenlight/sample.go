@@ -70,8 +70,10 @@ echo $! > app.pid
 # Stops the app this release started, and waits until its port is free.
 [ -f app.pid ] || exit 0
 pid=$(cat app.pid)
+# gone, or a zombie waiting for its parent to notice: either way the port is free
+alive() { kill -0 "$1" 2>/dev/null && ! grep -qs '^State:.*Z' "/proc/$1/status"; }
 kill "$pid" 2>/dev/null || exit 0
-for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
+for i in $(seq 50); do alive "$pid" || exit 0; sleep 0.1; done
 kill -9 "$pid" 2>/dev/null || true
 `,
 }

@@ -1,0 +1,127 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Baseline: what os/exec alone costs for one `sh -e -c true`.
+func BenchmarkBareShell(b *testing.B) {
+	for b.Loop() {
+		if err := exec.Command("/bin/sh", "-e", "-c", "true").Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchSteps(b *testing.B, sandbox string, n int, script string) {
+	r := newRunner(b, sandbox)
+	ws := b.TempDir()
+	f := logFile(b)
+	steps := make([]Step, n)
+	for i := range steps {
+		steps[i] = Step{Name: "s", Run: script}
+	}
+	for b.Loop() {
+		if err := r.Run(context.Background(), Job{Workspace: ws, Steps: steps, Log: f}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// One step of `true` through the runner; minus BenchmarkBareShell, the
+// runner's overhead per step.
+func BenchmarkStepTrue(b *testing.B)      { benchSteps(b, SandboxNone, 1, "true") }
+func BenchmarkStepTrueBwrap(b *testing.B) { benchSteps(b, SandboxBwrap, 1, "true") }
+
+// A job of 20 `true` steps (target: 50 ms).
+func Benchmark20Steps(b *testing.B)      { benchSteps(b, SandboxNone, 20, "true") }
+func Benchmark20StepsBwrap(b *testing.B) { benchSteps(b, SandboxBwrap, 20, "true") }
+
+const flood = "head -c 200000000 /dev/zero | base64"
+
+// Baseline: the flood with its output to /dev/null, straight from os/exec.
+func BenchmarkFloodDiscard(b *testing.B) {
+	defer reportCPU(b, cpuTime())
+	for b.Loop() {
+		if err := exec.Command("/bin/sh", "-e", "-c", flood+" > /dev/null").Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Floor: the flood written by the shell straight into a real file, no runner.
+func BenchmarkFloodFile(b *testing.B) {
+	logPath := filepath.Join(b.TempDir(), "stage.log")
+	defer reportCPU(b, cpuTime())
+	for b.Loop() {
+		f, err := os.Create(logPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command("/bin/sh", "-e", "-c", flood)
+		cmd.Stdout = f
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+// The flood through the runner into a real log file (target: 1.5× the
+// baseline). heap-growth-B is how much the live heap grew over the run.
+func BenchmarkFlood200MB(b *testing.B) { benchFlood(b, SandboxNone) }
+
+func BenchmarkFlood200MBBwrap(b *testing.B) { benchFlood(b, SandboxBwrap) }
+
+func benchFlood(b *testing.B, sandbox string) {
+	r := newRunner(b, sandbox)
+	ws := b.TempDir()
+	logPath := filepath.Join(b.TempDir(), "stage.log")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var size int64
+	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
+	for b.Loop() {
+		f, err := os.Create(logPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Run(context.Background(), Job{Workspace: ws, Log: f, Steps: []Step{{Name: "flood", Run: flood}}}); err != nil {
+			b.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		size = fi.Size()
+		f.Close()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if size < 270_000_000 {
+		b.Fatalf("log has %d bytes, want the whole output (> 270 MB)", size)
+	}
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)), "heap-growth-B")
+	b.SetBytes(size)
+}
+
+// cpuTime is the CPU time used so far by this process and its reaped
+// children: a figure that load on the machine disturbs less than wall time.
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
+}
+
+// reportCPU adds CPU milliseconds per op to a benchmark's figures.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+}
