@@ -3,8 +3,11 @@ package source
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/greenlight-cd/greenlight"
 )
@@ -12,14 +15,18 @@ import (
 // Checkout puts commit sha of repo into dst, which must not exist or be
 // empty, fetching the commit first if the mirror lacks it.
 //
-// The workspace is a real git repository (its own HEAD, index and refs, with
-// the mirror's branches and tags, so builds can run git describe) that borrows
-// the mirror's objects through objects/info/alternates (clone --shared)
-// instead of copying them. Measured here on a 50-file repository (median of
-// 40, interleaved): clone --shared --template= then checkout 13 ms; the same
-// with hook templates 15 ms; a hard-linking clone --local 16 ms; git init plus
-// a hand-written alternates file 8 ms, but without branches and tags, so git
-// describe fails. File creation dominates, hence --template=.
+// The workspace is a real git repository: its own HEAD (detached at sha),
+// index and refs (the mirror's branches and tags, so builds can run git
+// describe), and a remote "origin" naming repo without credentials. It
+// borrows the mirror's objects through objects/info/alternates, as clone
+// --shared does, instead of copying them.
+//
+// It is made with git init, a copy of the mirror's refs, and git checkout.
+// Measured here on a 50-file repository, interleaved, on a loaded machine:
+// median 19 ms (best 6 ms), against 42 ms (best 14 ms) for clone --shared
+// --no-checkout plus checkout, because a local clone also runs /bin/sh and
+// git-upload-pack to list the refs. A hard-linking clone --local was slower
+// still.
 //
 // A workspace relies on its commit staying in the mirror: fetches prune refs
 // but gc keeps unreachable objects for two weeks, and workspaces are
@@ -46,10 +53,7 @@ func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 		}
 	}
 	err = g.checkout(ctx, m, sha, dst)
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil {
+	if err == nil || ctx.Err() != nil {
 		return err
 	}
 	// The usual cause of failure is a commit pushed after the last fetch.
@@ -65,21 +69,93 @@ func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 	return g.checkout(ctx, m, sha, dst)
 }
 
-// checkout is one attempt; it leaves dst empty when it fails.
+// checkout is one attempt; it leaves dst empty when it fails. The read lock
+// keeps a fetch from changing the refs while they are copied.
 func (g *Git) checkout(ctx context.Context, m mirror, sha, dst string) error {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	_, err := g.run(ctx, "clone", "--shared", "--no-checkout", "--template=", "--quiet", "--", m.dir, dst)
-	if err == nil {
-		// checkout takes no --end-of-options in git 2.39; the sha is
-		// validated hex, and "--" ends it as a revision.
-		_, err = g.run(ctx, "-C", dst, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha, "--")
-	}
-	if err != nil {
+	if err := g.workspace(ctx, m, sha, dst); err != nil {
 		empty(dst)
 		return fmt.Errorf("checkout %s of %s: %w", sha, redact(m.repo), err)
 	}
 	return nil
+}
+
+func (g *Git) workspace(ctx context.Context, m mirror, sha, dst string) error {
+	args := []string{"init", "--quiet", "--template="}
+	if len(sha) == 64 {
+		args = append(args, "--object-format=sha256")
+	}
+	if _, err := g.run(ctx, append(args, "--", dst)...); err != nil {
+		return err
+	}
+	gitDir := filepath.Join(dst, ".git")
+	alternates := filepath.Join(gitDir, "objects", "info", "alternates")
+	if err := os.WriteFile(alternates, []byte(filepath.Join(m.dir, "objects")+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := copyRefs(m.dir, gitDir); err != nil {
+		return fmt.Errorf("copy refs: %w", err)
+	}
+	if err := addOrigin(gitDir, m.repo); err != nil {
+		return fmt.Errorf("add origin: %w", err)
+	}
+	// checkout takes no --end-of-options in git 2.39; the sha is validated
+	// hex, and "--" ends it as a revision.
+	_, err := g.run(ctx, "-C", dst, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha, "--")
+	return err
+}
+
+// copyRefs copies a repository's refs as files: packed-refs and the loose
+// refs under refs/ (which take precedence over packed ones, in the copy as in
+// the original).
+func copyRefs(from, to string) error {
+	packed, err := os.ReadFile(filepath.Join(from, "packed-refs"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(to, "packed-refs"), packed, 0o644)
+	}
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	root := filepath.Join(from, "refs")
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || strings.HasSuffix(p, ".lock") {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		ref, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(to, "refs", rel)
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(out, ref, 0o644)
+	})
+}
+
+// addOrigin records where the code came from, for build tools that read the
+// origin URL (release tools derive owner/name from it). Credentials stay out:
+// build steps can read the workspace.
+func addOrigin(gitDir, repo string) error {
+	if u, err := url.Parse(repo); err == nil && u.User != nil {
+		u.User = nil
+		repo = u.String()
+	}
+	quoted := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(repo)
+	f, err := os.OpenFile(filepath.Join(gitDir, "config"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "[remote \"origin\"]\n\turl = \"%s\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n", quoted)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // empty removes what a failed attempt left in dir, keeping dir itself.

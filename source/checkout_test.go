@@ -57,6 +57,26 @@ func TestCheckout(t *testing.T) {
 		t.Error("mirror has an index")
 	}
 
+	if got := gitIn(t, dst, "remote", "get-url", "origin"); got != u.dir {
+		t.Errorf("origin = %q, want %q", got, u.dir)
+	}
+	if got := gitIn(t, dst, "rev-parse", "main"); got != sha {
+		t.Errorf("branch main in workspace = %q, want %s", got, sha)
+	}
+	gitIn(t, dst, "fsck", "--no-progress", "--connectivity-only")
+
+	// Refs fetched after the mirror was made are loose files in the
+	// mirror; they reach the workspace too.
+	u.git("tag", "-a", "v2.0.0", "-m", "release 2.0.0")
+	newer := u.commit(map[string]string{"n": "1"}, "after v2")
+	newDst := filepath.Join(t.TempDir(), "ws2")
+	if err := g.Checkout(ctx, u.dir, newer, newDst); err != nil {
+		t.Fatal(err)
+	}
+	if got := gitIn(t, newDst, "describe"); !strings.HasPrefix(got, "v2.0.0-1-g") {
+		t.Errorf("git describe after a fetch = %q, want v2.0.0-1-g…", got)
+	}
+
 	// An older commit, already mirrored, into an existing empty directory.
 	empty := t.TempDir()
 	if err := g.Checkout(ctx, u.dir, old, empty); err != nil {
@@ -145,5 +165,41 @@ func BenchmarkCheckout(b *testing.B) {
 		if err := g.Checkout(ctx, u.dir, sha, filepath.Join(root, fmt.Sprint(i))); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestAddOrigin(t *testing.T) {
+	tests := []struct{ repo, want string }{
+		{"https://bot:s3cret@git.example.com/acme/app.git", "https://git.example.com/acme/app.git"},
+		{"git@github.com:acme/app.git", "git@github.com:acme/app.git"},
+		{`/srv/git/we"ird\path.git`, `/srv/git/we"ird\path.git`},
+	}
+	for _, tt := range tests {
+		dir := filepath.Join(t.TempDir(), "ws")
+		gitIn(t, t.TempDir(), "init", "--quiet", dir)
+		if err := addOrigin(filepath.Join(dir, ".git"), tt.repo); err != nil {
+			t.Fatal(err)
+		}
+		if got := gitIn(t, dir, "remote", "get-url", "origin"); got != tt.want {
+			t.Errorf("addOrigin(%q): origin = %q, want %q", tt.repo, got, tt.want)
+		}
+	}
+}
+
+// A file:// URL and a plain path name the same repository but are two
+// mirrors: the cache keys on the URL as configured.
+func TestCheckoutFileURL(t *testing.T) {
+	u := newUpstream(t)
+	sha := u.commit(map[string]string{"f": "file url\n"}, "via file://")
+	g := newGit(t)
+	dst := filepath.Join(t.TempDir(), "ws")
+	if err := g.Checkout(ctx, "file://"+u.dir, sha, dst); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "f")); string(got) != "file url\n" {
+		t.Errorf("f = %q", got)
+	}
+	if g.mirror("file://"+u.dir).dir == g.mirror(u.dir).dir {
+		t.Error("two URLs share one mirror")
 	}
 }

@@ -46,13 +46,18 @@ type Git struct {
 	locks map[string]*sync.RWMutex // by mirror name
 }
 
-// New returns a Git keeping its mirrors under dir. A nil log discards.
+// New returns a Git keeping its mirrors under dir. A nil log discards. It
+// removes clones a crash left half-made in <dir>/tmp, so one process at a
+// time may use dir.
 func New(dir string, log *slog.Logger) *Git {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "tmp")); err != nil {
+		log.Warn("remove unfinished clones", "err", err)
 	}
 	return &Git{
 		dir:   dir,
