@@ -45,7 +45,7 @@ func TestImportDirection(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, mod), "/")
-		if strings.HasPrefix(name, "cmd/") || strings.Contains(name, "test") || strings.HasPrefix(name, "bench") {
+		if strings.HasPrefix(name, "cmd/") || strings.Contains(name, "test") || strings.HasPrefix(name, "bench") || name == "e2e" {
 			continue // wiring, test helpers and benchmarks may use anything
 		}
 		ok, known := allowed[name]

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/artifact"
 )
 
 // Target is one place a release goes. Local is the target directory
@@ -104,7 +105,7 @@ func New(log *slog.Logger) *Deployer {
 	if home := os.Getenv("HOME"); home != "" {
 		base = append(base, "HOME="+home)
 	}
-	return &Deployer{log: log, base: base, keep: 5, now: time.Now, unpack: unpack}
+	return &Deployer{log: log, base: base, keep: 5, now: time.Now, unpack: artifact.Unpack}
 }
 
 func envOr(key, def string) string {
@@ -163,7 +164,7 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	err := errors.Join(errs...)
 	d.log.Info("deploy", "pipeline", req.Pipeline, "environment", req.Environment, "run", req.RunID,
 		"release", req.Release, "targets", len(rs), "rolled_back", res.RolledBack,
-		"duration", time.Since(start).Round(time.Millisecond), "error", err)
+		"duration", time.Since(start).Round(time.Millisecond), "ok", err == nil) // the caller reports err
 	return res, err
 }
 

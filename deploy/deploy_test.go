@@ -234,7 +234,7 @@ func TestAllAtOnceRollsBackEveryTarget(t *testing.T) {
 	}
 	req := two("2", "v2")
 	req.Targets[1].Env["HEALTH"] = "fail"
-	req.Health.Timeout = time.Second
+	req.Health.Timeout = 3 * time.Second
 	res, err := d.Deploy(context.Background(), req)
 	if err == nil || !strings.HasPrefix(err.Error(), "target "+b.dir+": health check") || strings.Contains(err.Error(), a.dir) {
 		t.Fatalf("error = %v, want only target %s's health check", err, b.dir)
@@ -310,4 +310,32 @@ func TestKeepsFiveReleases(t *testing.T) {
 	if want := "3 4 5 6 7"; strings.Join(got, " ") != want {
 		t.Errorf("releases = %v, want %s", got, want)
 	}
+}
+
+// An archive the unpacker refuses fails the deploy before anything changes:
+// no hook runs, current stays, and there is nothing to roll back.
+func TestUnsafeArchiveChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d := New(nil)
+	if _, err := d.Deploy(context.Background(), e.request(t, "1", "v1")); err != nil {
+		t.Fatal(err)
+	}
+	req := e.request(t, "2", "v2")
+	req.Archive, req.Digest = makeArchive(t, map[string]string{"VERSION": "v2", "../escape": "x"})
+	res, err := d.Deploy(context.Background(), req)
+	if err == nil || !strings.HasPrefix(err.Error(), "install release 2: ") || strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("error = %v, want the install refused and no rollback", err)
+	}
+	if res.RolledBack || res.Targets[0].Status != StatusFailed {
+		t.Errorf("result = %+v, want the target failed, not rolled back", res)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "releases", "escape")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an entry escaped its release directory (stat: %v)", err)
+	}
+	if strings.Contains(e.log.String(), "stop (release 1)") {
+		t.Errorf("release 1 was stopped for an archive that never installed:\n%s", e.log)
+	}
+	mustCurrent(t, e.dir, "1")
+	waitAnswer(t, e.port, "v1")
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -55,13 +57,14 @@ echo $! > app.pid
 	stopScript = `#!/bin/sh
 [ -f app.pid ] || exit 0
 pid=$(cat app.pid)
+if kill "$pid" 2>/dev/null; then
+	# Wait for it to exit (a zombie counts as gone: nothing may reap it here).
+	i=0
+	while [ $i -lt 100 ] && [ -e /proc/$pid ] && ! grep -q ') Z' /proc/$pid/stat 2>/dev/null; do
+		sleep 0.05; i=$((i+1))
+	done
+fi
 rm -f app.pid
-kill "$pid" 2>/dev/null || exit 0
-# Wait for it to exit (a zombie counts as gone: nothing may reap it here).
-i=0
-while [ $i -lt 100 ] && [ -e /proc/$pid ] && ! grep -q ') Z' /proc/$pid/stat 2>/dev/null; do
-	sleep 0.05; i=$((i+1))
-done
 `
 )
 
@@ -181,14 +184,25 @@ func waitAnswer(t *testing.T, port int, want string) {
 	t.Fatalf("app on port %d answers %q (err %v), want %q", port, got, err, want)
 }
 
+// nextPort hands out ports for test apps. They come from below the kernel's
+// ephemeral range (32768-60999 here): a port asked of the kernel with :0 is
+// free only until some client connection takes it as its source port, and
+// an app restarted during a rollback would then fail to bind.
+var nextPort atomic.Int32
+
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	nextPort.CompareAndSwap(0, int32(20000+rand.IntN(10000)))
+	for range 100 {
+		port := int(nextPort.Add(1))
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port for the test app")
+	return 0
 }
 
 func readPID(path string) int {

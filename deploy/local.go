@@ -20,7 +20,7 @@ import (
 //
 //	<dir>/releases/<release>/                       one directory per release
 //	<dir>/releases/<release>/.greenlight-release.json  its releaseInfo (hooks, run, commit)
-//	<dir>/releases/.tmp-<release>-XXXX/             an install in progress
+//	<dir>/releases/.*                               an install in progress (no release name starts with a dot)
 //	<dir>/current -> releases/<release>             the live release (relative symlink)
 const (
 	infoFile   = ".greenlight-release.json"
@@ -85,13 +85,11 @@ func (l *localHost) Install(ctx context.Context, archive string, info releaseInf
 			return writeInfo(final, info)
 		}
 	}
-	tmp, err := os.MkdirTemp(releases, tmpPrefix+info.Release+"-")
-	if err != nil {
-		return fmt.Errorf("create install directory: %w", err)
-	}
+	// Unpack wants a destination that does not exist (or is empty).
+	tmp := filepath.Join(releases, tmpPrefix+info.Release+"-"+randomSuffix())
 	if err := l.unpack(archive, info.Artifact, tmp); err != nil {
 		os.RemoveAll(tmp)
-		return fmt.Errorf("unpack: %w", err)
+		return fmt.Errorf("install release %s: %w", info.Release, err)
 	}
 	if err := writeInfo(tmp, info); err != nil {
 		os.RemoveAll(tmp)
@@ -187,8 +185,10 @@ func (l *localHost) Prune(ctx context.Context, keep int, protect ...string) erro
 	var all []rel
 	var errs []error
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), tmpPrefix) {
-			// An install cut off before its rename; no deploy runs beside us.
+		if strings.HasPrefix(e.Name(), ".") {
+			// No release name starts with a dot: this is what an install
+			// cut off before its rename left (ours, or the unpacker's own
+			// temp directory). No other deploy runs on this target now.
 			errs = append(errs, os.RemoveAll(filepath.Join(releases, e.Name())))
 			continue
 		}

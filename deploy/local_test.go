@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/greenlight-cd/greenlight/artifact"
 )
 
 func TestCurrent(t *testing.T) {
@@ -67,6 +69,7 @@ func TestPrune(t *testing.T) {
 		}
 	}
 	os.MkdirAll(filepath.Join(dir, "releases", ".tmp-11-abc"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "releases", ".unpack-123"), 0o755)
 
 	if err := h.Prune(context.Background(), 3, "x", "old-live"); err != nil {
 		t.Fatal(err)
@@ -89,7 +92,7 @@ func TestInstallReplacesLeftover(t *testing.T) {
 	os.MkdirAll(stale, 0o755)
 	os.WriteFile(filepath.Join(stale, "half-written"), []byte("x"), 0o644)
 	archive, digest := makeArchive(t, map[string]string{"VERSION": "v5"})
-	h := &localHost{dir: dir, unpack: unpack}
+	h := &localHost{dir: dir, unpack: artifact.Unpack}
 	if err := h.Install(context.Background(), archive, releaseInfo{Release: "5", Artifact: digest}); err != nil {
 		t.Fatal(err)
 	}
