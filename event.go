@@ -40,6 +40,12 @@ type ApprovalOpened struct {
 	Changes    []string `json:"changes,omitempty"` // commit titles since the release in production
 }
 
+// Revocation is the Data of EventApprovalRevoked.
+type Revocation struct {
+	ApprovalID int64  `json:"approval"`
+	Reason     string `json:"reason"` // superseded | cancelled
+}
+
 // RunFinished is the Data of EventRunFinished.
 type RunFinished struct {
 	Status RunStatus `json:"status"`

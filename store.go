@@ -34,8 +34,9 @@ type Tx interface {
 	Run(ctx context.Context, id int64) (*Run, error)
 	// Runs returns runs matching f, newest first, with their stages.
 	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
-	// UpdateRun writes the run's status, finished_at, artifact, error and every
-	// stage's status, times, error and attempts.
+	// UpdateRun writes the run's status, finished_at, artifact, error, hooks,
+	// commit title and author (read from git after the run was created), and
+	// every stage's status, times, error and attempts.
 	UpdateRun(ctx context.Context, run *Run) error
 
 	// AppendEvent writes e, setting e.Seq (increasing across the whole log).

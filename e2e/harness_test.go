@@ -94,13 +94,20 @@ func newRepo(t *testing.T, steps string) *repo {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "app")
 	if steps == "" {
-		steps = fmt.Sprintf("  - name: test\n    run: echo testing $GREENLIGHT_COMMIT\n  - name: build\n    run: mkdir -p dist && cp %s dist/app\n", testApp)
+		steps = "  - name: test\n    run: echo testing $GREENLIGHT_COMMIT\n  - name: build\n    run: mkdir -p dist && cp bin/app dist/app\n"
+	}
+	// The app binary is committed, as a prebuilt tool would be: steps run with a
+	// private /tmp, so they could not copy it from the test's temp directory.
+	app, err := os.ReadFile(testApp)
+	if err != nil {
+		t.Fatal(err)
 	}
 	files := map[string]string{
 		".greenlight.yml": "steps:\n" + steps + "artifacts: [dist/, deploy/]\ndeploy:\n  hooks:\n    stop: deploy/stop.sh\n    start: deploy/start.sh\n",
 		"deploy/start.sh": "#!/bin/sh\nset -e\nnohup ./dist/app > app.log 2>&1 < /dev/null &\necho $! > app.pid\n",
 		"deploy/stop.sh":  "#!/bin/sh\n[ -f app.pid ] || exit 0\npid=$(cat app.pid)\nalive() { kill -0 $1 2>/dev/null && ! grep -qs '^State:.*Z' /proc/$1/status; }\nkill $pid 2>/dev/null || exit 0\nfor i in $(seq 50); do alive $pid || exit 0; sleep 0.1; done\nkill -9 $pid\n",
 	}
+	files["bin/app"] = string(app)
 	for name, body := range files {
 		path := filepath.Join(dir, name)
 		os.MkdirAll(filepath.Dir(path), 0o755)

@@ -15,7 +15,7 @@ import (
 	"github.com/greenlight-cd/greenlight/mail/smtptest"
 )
 
-func newSMTP(t *testing.T, rawURL string) *mail.SMTP {
+func newSMTP(t testing.TB, rawURL string) *mail.SMTP {
 	t.Helper()
 	s, err := mail.NewSMTP(rawURL, "Greenlight <greenlight@example.com>", slog.New(slog.DiscardHandler))
 	if err != nil {

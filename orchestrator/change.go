@@ -116,7 +116,7 @@ func (e *Engine) revokeGate(ctx context.Context, tx greenlight.Tx, run *greenlig
 			return err
 		}
 		if ok {
-			em.emit(greenlight.EventApprovalRevoked, map[string]any{"approval": a.ID, "reason": reason})
+			em.emit(greenlight.EventApprovalRevoked, greenlight.Revocation{ApprovalID: a.ID, Reason: reason})
 		}
 	}
 	return nil

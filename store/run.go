@@ -183,8 +183,9 @@ func (o *ops) UpdateRun(ctx context.Context, run *greenlight.Run) error {
 	sha, size := artifactArgs(run.Artifact)
 	return o.atomic(ctx, func(o *ops) error {
 		ok, err := o.execOne(ctx, `UPDATE runs SET status = ?, finished_at = ?, artifact_sha256 = ?,
-			artifact_size = ?, error = ?, hooks = ? WHERE id = ?`,
-			run.Status, o.nt(run.FinishedAt), sha, size, run.Error, hooks, run.ID)
+			artifact_size = ?, error = ?, hooks = ?, title = ?, author_name = ?, author_email = ? WHERE id = ?`,
+			run.Status, o.nt(run.FinishedAt), sha, size, run.Error, hooks,
+			run.Commit.Title, run.Commit.AuthorName, run.Commit.AuthorEmail, run.ID)
 		if err != nil {
 			return fmt.Errorf("update run %d: %w", run.ID, err)
 		}

@@ -76,8 +76,9 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		}
 		return nil
 	}
-	notifier := notify.New(notify.Config{Store: db, PublicURL: cfg.PublicURL, Recipients: recipients, Now: now, Log: log})
 	dispatcher := notify.NewDispatcher(db, sender, now, log)
+	notifier := notify.New(notify.Config{Store: db, PublicURL: cfg.PublicURL, Recipients: recipients, Now: now, Log: log,
+		Enqueued: dispatcher.Kick})
 	approvals := approval.New(db, now)
 	logs := &store.Logs{Dir: filepath.Join(cfg.DataDir, "logs")}
 	engine, err := orchestrator.New(orchestrator.Config{
@@ -87,7 +88,7 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		Artifacts: &artifact.Store{Dir: filepath.Join(cfg.DataDir, "artifacts")},
 		Deployer:  deploy.New(log),
 		Approvals: approvals,
-		Events:    func() { notifier.Kick(); dispatcher.Kick() },
+		Events:    notifier.Kick,
 		WorkDir:   cfg.DataDir,
 		Now:       now,
 		Log:       log,

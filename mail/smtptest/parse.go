@@ -129,7 +129,10 @@ func (p *Parsed) Links() []string {
 		if end < 0 {
 			end = len(s)
 		}
-		out = append(out, s[:end])
+		// Trailing sentence punctuation is not part of a link.
+		if link := strings.TrimRight(s[:end], ".,;:!?)"); link != "http://" && link != "https://" {
+			out = append(out, link)
+		}
 		s = s[end:]
 	}
 }

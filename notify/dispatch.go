@@ -1,0 +1,178 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/mail"
+)
+
+const (
+	sendTimeout  = 30 * time.Second // one attempt at one mail
+	concurrency  = 4                // mails in flight at once
+	dueBatch     = 32               // mails read per pass
+	firstBackoff = 5 * time.Second
+	maxBackoff   = 10 * time.Minute
+)
+
+// Dispatcher sends the mail queued in the store. An SMTP outage delays mail,
+// never loses it: a failed attempt is recorded with the next time to try, 5s
+// doubling up to 10 minutes, with jitter so that a recovered server is not hit
+// by every mail at once. Sent mail stays in the store as the outbox history.
+//
+// Lifecycle: NewDispatcher, then Run in its own goroutine (it never blocks a
+// run) until ctx ends; Kick is safe from any goroutine. One Dispatcher per
+// store: two would both send the same due mail.
+type Dispatcher struct {
+	store  greenlight.Store
+	sender mail.Sender
+	now    greenlight.Now
+	log    *slog.Logger
+	kick   chan struct{}
+	mu     sync.Mutex // one pass at a time, whether from Run or SendDue
+}
+
+// NewDispatcher returns a Dispatcher; now nil means time.Now, log nil discards.
+func NewDispatcher(store greenlight.Store, sender mail.Sender, now greenlight.Now, log *slog.Logger) *Dispatcher {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{store: store, sender: sender, now: now, log: log, kick: make(chan struct{}, 1)}
+}
+
+// Kick nudges Run to look for due mail now; it never blocks.
+func (d *Dispatcher) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends due mail on Kick and every second until ctx is done, then
+// returns nil.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	failures := 0
+	for {
+		err := d.SendDue(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			failures++
+			wait := pause(failures)
+			d.log.WarnContext(ctx, "mail dispatcher: will retry", "err", err, "in", wait)
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			continue
+		}
+		failures = 0
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// SendDue makes one attempt at every mail due now and returns when each was
+// sent or rescheduled. An error means the store could not be read or
+// updated; a mail that could not be sent is not an error.
+func (d *Dispatcher) SendDue(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for {
+		due, err := d.store.DueMail(ctx, d.now(), dueBatch)
+		if err != nil {
+			return fmt.Errorf("read due mail: %w", err)
+		}
+		if len(due) == 0 {
+			return nil
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, concurrency)
+		errs := make(chan error, len(due))
+		for _, m := range due {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				errs <- d.deliver(ctx, m)
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			// A mail whose outcome could not be recorded would come back due
+			// at once: stop and let Run back off instead of spinning.
+			if err != nil {
+				return err
+			}
+		}
+		if ctx.Err() != nil || len(due) < dueBatch {
+			return nil
+		}
+	}
+}
+
+// deliver makes one attempt at m and records the outcome.
+func (d *Dispatcher) deliver(ctx context.Context, m *greenlight.Mail) error {
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	err := d.sender.Send(sctx, m)
+	cancel()
+	// Record the outcome even when ctx ends now: a mail that left must not be
+	// sent again after a restart only because shutdown began.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer rcancel()
+	if err == nil {
+		if err := d.store.MarkMailSent(rctx, m.ID, d.now()); err != nil {
+			return fmt.Errorf("mark mail %d sent: %w", m.ID, err)
+		}
+		d.log.InfoContext(ctx, "mail sent", "id", m.ID, "to", m.To, "subject", m.Subject)
+		return nil
+	}
+	if ctx.Err() != nil {
+		return nil // cut off by shutdown, not a failure of the mail: still due
+	}
+	next := d.now().Add(backoff(m.Attempts, rand.Float64()))
+	if merr := d.store.MarkMailFailed(rctx, m.ID, truncate(err.Error(), 1000), next); merr != nil {
+		return fmt.Errorf("mark mail %d failed: %w", m.ID, merr)
+	}
+	d.log.WarnContext(ctx, "mail not sent; will retry", "id", m.ID, "to", m.To,
+		"attempts", m.Attempts+1, "next", next, "err", err)
+	return nil
+}
+
+// backoff is the wait after the failed attempt that follows attempts earlier
+// ones: 5s·2^attempts capped at 10 minutes, scaled by a jitter factor in
+// [0.75, 1.25) from r in [0, 1), and never above the cap.
+func backoff(attempts int, r float64) time.Duration {
+	d := maxBackoff
+	if attempts < 10 { // 5s·2^7 already passes the cap; avoid overflow beyond
+		d = min(firstBackoff<<max(attempts, 0), maxBackoff)
+	}
+	d = time.Duration(float64(d) * (0.75 + r/2))
+	return min(d, maxBackoff)
+}
+
+// truncate cuts s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,119 @@
+package notify_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/mail"
+	"github.com/greenlight-cd/greenlight/notify"
+)
+
+func (e *env) queue(key string) *greenlight.Mail {
+	e.t.Helper()
+	now := e.clock.Now()
+	m := &greenlight.Mail{Key: key, To: []string{"pm@example.com"}, Subject: "s " + key,
+		Text: "t", HTML: "<p>h</p>", CreatedAt: now, NextAttempt: now}
+	if ok, err := e.db.EnqueueMail(e.t.Context(), m); err != nil || !ok {
+		e.t.Fatalf("EnqueueMail = %v, %v", ok, err)
+	}
+	return m
+}
+
+func (e *env) mail(id int64) *greenlight.Mail {
+	e.t.Helper()
+	for _, m := range e.mails() {
+		if m.ID == id {
+			return m
+		}
+	}
+	e.t.Fatalf("mail %d not found", id)
+	return nil
+}
+
+func TestDispatcherOutageDelaysMailNeverLosesIt(t *testing.T) {
+	e := newEnv(t)
+	m := e.queue("k1")
+	e.smtp.SetDown(true)
+
+	e.sendDue()
+	got := e.mail(m.ID)
+	if got.SentAt != nil || got.Attempts != 1 || got.LastError == "" {
+		t.Fatalf("after a failed attempt: sent %v attempts %d error %q; want unsent, 1, an error",
+			got.SentAt, got.Attempts, got.LastError)
+	}
+	wait := got.NextAttempt.Sub(e.clock.Now())
+	if wait < 3750*time.Millisecond || wait > 6250*time.Millisecond {
+		t.Errorf("first retry in %v, want 5s ± 25%%", wait)
+	}
+
+	e.sendDue() // not due yet: no second attempt
+	if got := e.mail(m.ID); got.Attempts != 1 {
+		t.Errorf("attempts = %d before the retry time, want 1", got.Attempts)
+	}
+	e.clock.Add(10 * time.Second)
+	e.sendDue() // due, still down: the second wait is longer
+	got = e.mail(m.ID)
+	if got.Attempts != 2 {
+		t.Fatalf("attempts = %d, want 2", got.Attempts)
+	}
+	if wait := got.NextAttempt.Sub(e.clock.Now()); wait < 7500*time.Millisecond || wait > 12500*time.Millisecond {
+		t.Errorf("second retry in %v, want 10s ± 25%%", wait)
+	}
+
+	// The server comes back; time moves on; Run delivers it.
+	e.smtp.SetDown(false)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.d.Run(ctx) }()
+	e.clock.Add(11 * time.Minute)
+	e.d.Kick()
+	msgs := e.smtp.WaitFor(t, 1, 10*time.Second)
+	if len(msgs) != 1 || msgs[0].To[0] != "pm@example.com" {
+		t.Errorf("received %d messages %v, want the one mail", len(msgs), msgs)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.mail(m.ID).SentAt == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	got = e.mail(m.ID)
+	if got.SentAt == nil || !got.SentAt.Equal(e.clock.Now()) || got.Attempts != 3 {
+		t.Errorf("after delivery: sent %v attempts %d; want sent at %v after 3 attempts", got.SentAt, got.Attempts, e.clock.Now())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil", err)
+	}
+}
+
+func TestDispatcherSendsManyAtOnce(t *testing.T) {
+	e := newEnv(t)
+	const n = 40 // more than one batch
+	for i := range n {
+		e.queue("k" + string(rune('A'+i)))
+	}
+	e.sendDue()
+	e.smtp.WaitFor(t, n, 10*time.Second)
+	for _, m := range e.mails() {
+		if m.SentAt == nil {
+			t.Errorf("mail %s unsent", m.Key)
+		}
+	}
+}
+
+func TestDispatcherWithOutboxKeepsMail(t *testing.T) {
+	e := newEnv(t)
+	m := e.queue("k1")
+	d := notify.NewDispatcher(e.db, &mail.Outbox{}, e.clock.Now, nil)
+	if err := d.SendDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := e.mail(m.ID)
+	if got.SentAt == nil || got.Text != "t" || got.HTML != "<p>h</p>" {
+		t.Errorf("outbox mail = %+v, want kept with its body and marked sent", got)
+	}
+	if n := len(e.smtp.Messages()); n != 0 {
+		t.Errorf("smtp got %d messages, want 0", n)
+	}
+}

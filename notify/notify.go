@@ -1,0 +1,228 @@
+// Package notify holds the subscribers of the event log that write mail
+// (SPEC §5, §6): the Notifier turns approval.opened into one mail and one
+// token per approver, approval.revoked into a "no longer needed" mail, and a
+// failed, rejected or expired run into a mail to its author and the
+// pipeline's notify list. The Dispatcher sends queued mail through a
+// mail.Sender, retrying with backoff.
+//
+// Delivery is at least once with de-duplication: the Notifier advances its
+// cursor only after an event was handled, and every mail has a Key, so
+// handling an event twice queues nothing twice and makes no second token.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// Subscriber is the Notifier's name in the store's cursor table.
+const Subscriber = "notify"
+
+// batch is how many events one read of the log returns.
+const batch = 100
+
+// Config is what a Notifier needs.
+type Config struct {
+	Store greenlight.Store
+	// PublicURL is the base of every link in mail (server.public_url). It is
+	// never taken from a request.
+	PublicURL string
+	// Recipients returns the pipeline's `notify` list; nil: nobody.
+	Recipients func(pipeline string) []string
+	Now        greenlight.Now // nil: time.Now
+	Log        *slog.Logger   // nil: discard
+	// Enqueued, if set, is called after mail was queued (e.g. the
+	// Dispatcher's Kick), so mail leaves without waiting for a poll.
+	Enqueued func()
+}
+
+// validate reports a configuration the Notifier cannot work with. Links
+// must be absolute: a relative link in a mail leads nowhere.
+func (c *Config) validate() error {
+	if c.Store == nil {
+		return greenlight.Errorf(greenlight.EINVALID, "notify: no store")
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return greenlight.Errorf(greenlight.EINVALID, "notify: public_url %q is not an absolute http(s) URL", c.PublicURL)
+	}
+	return nil
+}
+
+// Notifier reads the event log after its cursor and writes mail.
+//
+// Lifecycle: New, then Run in its own goroutine until ctx ends; Kick is safe
+// to call from any goroutine at any time. Handle and Drain are safe for
+// concurrent use, though Run alone is meant to drive the cursor.
+type Notifier struct {
+	cfg  Config
+	base string // PublicURL without a trailing slash
+	tmpl *templates
+	kick chan struct{}
+}
+
+// New returns a Notifier. Store is required; the rest have defaults.
+func New(cfg Config) *Notifier {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Recipients == nil {
+		cfg.Recipients = func(string) []string { return nil }
+	}
+	return &Notifier{
+		cfg:  cfg,
+		base: strings.TrimRight(cfg.PublicURL, "/"),
+		tmpl: parseTemplates(),
+		kick: make(chan struct{}, 1),
+	}
+}
+
+// Kick nudges Run to read the log now; it never blocks.
+func (n *Notifier) Kick() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run handles events until ctx is done, then returns nil. It reads the log on
+// Kick and every second. A handler error (the database is down, say) stops
+// at that event and retries it after a growing pause: no event is skipped.
+// Run returns an error at once only if the Config is unusable.
+func (n *Notifier) Run(ctx context.Context) error {
+	if err := n.cfg.validate(); err != nil {
+		return err
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	failures := 0
+	for {
+		err := n.Drain(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			failures++
+			wait := pause(failures)
+			n.cfg.Log.WarnContext(ctx, "notify: will retry", "err", err, "in", wait)
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			continue
+		}
+		failures = 0
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-n.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// Drain handles every event after the cursor, advancing the cursor past the
+// events it handled, and returns when the log is exhausted or a handler fails.
+func (n *Notifier) Drain(ctx context.Context) error {
+	if err := n.cfg.validate(); err != nil {
+		return err
+	}
+	cursor, err := n.cfg.Store.Cursor(ctx, Subscriber)
+	if err != nil {
+		return fmt.Errorf("read cursor: %w", err)
+	}
+	for {
+		events, err := n.cfg.Store.Events(ctx, cursor, batch)
+		if err != nil {
+			return fmt.Errorf("read events after %d: %w", cursor, err)
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		// The cursor is written once per batch: a crash in between only means
+		// handling some events again, which the mail keys make harmless.
+		done := cursor
+		for _, e := range events {
+			if herr := n.Handle(ctx, e); herr != nil {
+				err = fmt.Errorf("event %d (%s): %w", e.Seq, e.Type, herr)
+				break
+			}
+			done = e.Seq
+		}
+		if done > cursor {
+			if serr := n.cfg.Store.SetCursor(ctx, Subscriber, done); serr != nil && err == nil {
+				err = fmt.Errorf("set cursor to %d: %w", done, serr)
+			}
+			cursor = done
+		}
+		if err != nil || len(events) < batch {
+			return err
+		}
+	}
+}
+
+// Handle acts on one event. Events it does not care about, and events whose
+// run or approval no longer exists, are no-ops; an error means "try again".
+func (n *Notifier) Handle(ctx context.Context, e greenlight.Event) error {
+	var err error
+	switch e.Type {
+	case greenlight.EventApprovalOpened:
+		err = n.approvalOpened(ctx, e)
+	case greenlight.EventApprovalRevoked:
+		err = n.approvalRevoked(ctx, e)
+	case greenlight.EventRunFinished:
+		err = n.runFinished(ctx, e)
+	default:
+		return nil
+	}
+	if greenlight.ErrorCode(err) == greenlight.ENOTFOUND {
+		n.cfg.Log.InfoContext(ctx, "notify: skipped event of something that no longer exists",
+			"seq", e.Seq, "type", e.Type, "run", e.RunID, "err", err)
+		return nil
+	}
+	return err
+}
+
+// decode reads an event's Data into v. Bad data can never become good, so
+// the caller skips the event rather than retrying it forever.
+func (n *Notifier) decode(ctx context.Context, e greenlight.Event, v any) bool {
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		n.cfg.Log.ErrorContext(ctx, "notify: skipped event with unreadable data",
+			"seq", e.Seq, "type", e.Type, "err", err)
+		return false
+	}
+	return true
+}
+
+func (n *Notifier) enqueued() {
+	if n.cfg.Enqueued != nil {
+		n.cfg.Enqueued()
+	}
+}
+
+// pause is how long Run waits after its nth failure in a row: 1s doubling to 30s.
+func pause(n int) time.Duration {
+	d := time.Second << min(n-1, 5)
+	return min(d, 30*time.Second)
+}
+
+// sleep waits d or until ctx is done; false if ctx is done.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

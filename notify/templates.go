@@ -1,0 +1,150 @@
+package notify
+
+// The mail bodies. Readers are not engineers: say what is asked of them, put
+// the staging site first, and keep the two decision links unmistakable. Every
+// value is user or configuration data; html/template escapes it in the HTML
+// part, and compose.go makes single-line values one line.
+
+const textTemplates = `
+{{- define "commit"}}Commit:   {{.Short}} {{.Title}}
+Author:   {{.Author}}
+{{- if .Branch}}
+Branch:   {{.Branch}}{{end}}{{end}}
+
+{{- define "approval" -}}
+Hello,
+
+A new version of {{.Pipeline}} (run #{{.Run}}) is on the staging site and
+waits for your decision before it goes to production.
+
+{{if .ReviewURL}}Please look at it first:
+
+    {{.ReviewURL}}
+
+{{end}}{{template "commit" .Commit}}
+{{- if .Changes}}
+
+Changes since the version now in production:
+{{range .Changes}}  - {{.}}
+{{end}}{{else}}
+{{end}}
+Please decide by {{.Deadline}} ({{.DeadlineIn}}).
+{{- if gt .Approvers 1}}
+{{.Required}} of {{.Approvers}} approvers must approve; one rejection stops it.{{end}}
+
+Approve: {{.ApproveURL}}
+
+Reject:  {{.RejectURL}}
+
+Each link opens a page where you confirm your choice; opening a link
+changes nothing. The links are yours alone and work once: please do not
+forward this mail.
+{{end}}
+
+{{- define "revoked" -}}
+Hello,
+
+Run #{{.Run}} of {{.Pipeline}} no longer needs your decision:
+{{if eq .Reason "superseded"}}a newer version replaced it on the staging site, and you will get a
+separate mail to approve that one.{{else if eq .Reason "cancelled"}}it was cancelled.{{else}}{{.Reason}}.{{end}}
+
+{{template "commit" .Commit}}
+
+The Approve and Reject links of the earlier mail no longer work.
+{{end}}
+
+{{- define "failure" -}}
+Run #{{.Run}} of {{.Pipeline}} {{if eq .Status "failed"}}failed{{if .Stage}} at stage {{.Stage}}{{end}}{{else if eq .Status "rejected"}}was rejected{{else if eq .Status "expired"}}expired: nobody decided before the deadline{{else}}ended: {{.Status}}{{end}}.
+
+{{template "commit" .Commit}}
+{{- if .Reason}}
+
+Reason:   {{.Reason}}{{end}}
+{{- range .Rejections}}
+
+Rejected by {{.Approver}} at {{.At.UTC.Format "2006-01-02 15:04 MST"}}{{if .Comment}}:
+    {{.Comment}}{{end}}{{end}}
+
+Details and logs: {{.RunURL}}
+{{end}}
+`
+
+const htmlLayout = `
+{{- define "start" -}}
+<!DOCTYPE html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{{.}}</title></head>
+<body style="margin:0;padding:24px;background:#f4f5f7;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1f2328;line-height:1.5">
+<div style="max-width:600px;margin:0 auto;background:#fff;border-radius:8px;padding:24px">
+{{end}}
+
+{{- define "end" -}}
+<p style="margin-top:32px;color:#6e7781;font-size:12px">Sent by Greenlight.</p>
+</div></body></html>
+{{end}}
+
+{{- define "commit" -}}
+<table style="border-collapse:collapse;margin:16px 0;font-size:14px">
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Commit</td><td><code>{{.Short}}</code> {{.Title}}</td></tr>
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Author</td><td>{{.Author}}</td></tr>
+{{- if .Branch}}
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Branch</td><td>{{.Branch}}</td></tr>{{end}}
+</table>
+{{end}}
+`
+
+const htmlTemplates = `
+{{- define "approval" -}}
+{{template "start" "Your approval is needed"}}
+<h1 style="font-size:20px;margin:0 0 12px">{{.Pipeline}} #{{.Run}} needs your decision</h1>
+<p>A new version of <strong>{{.Pipeline}}</strong> is on the staging site and waits for your decision before it goes to production.</p>
+{{- if .ReviewURL}}
+<p style="margin:20px 0"><a href="{{.ReviewURL}}" style="display:inline-block;padding:10px 18px;border:2px solid #0969da;border-radius:6px;color:#0969da;text-decoration:none;font-weight:600">Look at the staging site</a><br>
+<span style="font-size:13px;color:#6e7781">{{.ReviewURL}}</span></p>
+{{- end}}
+{{template "commit" .Commit}}
+{{- if .Changes}}
+<p style="margin-bottom:4px"><strong>Changes since the version now in production</strong></p>
+<ul style="margin-top:0">{{range .Changes}}<li>{{.}}</li>{{end}}</ul>
+{{- end}}
+<p>Please decide by <strong>{{.Deadline}}</strong> ({{.DeadlineIn}}).
+{{- if gt .Approvers 1}} {{.Required}} of {{.Approvers}} approvers must approve; one rejection stops it.{{end}}</p>
+<p style="margin:24px 0">
+<a href="{{.ApproveURL}}" style="display:inline-block;padding:12px 24px;background:#1a7f37;border-radius:6px;color:#fff;text-decoration:none;font-weight:600;margin-right:12px">Approve</a>
+<a href="{{.RejectURL}}" style="display:inline-block;padding:12px 24px;background:#cf222e;border-radius:6px;color:#fff;text-decoration:none;font-weight:600">Reject</a>
+</p>
+<p style="font-size:13px;color:#6e7781">Each button opens a page where you confirm your choice; opening it changes nothing. The links are yours alone and work once: please do not forward this mail.</p>
+{{template "end"}}
+{{- end}}
+
+{{- define "revoked" -}}
+{{template "start" "No longer needed"}}
+<h1 style="font-size:20px;margin:0 0 12px">{{.Pipeline}} #{{.Run}} no longer needs your decision</h1>
+<p>
+{{- if eq .Reason "superseded"}}A newer version replaced it on the staging site; you will get a separate mail to approve that one.
+{{- else if eq .Reason "cancelled"}}The run was cancelled.
+{{- else}}{{.Reason}}.{{end}}</p>
+{{template "commit" .Commit}}
+<p>The Approve and Reject links of the earlier mail no longer work.</p>
+{{template "end"}}
+{{- end}}
+
+{{- define "failure" -}}
+{{template "start" "Run ended"}}
+<h1 style="font-size:20px;margin:0 0 12px">{{.Pipeline}} #{{.Run}}
+{{- if eq .Status "failed"}} failed{{if .Stage}} at stage {{.Stage}}{{end}}
+{{- else if eq .Status "rejected"}} was rejected
+{{- else if eq .Status "expired"}} expired{{else}} ended: {{.Status}}{{end}}</h1>
+{{- if eq .Status "expired"}}<p>Nobody decided before the deadline.</p>{{end}}
+{{template "commit" .Commit}}
+{{- if .Reason}}
+<p><strong>Reason:</strong> {{.Reason}}</p>{{end}}
+{{- range .Rejections}}
+<p>Rejected by <strong>{{.Approver}}</strong> at {{.At.UTC.Format "2006-01-02 15:04 MST"}}{{if .Comment}}:</p>
+<blockquote style="margin:0 0 12px;padding-left:12px;border-left:3px solid #d0d7de;white-space:pre-wrap">{{.Comment}}</blockquote>{{else}}</p>{{end}}
+{{- end}}
+<p style="margin:24px 0"><a href="{{.RunURL}}" style="display:inline-block;padding:10px 18px;background:#0969da;border-radius:6px;color:#fff;text-decoration:none;font-weight:600">Details and logs</a><br>
+<span style="font-size:13px;color:#6e7781">{{.RunURL}}</span></p>
+{{template "end"}}
+{{- end}}
+`
