@@ -20,6 +20,7 @@ type rollout struct {
 
 	prev      string           // release live before, "" if none
 	prevHooks greenlight.Hooks // its own hooks, from its stored info
+	prevInfo  releaseInfo      // what the previous release is (run, commit), when stored
 	// How far install got; each is true once the step was attempted.
 	stoppedPrev bool // prev's stop hook ran: it needs starting again
 	touched     bool // a hook of the new release ran or current moved
@@ -49,6 +50,7 @@ func (r *rollout) install(ctx context.Context) error {
 			r.log.Printf("previous release %s has no stored hooks: nothing to stop or restart", prev)
 		}
 		r.prevHooks = info.Hooks
+		r.prevInfo = info
 	}
 
 	r.log.Printf("installing release %s (previous: %s)", req.Release, orNone(prev))
@@ -104,12 +106,27 @@ func (r *rollout) hook(ctx context.Context, release, name, command string) error
 		return nil
 	}
 	r.log.Printf("%s (release %s): %s", name, release, command)
-	err := r.h.Run(ctx, release, name, command, r.env, r.req.HookTimeout, r.log)
+	err := r.h.Run(ctx, release, name, command, r.envFor(release), r.req.HookTimeout, r.log)
 	r.log.Flush()
 	if err != nil {
 		r.log.Printf("%v", err)
 	}
 	return err
+}
+
+// envFor is the hook environment of a release: the previous release's hooks
+// see its own run and commit, so an app restarted by a rollback says what it is.
+func (r *rollout) envFor(release string) map[string]string {
+	if release != r.prev || r.prevInfo.Commit == "" {
+		return r.env
+	}
+	env := make(map[string]string, len(r.env))
+	for k, v := range r.env {
+		env[k] = v
+	}
+	env["GREENLIGHT_RUN"] = fmt.Sprint(r.prevInfo.RunID)
+	env["GREENLIGHT_COMMIT"] = r.prevInfo.Commit
+	return env
 }
 
 // rollback returns the host to the previous release after reason, and

@@ -133,7 +133,7 @@ func TestRejectPath(t *testing.T) {
 // and the author is told.
 func TestFailingBuild(t *testing.T) {
 	t.Parallel()
-	s := start(t, options{steps: "  - name: test\n    run: echo 'FAIL: TestBanner' && exit 3\n"})
+	s := start(t, options{steps: "  - name: test\n    run: \"echo 'FAIL: TestBanner' && exit 3\"\n"})
 	id := s.pushRun(s.repo.head())
 	r := s.waitRun(id, 60*time.Second, greenlight.RunFailed)
 	if b := r.Stage("build"); b.Status != greenlight.StageFailed || !strings.Contains(b.Error, "test") {

@@ -238,6 +238,14 @@ pipelines:
 		s.killApps()
 		if t.Failed() {
 			t.Logf("server output:\n%s", s.out.String())
+			logs, _ := filepath.Glob(filepath.Join(s.dir, "data", "logs", "*", "*.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				if len(b) > 8<<10 {
+					b = b[len(b)-8<<10:]
+				}
+				t.Logf("%s:\n%s", l, b)
+			}
 		}
 	})
 	s.boot()
