@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -59,15 +60,21 @@ const (
 	hookSecret = "e2e-webhook-secret"
 )
 
-// freePort returns a loopback port that is free now.
+// freePort returns a loopback port that is free now, below the kernel's
+// ephemeral range (32768 and up): an app binds it seconds later, and by then
+// an outgoing connection could have taken a port from that range.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port")
+	return 0
 }
 
 func git(t *testing.T, dir string, args ...string) string {

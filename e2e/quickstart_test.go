@@ -61,6 +61,12 @@ func TestQuickstart(t *testing.T) {
 		}
 		if t.Failed() {
 			t.Logf("quickstart printed:\n%s\nstderr:\n%s", printed.String(), stderr.String())
+			logs, _ := filepath.Glob(filepath.Join(dir, "qs", "*", "releases", "*", "*.log"))
+			more, _ := filepath.Glob(filepath.Join(dir, "qs", "*", "releases", "*", ".greenlight-*.log"))
+			for _, l := range append(logs, more...) {
+				b, _ := os.ReadFile(l)
+				t.Logf("%s:\n%s", l, b)
+			}
 		}
 	})
 	// The sample is a real Go program built with a cold cache: allow for it.
@@ -76,6 +82,9 @@ func TestQuickstart(t *testing.T) {
 				}
 				if m := pattern.FindStringSubmatch(l); m != nil {
 					return m
+				}
+				if strings.Contains(l, " ended ") {
+					t.Fatalf("quickstart's run ended before %q: %s", re, l)
 				}
 			case <-deadline:
 				t.Fatalf("quickstart did not print %q within %s", re, timeout)
