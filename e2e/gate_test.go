@@ -33,7 +33,7 @@ func TestSupersede(t *testing.T) {
 	if code, _ := decide(t, oldLink, "approve", ""); code != http.StatusGone {
 		t.Errorf("approving a superseded run: %d, want 410", code)
 	}
-	s.mailTo("pm@example.com", "no longer", 30*time.Second)
+	s.mailTo("pm@example.com", "No longer needed", 30*time.Second)
 	code, body := s.api("GET", "/api/v1/approvals?status=pending", nil)
 	if code != 200 || strings.Count(string(body), `"run":`) != 1 || !strings.Contains(string(body), fmt.Sprintf(`"run":%d`, second)) {
 		t.Errorf("pending approvals: %d %s", code, body)

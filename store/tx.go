@@ -144,12 +144,18 @@ func (o *ops) queryRow(ctx context.Context, query string, args ...any) row {
 // prepared returns the cached prepared statement for query, bound to the
 // transaction when o is in one; nil when statements are not cached.
 func (o *ops) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	st, err := o.db.stmts.get(ctx, o.db.sql, query)
+	tx, inTx := o.q.(*sql.Tx)
+	// Inside a transaction only a statement prepared before is used: preparing
+	// one now would take a second connection from the pool while this one
+	// holds SQLite's write lock, and with every connection busy it would wait
+	// for a connection that waits for the lock.
+	st, err := o.db.stmts.get(ctx, o.db.sql, query, !inTx)
 	if err != nil || st == nil {
 		return nil, err
 	}
-	if tx, ok := o.q.(*sql.Tx); ok {
-		// Reuses the statement already prepared on the tx's connection.
+	if inTx {
+		// Reuses the statement already prepared on the tx's connection, or
+		// prepares it on that connection.
 		return tx.StmtContext(ctx, st), nil
 	}
 	return st, nil
