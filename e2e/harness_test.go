@@ -97,7 +97,7 @@ type repo struct {
 
 // newRepo makes a repository whose build copies the test app into dist/ and
 // whose hooks start and stop it. steps replaces the build steps.
-func newRepo(t *testing.T, steps string) *repo {
+func newRepo(t *testing.T, steps string, slowStart bool) *repo {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "app")
 	if steps == "" {
@@ -111,7 +111,7 @@ func newRepo(t *testing.T, steps string) *repo {
 	}
 	files := map[string]string{
 		".greenlight.yml": "steps:\n" + steps + "artifacts: [dist/, deploy/]\ndeploy:\n  hooks:\n    stop: deploy/stop.sh\n    start: deploy/start.sh\n",
-		"deploy/start.sh": "#!/bin/sh\nset -e\nnohup ./dist/app > app.log 2>&1 < /dev/null &\necho $! > app.pid\n",
+		"deploy/start.sh": "#!/bin/sh\nset -e\n" + map[bool]string{true: "echo starting slowly; sleep 3\n"}[slowStart] + "nohup ./dist/app > app.log 2>&1 < /dev/null &\necho $! > app.pid\n",
 		"deploy/stop.sh":  "#!/bin/sh\n[ -f app.pid ] || exit 0\npid=$(cat app.pid)\nalive() { kill -0 $1 2>/dev/null && ! grep -qs '^State:.*Z' /proc/$1/status; }\nkill $pid 2>/dev/null || exit 0\nfor i in $(seq 50); do alive $pid || exit 0; sleep 0.1; done\nkill -9 $pid\n",
 	}
 	files["bin/app"] = string(app)
@@ -170,6 +170,8 @@ type options struct {
 	required  int
 	timeout   string // approval timeout
 	health    string // health timeout
+	mode      string // pipeline mode
+	slowStart bool   // the start hook sleeps 3s first
 }
 
 // start writes a configuration for repo and starts the server on it.
@@ -187,7 +189,10 @@ func start(t *testing.T, o options) *server {
 	if o.health == "" {
 		o.health = "10s"
 	}
-	s := &server{t: t, dir: t.TempDir(), smtp: smtptest.Start(t), repo: newRepo(t, o.steps),
+	if o.mode == "" {
+		o.mode = "superseded"
+	}
+	s := &server{t: t, dir: t.TempDir(), smtp: smtptest.Start(t), repo: newRepo(t, o.steps, o.slowStart),
 		staging: freePort(t), prod: freePort(t), approver: o.approvers}
 	port := freePort(t)
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -202,6 +207,7 @@ mail:
   from: "Greenlight <greenlight@example.com>"
 pipelines:
   - name: hello
+    mode: %s
     source:
       repo: %s
       branch: main
@@ -234,7 +240,7 @@ pipelines:
           - local: %s/production
             env: {PORT: "%d"}
         health: {url: "http://127.0.0.1:%d/healthz", timeout: %s}
-`, port, s.url, s.smtp.Addr(), s.repo.dir, strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
+`, port, s.url, s.smtp.Addr(), o.mode, s.repo.dir, strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
 		s.dir, s.staging, o.health, s.dir, s.prod, s.prod, o.health)
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -68,6 +68,57 @@ func TestKillWhileBuilding(t *testing.T) {
 	}
 }
 
+// TestKillWhileDeploying: kill -9 in the middle of a deploy; after the
+// restart the deploy is done again and the run goes on.
+func TestKillWhileDeploying(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{slowStart: true})
+	id := s.pushRun(s.repo.head())
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(filepath.Join(s.dir, "data", "logs", fmt.Sprint(id), "staging.log"))
+		if strings.Contains(string(b), "starting slowly") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the deploy never reached its start hook")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.kill()
+	s.boot()
+	r := s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
+	if st := r.Stage("staging"); st.Status != greenlight.StageSucceeded || st.Attempts != 2 {
+		t.Errorf("staging after restart = %+v, want succeeded on the second attempt", st)
+	}
+	if code, body := get(t, fmt.Sprintf("http://127.0.0.1:%d/", s.staging)); code != 200 || !strings.Contains(body, r.Commit.SHA) {
+		t.Errorf("staging answers %d %q", code, body)
+	}
+	code, body := s.api("GET", "/api/v1/pipelines/hello/environments/staging", nil)
+	if code != 200 || !strings.Contains(string(body), "interrupted by a server restart") || !strings.Contains(string(body), `"live"`) {
+		t.Errorf("staging history: %d %s", code, body)
+	}
+}
+
+// TestQueuedMode: in mode queued, a second run waits for the first to finish.
+func TestQueuedMode(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{mode: "queued"})
+	first := s.pushRun(s.repo.head())
+	s.waitRun(first, 90*time.Second, greenlight.RunWaiting)
+	second := s.pushRun(s.repo.commit("Second version", nil))
+	time.Sleep(time.Second)
+	if r := s.run(second); r.Status != greenlight.RunQueued {
+		t.Fatalf("second run is %s while the first waits, want queued", r.Status)
+	}
+	link := s.mailTo("pm@example.com", "#1", 30*time.Second).Link("decision=approve")
+	if code, page := decide(t, link, "approve", ""); code != 200 {
+		t.Fatalf("approve: %d\n%s", code, page)
+	}
+	s.waitRun(first, 60*time.Second, greenlight.RunSucceeded)
+	s.waitRun(second, 90*time.Second, greenlight.RunWaiting)
+}
+
 // TestWebhookInput: bad signatures, unknown pipelines, malformed and
 // oversized bodies get clear 4xx answers; a repeated delivery starts nothing.
 func TestWebhookInput(t *testing.T) {

@@ -43,6 +43,11 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	if run.Artifact == nil {
 		return greenlight.Errorf(greenlight.EINVALID, "there is no artifact to deploy: the build file lists no artifacts")
 	}
+	if sc.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, sc.Timeout, fmt.Errorf("the deploy took longer than its timeout of %s", sc.Timeout))
+		defer cancel()
+	}
 	out, err := e.cfg.Logs.Create(run.ID, sc.Name)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
