@@ -18,7 +18,7 @@ func (o *ops) CreateApproval(ctx context.Context, a *greenlight.Approval) error 
 	if err != nil {
 		return fmt.Errorf("create approval: %w", err)
 	}
-	err = o.queryRow(ctx, `INSERT INTO approvals (run_id, pipeline, stage, approvers, required,
+	err = o.insertRow(ctx, `INSERT INTO approvals (run_id, pipeline, stage, approvers, required,
 		review_url, deadline, status, created_at, decided_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		a.RunID, a.Pipeline, a.Stage, approvers, a.Required, a.ReviewURL, o.t(a.Deadline),

@@ -34,7 +34,7 @@ func (o *ops) AppendEvent(ctx context.Context, e *greenlight.Event) error {
 				return fmt.Errorf("append event: lock: %w", err)
 			}
 		}
-		err := o.queryRow(ctx, `INSERT INTO events (pipeline, run_id, type, data, created_at)
+		err := o.insertRow(ctx, `INSERT INTO events (pipeline, run_id, type, data, created_at)
 			VALUES (?, ?, ?, ?, ?) RETURNING seq`,
 			e.Pipeline, e.RunID, e.Type, data, o.t(e.CreatedAt)).Scan(&e.Seq)
 		if err != nil {

@@ -21,7 +21,7 @@ func (o *ops) EnqueueMail(ctx context.Context, m *greenlight.Mail) (bool, error)
 	if err != nil {
 		return false, fmt.Errorf("enqueue mail: %w", err)
 	}
-	err = o.queryRow(ctx, `INSERT INTO mail (dedup_key, recipients, subject, body_text, body_html,
+	err = o.insertRow(ctx, `INSERT INTO mail (dedup_key, recipients, subject, body_text, body_html,
 		created_at, sent_at, attempts, next_attempt, last_error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id`,
 		nullString(m.Key), to, m.Subject, m.Text, m.HTML, o.t(m.CreatedAt), o.nt(m.SentAt),

@@ -16,7 +16,7 @@ func (o *ops) CreateRelease(ctx context.Context, r *greenlight.Release) error {
 	if err != nil {
 		return fmt.Errorf("create release: %w", err)
 	}
-	err = o.queryRow(ctx, `INSERT INTO releases (pipeline, environment, run_id, commit_sha, artifact,
+	err = o.insertRow(ctx, `INSERT INTO releases (pipeline, environment, run_id, commit_sha, artifact,
 		status, deployed_at, error, targets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		r.Pipeline, r.Environment, r.RunID, r.Commit, r.Artifact, r.Status, o.t(r.DeployedAt),
 		r.Error, targets).Scan(&r.ID)

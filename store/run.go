@@ -30,7 +30,7 @@ func (o *ops) CreateRun(ctx context.Context, run *greenlight.Run) error {
 	}
 	sha, size := artifactArgs(run.Artifact)
 	return o.atomic(ctx, func(o *ops) error {
-		err := o.queryRow(ctx, `INSERT INTO runs (pipeline, status, trigger_type, commit_sha, branch,
+		err := o.insertRow(ctx, `INSERT INTO runs (pipeline, status, trigger_type, commit_sha, branch,
 			title, author_name, author_email, params, hooks, created_at, finished_at,
 			artifact_sha256, artifact_size, error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,

@@ -13,6 +13,12 @@
 // The schema differs only in types (times are INTEGER microseconds in SQLite,
 // TIMESTAMPTZ in PostgreSQL) and is migrated with goose at Open.
 // Times are kept to the microsecond and returned in UTC.
+//
+// Concurrency: SQLite has one writer at a time; writers queue in the process
+// (writeLock) before SQLite's own lock, and a few pooled connections serve
+// concurrent reads under WAL. PostgreSQL runs at read committed with the row
+// locks of the conditional updates, plus one advisory lock that makes events
+// commit in Seq order (see eventLockKey).
 package store
 
 import (
@@ -40,6 +46,7 @@ type DB struct {
 	dialect string
 	log     *slog.Logger
 	stmts   stmtCache
+	writer  writeLock // SQLite only
 }
 
 var _ greenlight.Store = (*DB)(nil)
@@ -51,7 +58,7 @@ func Open(ctx context.Context, dsn string, dataDir string, log *slog.Logger) (*D
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db := &DB{log: log}
+	db := &DB{log: log, writer: newWriteLock()}
 	var err error
 	switch {
 	case dsn == "":

@@ -35,8 +35,9 @@ const maxTxAttempts = 5
 
 // InTx runs fn in one transaction: it commits if fn returns nil, and rolls
 // back if fn returns an error or panics (the panic goes on). In SQLite the
-// transaction starts with BEGIN IMMEDIATE, so it holds the write lock from the
-// start and writers never fail with SQLITE_BUSY half-way. In PostgreSQL it
+// transaction first waits its turn among the process's writers (writeLock),
+// then starts with BEGIN IMMEDIATE, so it holds the write lock from the start
+// and never fails with SQLITE_BUSY half-way. In PostgreSQL it
 // runs at read committed; if the server aborts it with a serialization failure
 // or a deadlock (SQLSTATE 40001, 40P01) it is run again, up to 5 times, and
 // logged; nothing else is retried. fn may therefore run more than once and
@@ -56,6 +57,13 @@ func (db *DB) inTx(ctx context.Context, fn func(o *ops) error) error {
 }
 
 func (db *DB) tryTx(ctx context.Context, fn func(o *ops) error) error {
+	if db.dialect == SQLite {
+		unlock, err := db.writer.lock(ctx)
+		if err != nil {
+			return err
+		}
+		defer unlock() // after the rollback deferred below
+	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -92,13 +100,19 @@ func retryable(err error) bool {
 
 func (o *ops) postgres() bool { return o.db.dialect == Postgres }
 
+// exec runs a write.
 func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	unlock, err := o.lockWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	query = o.rebind(query)
 	st, err := o.prepared(ctx, query)
-	if err != nil || st == nil {
-		if err != nil {
-			return nil, err
-		}
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
 		return o.q.ExecContext(ctx, query, args...)
 	}
 	return st.ExecContext(ctx, args...)
@@ -107,10 +121,10 @@ func (o *ops) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 func (o *ops) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	query = o.rebind(query)
 	st, err := o.prepared(ctx, query)
-	if err != nil || st == nil {
-		if err != nil {
-			return nil, err
-		}
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
 		return o.q.QueryContext(ctx, query, args...)
 	}
 	return st.QueryContext(ctx, args...)
@@ -118,15 +132,31 @@ func (o *ops) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 
 // row is a *sql.Row, or the error of preparing its statement.
 type row struct {
-	r   *sql.Row
-	err error
+	r      *sql.Row
+	err    error
+	unlock func() // of an insertRow; Scan ends the statement, then unlocks
 }
 
 func (r row) Scan(dest ...any) error {
+	if r.unlock != nil {
+		defer r.unlock()
+	}
 	if r.err != nil {
 		return r.err
 	}
 	return r.r.Scan(dest...)
+}
+
+// insertRow runs an INSERT … RETURNING; the caller must Scan the row, which
+// releases the write lock.
+func (o *ops) insertRow(ctx context.Context, query string, args ...any) row {
+	unlock, err := o.lockWrite(ctx)
+	if err != nil {
+		return row{err: err}
+	}
+	r := o.queryRow(ctx, query, args...)
+	r.unlock = unlock
+	return r
 }
 
 func (o *ops) queryRow(ctx context.Context, query string, args ...any) row {
