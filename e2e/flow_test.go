@@ -71,6 +71,10 @@ func TestApprovePath(t *testing.T) {
 		if code != 200 || !strings.Contains(page, "&lt;script&gt;") || strings.Contains(page, "<script>alert") {
 			t.Fatalf("decision page: %d\n%s", code, page)
 		}
+		// Nothing is in production yet: every commit so far is a change.
+		if !strings.Contains(page, "First version") {
+			t.Errorf("decision page does not list the changes since production:\n%s", page)
+		}
 	}
 	if r := s.run(id); r.Status != greenlight.RunWaiting {
 		t.Fatalf("GET changed the run to %s", r.Status)

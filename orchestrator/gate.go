@@ -32,7 +32,7 @@ func (e *Engine) openGate(ctx context.Context, run *greenlight.Run, p *config.Pi
 		}
 		if a == nil {
 			a = &greenlight.Approval{RunID: r.ID, Pipeline: r.Pipeline, Stage: sc.Name, Approvers: sc.Approvers,
-				Required: sc.Required, ReviewURL: sc.ReviewURL, Deadline: now.Add(timeout),
+				Required: sc.Required, ReviewURL: sc.ReviewURL, Deadline: now.Add(timeout), Changes: changes,
 				Status: greenlight.ApprovalPending, CreatedAt: now}
 			if err := tx.CreateApproval(ctx, a); err != nil {
 				return err

@@ -68,7 +68,8 @@ func title(msg string) string {
 
 // Changes returns the titles of the commits in from..to (reachable from to,
 // not from from), newest first, at most max of them (max <= 0: all). An empty
-// from means "only to": its title alone. Both commits are fetched if needed.
+// from (nothing released yet) means all of to's history. Both commits are
+// fetched if needed.
 func (g *Git) Changes(ctx context.Context, repo, from, to string, max int) ([]string, error) {
 	if err := checkRepo(repo); err != nil {
 		return nil, err
@@ -81,8 +82,8 @@ func (g *Git) Changes(ctx context.Context, repo, from, to string, max int) ([]st
 	if max > 0 {
 		args = append(args, "--max-count="+strconv.Itoa(max))
 	}
-	if from == "" {
-		args = append(args, "--max-count=1", "--end-of-options", to)
+	if from == "" { // nothing released yet: everything up to `to` is new (bounded by max)
+		args = append(args, "--end-of-options", to)
 	} else {
 		if from, err = checkSHA(from); err != nil {
 			return nil, err

@@ -70,7 +70,8 @@ func TestChanges(t *testing.T) {
 		max      int
 		want     []string
 	}{
-		{"from empty: only to", "", c, 10, []string{"third change"}},
+		{"from empty: all of to's history", "", c, 10, []string{"third change", "second <change>", "first change", "initial commit"}},
+		{"from empty, bounded by max", "", c, 2, []string{"third change", "second <change>"}},
 		{"range newest first", base, c, 10, []string{"third change", "second <change>", "first change"}},
 		{"max", base, c, 2, []string{"third change", "second <change>"}},
 		{"no max", base, c, 0, []string{"third change", "second <change>", "first change"}},

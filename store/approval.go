@@ -9,7 +9,7 @@ import (
 )
 
 const approvalColumns = `id, run_id, pipeline, stage, approvers, required, review_url, deadline,
-	status, created_at, decided_at`
+	status, created_at, decided_at, changes`
 
 // CreateApproval inserts a (not its decisions), setting a.ID. One approval per
 // stage of a run: a second one is ECONFLICT; a missing run is ENOTFOUND.
@@ -18,11 +18,15 @@ func (o *ops) CreateApproval(ctx context.Context, a *greenlight.Approval) error 
 	if err != nil {
 		return fmt.Errorf("create approval: %w", err)
 	}
+	changes, err := jsonText(a.Changes)
+	if err != nil {
+		return fmt.Errorf("create approval: %w", err)
+	}
 	err = o.insertRow(ctx, `INSERT INTO approvals (run_id, pipeline, stage, approvers, required,
-		review_url, deadline, status, created_at, decided_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		review_url, deadline, status, created_at, decided_at, changes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		a.RunID, a.Pipeline, a.Stage, approvers, a.Required, a.ReviewURL, o.t(a.Deadline),
-		a.Status, o.t(a.CreatedAt), o.nt(a.DecidedAt)).Scan(&a.ID)
+		a.Status, o.t(a.CreatedAt), o.nt(a.DecidedAt), changes).Scan(&a.ID)
 	switch classify(err) {
 	case uniqueViolation:
 		return greenlight.Errorf(greenlight.ECONFLICT, "run %d already has an approval for stage %q", a.RunID, a.Stage)
@@ -94,7 +98,7 @@ func (o *ops) Approvals(ctx context.Context, status greenlight.ApprovalStatus) (
 func scanApproval(row scanner) (*greenlight.Approval, error) {
 	var a greenlight.Approval
 	err := row.Scan(&a.ID, &a.RunID, &a.Pipeline, &a.Stage, jsonCol{&a.Approvers}, &a.Required,
-		&a.ReviewURL, utc{&a.Deadline}, &a.Status, utc{&a.CreatedAt}, nullUTC{&a.DecidedAt})
+		&a.ReviewURL, utc{&a.Deadline}, &a.Status, utc{&a.CreatedAt}, nullUTC{&a.DecidedAt}, jsonCol{&a.Changes})
 	if err != nil {
 		return nil, err
 	}

@@ -114,7 +114,8 @@ func createApproval(t *testing.T, s greenlight.Store) *greenlight.Approval {
 		RunID: r.ID, Pipeline: "hello", Stage: "approval",
 		Approvers: []string{"pm@example.com", "cto@example.com"}, Required: 1,
 		ReviewURL: "http://127.0.0.1:8081", Deadline: at(72 * time.Hour),
-		Status: greenlight.ApprovalPending, CreatedAt: at(0),
+		Changes: []string{"Fix <b>login</b>", "Add banner"},
+		Status:  greenlight.ApprovalPending, CreatedAt: at(0),
 	}
 	must(t, s.CreateApproval(context.Background(), a))
 	return a

@@ -59,6 +59,7 @@ CREATE TABLE approvals (
     approvers  TEXT    NOT NULL DEFAULT '[]',
     required   BIGINT NOT NULL,
     review_url TEXT    NOT NULL DEFAULT '',
+    changes    TEXT    NOT NULL DEFAULT '[]', -- commit titles since production, for the pages
     deadline   TIMESTAMPTZ NOT NULL,
     status     TEXT    NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,

@@ -60,6 +60,7 @@ CREATE TABLE approvals (
     approvers  TEXT    NOT NULL DEFAULT '[]',
     required   INTEGER NOT NULL,
     review_url TEXT    NOT NULL DEFAULT '',
+    changes    TEXT    NOT NULL DEFAULT '[]', -- commit titles since production, for the pages
     deadline   INTEGER NOT NULL,
     status     TEXT    NOT NULL,
     created_at INTEGER NOT NULL,
