@@ -16,7 +16,11 @@ import (
 
 // modes are the sandboxes a behaviour is checked under; bwrap only where it
 // exists (see requireBwrap).
-var modes = []string{SandboxNone, SandboxBwrap}
+var modes = []string{SandboxNone, SandboxBwrap, bwrapPerStep}
+
+// bwrapPerStep is bwrap without the executor: one sandbox per step, the
+// path taken when this program cannot serve as the executor.
+const bwrapPerStep = "bwrap-per-step"
 
 // requireBwrap fails on CI and skips elsewhere when bwrap is missing.
 func requireBwrap(t testing.TB) {
@@ -31,6 +35,10 @@ func requireBwrap(t testing.TB) {
 
 func newRunner(t testing.TB, sandbox string, hide ...string) *Runner {
 	t.Helper()
+	perStep := sandbox == bwrapPerStep
+	if perStep {
+		sandbox = SandboxBwrap
+	}
 	if sandbox == SandboxBwrap {
 		requireBwrap(t)
 	}
@@ -40,6 +48,13 @@ func newRunner(t testing.TB, sandbox string, hide ...string) *Runner {
 	}
 	if got, want := r.Isolated(), sandbox == SandboxBwrap; got != want {
 		t.Fatalf("Isolated() = %v, want %v", got, want)
+	}
+	// TestMain called RunExecutorIfRequested, so bwrap runs the executor.
+	if got, want := r.exec, sandbox == SandboxBwrap; got != want {
+		t.Fatalf("executor usable = %v, want %v", got, want)
+	}
+	if perStep {
+		r.exec = false
 	}
 	return r
 }

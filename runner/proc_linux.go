@@ -208,3 +208,42 @@ func belongs(pid, pgid int, marker string, pipe uint64) bool {
 	}
 	return false
 }
+
+// reapOrphanSandboxes kills and reaps the namespace inits of finished
+// bwraps that re-parented to this process (see belongs); it only has any
+// when the process is a subreaper, as a test binary that also ran steps
+// without a sandbox is. Called when a sandbox has exited.
+func reapOrphanSandboxes() {
+	deadline := time.Now().Add(sweepLimit)
+	for _, pid := range children(os.Getpid()) {
+		if orphanSandbox(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			reap(pid, deadline)
+		}
+	}
+}
+
+// orphanSandbox reports whether a child of this process is the PID
+// namespace init of a bwrap (it leads its own session, --new-session) whose
+// outer bwrap exited without waiting for it. The outer bwraps the runner
+// starts stay in the server's session (Setpgid only), so a session-leading
+// bwrap child of the server is always such an orphan, of a sandbox that is
+// over.
+func orphanSandbox(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// "pid (comm) state ppid pgrp session …"; comm may itself hold ")".
+	i := bytes.LastIndexByte(stat, ')')
+	j := bytes.IndexByte(stat, '(')
+	if i < 0 || j < 0 || j > i || string(stat[j+1:i]) != "bwrap" {
+		return false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 4 {
+		return false
+	}
+	sid, err := strconv.Atoi(f[3])
+	return err == nil && sid == pid
+}

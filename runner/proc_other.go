@@ -18,3 +18,4 @@ func inode(*os.File) uint64          { return 0 }
 func children(int) []int             { return nil }
 func descendants(int) []int          { return nil }
 func sweep(int, int, string, uint64) {}
+func reapOrphanSandboxes()           {}

@@ -18,9 +18,17 @@
 // cleared its environment and closed its output at once is not found without
 // a sandbox.
 //
-// With bwrap none of that is needed: a step runs in its own PID namespace
-// (--unshare-pid --die-with-parent) whose init takes every process of the
-// namespace with it when it dies, and the runner kills that init when the
+// With bwrap none of that is needed. A Run starts one sandbox (its own PID
+// namespace, --unshare-pid --die-with-parent) holding an executor: this same
+// program, re-executed in a hidden mode (RunExecutorIfRequested, executor.go)
+// that takes step requests over a pipe, runs each step's shell and, when the
+// shell exits, kills every other process of the namespace and reaps it
+// before it reports the step's end (protocol.go, sandbox.go). Setting up the
+// namespaces once per stage rather than once per step is the point: it costs
+// milliseconds. Timeouts and cancel ask the executor to signal the step;
+// when it does not answer in time, the runner kills bwrap, and the namespace
+// dies with it. A program that did not call RunExecutorIfRequested gets one
+// bwrap per step instead, whose namespace init the runner kills when the
 // step ends.
 package runner
 
@@ -95,6 +103,7 @@ func (c *Config) validate() error {
 // Runner runs jobs. It is safe for concurrent use: each Run is independent.
 type Runner struct {
 	bwrap string   // path of bwrap; "" when steps run without a sandbox
+	exec  bool     // this program can run as the executor: one bwrap per Run, not per step
 	hide  []string // absolute, symlinks resolved when they exist
 	path  string
 	log   *slog.Logger
@@ -123,6 +132,7 @@ func New(cfg Config) (*Runner, error) {
 	switch {
 	case err == nil:
 		r.bwrap = bw
+		r.exec = canExecute(r.log)
 	case cfg.Sandbox == SandboxBwrap:
 		return nil, greenlight.Errorf(greenlight.EINVALID, "runner: sandbox bwrap: %v", err)
 	default:
@@ -214,6 +224,13 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 		out = io.Discard
 	}
 	buf := make([]byte, copyBuf)
+	var sb *sandbox
+	defer func() {
+		if sb != nil {
+			sb.close()
+		}
+	}()
+	perStep := !r.exec // bare, or bwrap without the executor
 	for i, st := range job.Steps {
 		if st.Name == "" {
 			st.Name = fmt.Sprintf("step %d", i+1)
@@ -222,13 +239,49 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 			return &StepError{Step: st.Name, ExitCode: -1, Cancelled: errors.Is(err, context.Canceled),
 				TimedOut: errors.Is(err, context.DeadlineExceeded), Err: err}
 		}
-		env := mergeEnv(base, job.Env, st.Env)
-		if err := r.runStep(ctx, stepSpec{step: st, ws: ws, cache: cache, env: env, out: out, buf: buf}); err != nil {
+		sp := stepSpec{step: st, ws: ws, cache: cache, env: mergeEnv(base, job.Env, st.Env), out: out, buf: buf}
+		if !perStep && (sb == nil || sb.broken) {
+			if sb != nil {
+				sb.close()
+			}
+			if sb, err = r.startSandbox(ctx, ws, cache, buf); err != nil {
+				r.log.Warn("build sandbox executor did not start: one bwrap per step", "err", err)
+				perStep = true
+			}
+		}
+		if perStep {
+			err = r.runStep(ctx, sp)
+		} else {
+			err = sb.runStep(ctx, sp)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// canExecute reports whether this program can serve as the sandbox's
+// executor: RunExecutorIfRequested was called first (see reexecReady), and
+// its image can be opened for bwrap to execute.
+func canExecute(log *slog.Logger) bool {
+	if !reexecReady.Load() {
+		return false
+	}
+	f, err := openSelf()
+	if err != nil {
+		log.Warn("own executable cannot be opened: one bwrap per build step", "err", err)
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// openSelf opens the running program's image. bwrap executes it through
+// the descriptor (/proc/self/fd/N), not by path: a binary under /tmp or
+// the hidden data dir is invisible in the sandbox, and one replaced on disk
+// since the server started would be another program.
+func openSelf() (*os.File, error) { return os.Open("/proc/self/exe") }
 
 // realPath makes p absolute and resolves its symlinks when it exists, so bwrap
 // binds and the process's cwd agree on one path.

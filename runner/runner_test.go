@@ -262,7 +262,12 @@ func TestFloodEveryLineKept(t *testing.T) {
 
 // The log is readable while the step writes it.
 func TestLogReadableWhileRunning(t *testing.T) {
-	r := newRunner(t, SandboxNone)
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { logReadableWhileRunning(t, newRunner(t, mode)) })
+	}
+}
+
+func logReadableWhileRunning(t *testing.T, r *Runner) {
 	ws := t.TempDir()
 	f := logFile(t)
 	release := func() {

@@ -27,8 +27,6 @@ func TestSandboxIsolation(t *testing.T) {
 	if err := os.MkdirAll(ws, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := newRunner(t, SandboxBwrap, data)
-
 	tests := []struct {
 		name   string
 		script string
@@ -43,18 +41,21 @@ func TestSandboxIsolation(t *testing.T) {
 		{"other dirs read-only", `touch ` + outside + `/x`, false},
 		{"own pid namespace", `test $$ -lt 10`, true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			logText, err := run(t, r, context.Background(), Job{Workspace: ws, Cache: cache,
-				Steps: []Step{{Name: "probe", Run: tt.script}}})
-			if tt.ok && err != nil {
-				t.Fatalf("Run = %v, want success\n%s", err, logText)
-			}
-			var se *StepError
-			if !tt.ok && (!errors.As(err, &se) || se.ExitCode == 0) {
-				t.Fatalf("Run = %v, want the step to fail\n%s", err, logText)
-			}
-		})
+	for _, mode := range []string{SandboxBwrap, bwrapPerStep} {
+		r := newRunner(t, mode, data)
+		for _, tt := range tests {
+			t.Run(mode+"/"+tt.name, func(t *testing.T) {
+				logText, err := run(t, r, context.Background(), Job{Workspace: ws, Cache: cache,
+					Steps: []Step{{Name: "probe", Run: tt.script}}})
+				if tt.ok && err != nil {
+					t.Fatalf("Run = %v, want success\n%s", err, logText)
+				}
+				var se *StepError
+				if !tt.ok && (!errors.As(err, &se) || se.ExitCode == 0) {
+					t.Fatalf("Run = %v, want the step to fail\n%s", err, logText)
+				}
+			})
+		}
 	}
 	if _, err := os.Stat("/etc/greenlight-sandbox-test"); err == nil {
 		t.Error("a step wrote into /etc")

@@ -100,11 +100,17 @@ func (r *Runner) runStep(ctx context.Context, sp stepSpec) error {
 	t.Stop()
 	pr.Close()
 
-	serr := stepResult(st, stopped, ctx.Err(), cmd, waitErr, time.Since(start))
+	serr := stepResult(st, stopped, ctx.Err(), processStatus(cmd, waitErr), time.Since(start))
+	return finishStep(sp, start, serr, cr, logErr)
+}
+
+// finishStep ends the step's output with a newline if it lacks one, writes
+// the footer and picks the error Run returns.
+func finishStep(sp stepSpec, start time.Time, serr *StepError, cr copyResult, logErr error) error {
 	if cr.wrote && cr.last != '\n' {
 		fmt.Fprintln(sp.out)
 	}
-	if _, err := fmt.Fprintf(sp.out, "==> %s: %s in %s\n", st.Name, serr.footer(), seconds(time.Since(start))); logErr == nil {
+	if _, err := fmt.Fprintf(sp.out, "==> %s: %s in %s\n", sp.step.Name, serr.footer(), seconds(time.Since(start))); logErr == nil {
 		logErr = err
 	}
 	if logErr == nil {
@@ -114,13 +120,33 @@ func (r *Runner) runStep(ctx context.Context, sp stepSpec) error {
 		return serr
 	}
 	if logErr != nil {
-		return fmt.Errorf("runner: write log of step %q: %w", st.Name, logErr)
+		return fmt.Errorf("runner: write log of step %q: %w", sp.step.Name, logErr)
 	}
 	return nil
 }
 
+// exitStatus is how a step's shell ended, whoever waited for it.
+type exitStatus struct {
+	exited bool           // false: no status (err says why)
+	code   int            // the exit status, when not signalled
+	signal syscall.Signal // the signal that killed it, or 0
+	err    error
+}
+
+// processStatus reads the status of a step run without the executor.
+func processStatus(cmd *exec.Cmd, waitErr error) exitStatus {
+	ps := cmd.ProcessState
+	if ps == nil {
+		return exitStatus{err: fmt.Errorf("wait: %w", waitErr)}
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return exitStatus{exited: true, signal: ws.Signal()}
+	}
+	return exitStatus{exited: true, code: ps.ExitCode()}
+}
+
 // stepResult turns how the step ended into a *StepError, or nil on success.
-func stepResult(st Step, stopped, stageErr error, cmd *exec.Cmd, waitErr error, took time.Duration) *StepError {
+func stepResult(st Step, stopped, stageErr error, status exitStatus, took time.Duration) *StepError {
 	serr := &StepError{Step: st.Name, ExitCode: -1}
 	switch {
 	case stopped != nil && stageErr != nil: // the stage's ctx ended, not the step's own timeout
@@ -132,29 +158,36 @@ func stepResult(st Step, stopped, stageErr error, cmd *exec.Cmd, waitErr error, 
 	case stopped != nil:
 		serr.TimedOut, serr.Timeout, serr.Err = true, st.Timeout, stopped
 		return serr
-	}
-	ps := cmd.ProcessState
-	if ps == nil {
-		serr.Err = fmt.Errorf("wait: %w", waitErr)
+	case !status.exited:
+		serr.Err = status.err
 		return serr
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		serr.ExitCode = 128 + int(ws.Signal())
-		serr.Err = fmt.Errorf("killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
+	case status.signal != 0:
+		serr.ExitCode = 128 + int(status.signal)
+		serr.Err = fmt.Errorf("killed by signal %d (%v)", int(status.signal), status.signal)
 		return serr
-	}
-	if ps.ExitCode() == 0 {
+	case status.code == 0:
 		return nil
 	}
-	serr.ExitCode = ps.ExitCode()
+	serr.ExitCode = status.code
 	return serr
 }
 
-// command is the process of one step, bare or inside bwrap.
+// command is the process of one step, bare or inside its own bwrap (when
+// the executor cannot be used).
 func (r *Runner) command(sp stepSpec, script string) *exec.Cmd {
 	if r.bwrap == "" {
 		return &exec.Cmd{Path: "/bin/sh", Args: []string{"sh", "-e", "-c", script}, Dir: sp.ws}
 	}
+	// The environment goes to bwrap as its own (exec env, not --setenv, so
+	// values stay out of the process list); bwrap passes it on unchanged.
+	args := append(r.bwrapArgs(sp.ws, sp.cache), "--", "/bin/sh", "-e", "-c", script)
+	return &exec.Cmd{Path: r.bwrap, Args: args, Dir: sp.ws}
+}
+
+// bwrapArgs is the sandbox of a job, up to the command: the host read-only,
+// the hidden dirs empty, the workspace and cache writable, its own
+// namespaces (network shared), dying with the server.
+func (r *Runner) bwrapArgs(ws, cache string) []string {
 	args := []string{"bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"}
 	for _, h := range r.hide {
 		// bwrap cannot make a mount point on the read-only host; a missing
@@ -165,15 +198,11 @@ func (r *Runner) command(sp stepSpec, script string) *exec.Cmd {
 	}
 	// Later mounts show through the tmpfs above, so a workspace inside the
 	// hidden data dir is still there.
-	args = append(args, "--bind", sp.ws, sp.ws)
-	if sp.cache != "" {
-		args = append(args, "--bind", sp.cache, sp.cache)
+	args = append(args, "--bind", ws, ws)
+	if cache != "" {
+		args = append(args, "--bind", cache, cache)
 	}
-	// The environment goes to bwrap as its own (exec env, not --setenv, so
-	// values stay out of the process list); bwrap passes it on unchanged.
-	args = append(args, "--unshare-all", "--share-net", "--die-with-parent", "--new-session",
-		"--chdir", sp.ws, "--", "/bin/sh", "-e", "-c", script)
-	return &exec.Cmd{Path: r.bwrap, Args: args, Dir: sp.ws}
+	return append(args, "--unshare-all", "--share-net", "--die-with-parent", "--new-session", "--chdir", ws)
 }
 
 // signal sends sig to everything the step runs. Without a sandbox that is the
@@ -200,32 +229,6 @@ func (r *Runner) signal(pid int, sig syscall.Signal) {
 		// Still setting up the sandbox: bwrap itself dies of the signal and
 		// --die-with-parent takes the namespace down.
 		_ = syscall.Kill(-pid, sig)
-	}
-}
-
-type copyResult struct {
-	wrote bool
-	last  byte // last byte written, to end the output with a newline
-	err   error
-}
-
-// copyOut streams the pipe into the log through one buffer: bounded memory
-// and no per-line work whatever the volume. (splice(2) into the file was
-// tried: no measurable gain, since the kernel still copies into the page
-// cache.) After a write error it keeps draining so the step is not blocked
-// on a full pipe.
-func copyOut(w io.Writer, r *os.File, buf []byte) (res copyResult) {
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			res.wrote, res.last = true, buf[n-1]
-			if res.err == nil {
-				_, res.err = w.Write(buf[:n])
-			}
-		}
-		if err != nil {
-			return res
-		}
 	}
 }
 

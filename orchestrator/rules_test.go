@@ -1,0 +1,88 @@
+package orchestrator
+
+import (
+	"testing"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+func stages(statuses ...greenlight.StageStatus) *greenlight.Run {
+	names := []string{"build", "staging", "approval", "production"}
+	r := &greenlight.Run{ID: 1, Pipeline: "hello", Status: greenlight.RunRunning}
+	for i, st := range statuses {
+		r.Stages = append(r.Stages, greenlight.Stage{Index: i, Name: names[i], Status: st})
+	}
+	return r
+}
+
+func TestNextStage(t *testing.T) {
+	const (
+		p = greenlight.StagePending
+		r = greenlight.StageRunning
+		s = greenlight.StageSucceeded
+		w = greenlight.StageWaiting
+	)
+	tests := []struct {
+		name string
+		run  *greenlight.Run
+		want string
+	}{
+		{"fresh run starts at the first stage", stages(p, p, p, p), "build"},
+		{"a stage cut off by a restart runs again", stages(s, r, p, p), "staging"},
+		{"after succeeded stages", stages(s, s, p, p), "approval"},
+		{"a waiting gate is next", stages(s, s, w, p), "approval"},
+		{"all done", stages(s, s, s, s), ""},
+	}
+	for _, tt := range tests {
+		got := ""
+		if st := nextStage(tt.run); st != nil {
+			got = st.Name
+		}
+		if got != tt.want {
+			t.Errorf("%s: next = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestFinish(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	e := &Engine{cfg: Config{Now: func() time.Time { return now }}}
+	run := stages(greenlight.StageSucceeded, greenlight.StageSucceeded, greenlight.StageWaiting, greenlight.StagePending)
+	em := &emitter{run: run, now: e.cfg.Now}
+	e.finish(run, em, greenlight.RunRejected, "approval", greenlight.StageRejected, "rejected by pm@example.com")
+
+	want := []greenlight.StageStatus{greenlight.StageSucceeded, greenlight.StageSucceeded, greenlight.StageRejected, greenlight.StageSkipped}
+	for i, st := range run.Stages {
+		if st.Status != want[i] {
+			t.Errorf("stage %s = %s, want %s", st.Name, st.Status, want[i])
+		}
+	}
+	if run.Status != greenlight.RunRejected || run.FinishedAt == nil || !run.FinishedAt.Equal(now) || run.Error != "rejected by pm@example.com" {
+		t.Errorf("run = %s finished %v error %q", run.Status, run.FinishedAt, run.Error)
+	}
+	if run.Stages[2].Error != "rejected by pm@example.com" || run.Stages[3].Error != "" {
+		t.Errorf("stage errors = %q, %q", run.Stages[2].Error, run.Stages[3].Error)
+	}
+	var types []greenlight.EventType
+	for _, ev := range em.events {
+		types = append(types, ev.Type)
+	}
+	if len(types) != 2 || types[0] != greenlight.EventStageFinished || types[1] != greenlight.EventRunFinished {
+		t.Errorf("events = %v, want stage.finished then run.finished", types)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := map[string]string{
+		"https://user:secret@git.example.com/acme/hello.git": "https://***@git.example.com/acme/hello.git",
+		"https://git.example.com/acme/hello.git":             "https://git.example.com/acme/hello.git",
+		"/srv/git/hello.git":                                 "/srv/git/hello.git",
+		"ssh://git@host/x@y.git":                             "ssh://***@host/x@y.git",
+	}
+	for in, want := range tests {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
