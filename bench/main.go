@@ -179,20 +179,29 @@ func (b *bench) twentySteps() {
 	}
 	one, twenty := stage("one"), stage("twenty")
 	report("build stage of 20 × true, beyond a stage of 1 × true (same checkout)", (twenty - one).Round(100*time.Microsecond).String(), "≤ 50 ms")
-	report("per-step cost inside the server", ((twenty - one) / 19).Round(10*time.Microsecond).String(), "≤ 1 ms over sh -e -c true")
 	t0 := time.Now()
 	for i := 0; i < 20; i++ {
 		run("", "sh", "-e", "-c", "true")
 	}
-	report("20 × sh -e -c true run directly", time.Since(t0).Round(100*time.Microsecond).String(), "")
+	bare := time.Since(t0) / 20
+	perStep := (twenty - one) / 19
+	report("per step in the server, over sh -e -c true run directly", fmt.Sprintf("%s (%s vs %s)", (perStep-bare).Round(10*time.Microsecond), perStep.Round(10*time.Microsecond), bare.Round(10*time.Microsecond)), "≤ 1 ms")
 }
 
 // flood runs a step writing 200 MB and compares it with the same command
 // writing to /dev/null, sampling the server's RSS meanwhile.
 func (b *bench) flood() {
-	t0 := time.Now()
-	run("", "sh", "-c", "head -c 200000000 /dev/zero | base64 > /dev/null")
-	direct := time.Since(t0)
+	var direct, step, stage time.Duration
+	best := func(d *time.Duration, v time.Duration) {
+		if *d == 0 || v < *d {
+			*d = v
+		}
+	}
+	for range 3 { // best of three of each: the machine is shared
+		t0 := time.Now()
+		run("", "sh", "-c", "head -c 200000000 /dev/zero | base64 > /dev/null")
+		best(&direct, time.Since(t0))
+	}
 	sha := strings.TrimSpace(git(b.repo, "rev-parse", "HEAD"))
 	base := b.rss()
 	peak := base
@@ -207,13 +216,28 @@ func (b *bench) flood() {
 			}
 		}
 	}()
-	r := b.waitRun(b.trigger("flood", sha), 120*time.Second)
+	var lines int
+	for range 3 {
+		r := b.waitRun(b.trigger("flood", sha), 120*time.Second)
+		st := r.Stages[0]
+		best(&stage, st.FinishedAt.Sub(*st.StartedAt))
+		logPath := filepath.Join(b.dir, "data", "logs", strconv.FormatInt(r.ID, 10), "build.log")
+		lines = countLines(logPath)
+		// The runner's footer gives the step's own time, from start to every line stored.
+		log, err := os.ReadFile(logPath)
+		check(err)
+		m := regexp.MustCompile(`(?m)^==> step-1: exit 0 in ([0-9.]+)s$`).FindSubmatch(log[max(0, len(log)-4096):])
+		if m == nil {
+			fail("no step footer in %s", logPath)
+		}
+		secs, _ := strconv.ParseFloat(string(m[1]), 64)
+		best(&step, time.Duration(secs*float64(time.Second)))
+		check(os.Remove(logPath))
+	}
 	close(done)
-	st := r.Stages[0]
-	inServer := st.FinishedAt.Sub(*st.StartedAt)
-	lines := countLines(filepath.Join(b.dir, "data", "logs", strconv.FormatInt(r.ID, 10), "build.log"))
 	want := 200000000 / 57 // base64 writes 76 characters (57 bytes) per line
-	report("200 MB step in the server / same command to /dev/null", fmt.Sprintf("%.2f× (%s vs %s)", float64(inServer)/float64(direct), inServer.Round(time.Millisecond), direct.Round(time.Millisecond)), "≤ 1.5×")
+	report("200 MB step in the server / same command to /dev/null", fmt.Sprintf("%.2f× (%s vs %s)", float64(step)/float64(direct), step.Round(time.Millisecond), direct.Round(time.Millisecond)), "≤ 1.5×")
+	report("  the whole build stage (checkout, sandbox, step, logs)", stage.Round(time.Millisecond).String(), "")
 	report("lines stored", fmt.Sprintf("%d (≥ %d output lines + headers)", lines, want+1), "every line")
 	report("server RSS growth during the flood", fmt.Sprintf("%.1f MiB", peak-base), "< 64 MiB")
 }
