@@ -17,8 +17,10 @@ import (
 )
 
 // build checks the commit out into a fresh workspace, runs the build file's
-// steps and packs the artifact, recording it and the deploy hooks on the run.
-func (e *Engine) build(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage) error {
+// steps and packs the artifact. It returns what the stage's success records on
+// the run (the artifact and the deploy hooks), written in the same
+// transaction as the success itself.
+func (e *Engine) build(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage) (func(*greenlight.Run), error) {
 	if sc.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, sc.Timeout, fmt.Errorf("the build took longer than its timeout of %s", sc.Timeout))
@@ -26,58 +28,56 @@ func (e *Engine) build(ctx context.Context, run *greenlight.Run, p *config.Pipel
 	}
 	out, err := e.cfg.Logs.Create(run.ID, sc.Name)
 	if err != nil {
-		return fmt.Errorf("open log: %w", err)
+		return nil, fmt.Errorf("open log: %w", err)
 	}
 	defer out.Close()
-	err = e.buildIn(ctx, run, p, sc, out)
+	apply, err := e.buildIn(ctx, run, p, sc, out)
 	if err != nil && context.Cause(ctx) != nil && ctx.Err() == context.DeadlineExceeded {
 		err = context.Cause(ctx)
 	}
 	if err != nil {
 		fmt.Fprintf(out, "==> build failed: %s\n", message(err))
 	}
-	return err
+	return apply, err
 }
 
-func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage, out io.Writer) error {
+func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage, out io.Writer) (func(*greenlight.Run), error) {
 	sha := run.Commit.SHA
 	fmt.Fprintf(out, "==> checkout %s of %s\n", sha, redact(p.Source.Repo))
-	if err := e.cfg.Git.Ensure(ctx, p.Source.Repo, sha); err != nil {
-		return fmt.Errorf("fetch commit %s: %w", run.Commit.Short(), err)
-	}
+	// Commit and Checkout fetch the commit when the mirror lacks it.
 	if run.Commit.Title == "" && run.Commit.AuthorName == "" {
 		c, err := e.cfg.Git.Commit(ctx, p.Source.Repo, sha)
 		if err != nil {
-			return fmt.Errorf("read commit %s: %w", run.Commit.Short(), err)
+			return nil, fmt.Errorf("read commit %s: %w", run.Commit.Short(), err)
 		}
 		if _, err := e.change(ctx, run.ID, func(_ greenlight.Tx, r *greenlight.Run, _ *emitter) error {
 			c.Branch = r.Commit.Branch
 			r.Commit = c
 			return nil
 		}); err != nil {
-			return err
+			return nil, err
 		}
 		run.Commit = c
 	}
 	ws := filepath.Join(e.cfg.WorkDir, "workspaces", strconv.FormatInt(run.ID, 10))
 	if err := os.RemoveAll(ws); err != nil {
-		return fmt.Errorf("clean workspace: %w", err)
+		return nil, fmt.Errorf("clean workspace: %w", err)
 	}
 	defer os.RemoveAll(ws)
 	if err := e.cfg.Git.Checkout(ctx, p.Source.Repo, sha, ws); err != nil {
-		return fmt.Errorf("checkout %s: %w", run.Commit.Short(), err)
+		return nil, fmt.Errorf("checkout %s: %w", run.Commit.Short(), err)
 	}
 	data, err := os.ReadFile(filepath.Join(ws, sc.File))
 	if errors.Is(err, fs.ErrNotExist) {
-		return greenlight.Errorf(greenlight.EINVALID, "build file %s not found in commit %s", sc.File, run.Commit.Short())
+		return nil, greenlight.Errorf(greenlight.EINVALID, "build file %s not found in commit %s", sc.File, run.Commit.Short())
 	}
 	if err != nil {
-		return fmt.Errorf("read build file: %w", err)
+		return nil, fmt.Errorf("read build file: %w", err)
 	}
 	b, err := config.ParseBuild(sc.File, data)
 	if err != nil {
 		fmt.Fprintf(out, "%v\n", err)
-		return greenlight.Errorf(greenlight.EINVALID, "build file %s is invalid: %v", sc.File, err)
+		return nil, greenlight.Errorf(greenlight.EINVALID, "build file %s is invalid: %v", sc.File, err)
 	}
 	env := map[string]string{}
 	for k, v := range b.Env {
@@ -96,26 +96,22 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 	}
 	cache := filepath.Join(e.cfg.WorkDir, "cache", run.Pipeline)
 	if err := os.MkdirAll(cache, 0o700); err != nil {
-		return fmt.Errorf("build cache: %w", err)
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	if err := e.cfg.Runner.Run(ctx, runner.Job{Workspace: ws, Cache: cache, Env: env, Steps: steps, Log: out}); err != nil {
-		return err
+		return nil, err
 	}
 	var ref *greenlight.ArtifactRef
 	if len(b.Artifacts) > 0 {
 		start := time.Now()
 		r, err := e.cfg.Artifacts.Pack(ctx, ws, b.Artifacts)
 		if err != nil {
-			return fmt.Errorf("pack artifact: %w", err)
+			return nil, fmt.Errorf("pack artifact: %w", err)
 		}
 		ref = &r
 		fmt.Fprintf(out, "==> artifact sha256:%s (%d bytes) in %s\n", r.SHA256, r.Size, time.Since(start).Round(time.Millisecond))
 	} else {
 		fmt.Fprintf(out, "==> no artifacts listed in %s: nothing to deploy\n", sc.File)
 	}
-	_, err = e.change(ctx, run.ID, func(_ greenlight.Tx, r *greenlight.Run, _ *emitter) error {
-		r.Artifact, r.Hooks = ref, b.Hooks
-		return nil
-	})
-	return err
+	return func(r *greenlight.Run) { r.Artifact, r.Hooks = ref, b.Hooks }, nil
 }

@@ -78,9 +78,10 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 		if run, err = e.startStage(ctx, id, stage.Name); err != nil || run.Status.Terminal() {
 			return ""
 		}
+		var apply func(*greenlight.Run)
 		switch stage.Type {
 		case greenlight.StageBuild:
-			err = e.build(ctx, run, p, sc)
+			apply, err = e.build(ctx, run, p, sc)
 		case greenlight.StageDeploy:
 			err = e.deployStage(ctx, run, p, sc)
 		}
@@ -95,14 +96,22 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 			e.fail(ctx, id, stage.Name, err)
 			return run.Pipeline
 		}
+		// One transaction records the stage's success, what it produced and,
+		// after the last stage, the run's success.
 		if _, err := e.change(ctx, id, func(_ greenlight.Tx, run *greenlight.Run, em *emitter) error {
 			s := run.Stage(stage.Name)
 			if run.Status.Terminal() || s.Status != greenlight.StageRunning {
 				return errNoChange
 			}
+			if apply != nil {
+				apply(run)
+			}
 			now := e.cfg.Now()
 			s.Status, s.FinishedAt, s.Error = greenlight.StageSucceeded, &now, ""
 			em.emit(greenlight.EventStageFinished, map[string]string{"stage": s.Name, "status": string(s.Status)})
+			if nextStage(run) == nil {
+				e.finish(run, em, greenlight.RunSucceeded, "", "", "")
+			}
 			return nil
 		}); err != nil {
 			log.Error("record stage success", "stage", stage.Name, "err", err)

@@ -230,7 +230,9 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 			sb.close()
 		}
 	}()
-	perStep := !r.exec // bare, or bwrap without the executor
+	// Bare, or bwrap without the executor; a single step needs no executor
+	// either: its own bwrap contains it as well and starts faster.
+	perStep := !r.exec || len(job.Steps) == 1
 	for i, st := range job.Steps {
 		if st.Name == "" {
 			st.Name = fmt.Sprintf("step %d", i+1)
