@@ -4,7 +4,8 @@ import "time"
 
 // Mail is one message in the mail table: sent through SMTP when configured,
 // otherwise kept as the outbox. Key makes enqueueing idempotent, so a
-// subscriber that handles an event twice still sends one mail.
+// subscriber that handles an event twice still sends one mail; an empty Key
+// is never de-duplicated.
 type Mail struct {
 	ID          int64      `json:"-"`
 	Key         string     `json:"-"`

@@ -19,7 +19,11 @@ import (
 //   - InTx runs fn in one transaction that takes the write lock at its start
 //     (SQLite BEGIN IMMEDIATE; PostgreSQL read committed plus the row locks of
 //     its conditional updates). fn must use only the Tx it is given. The
-//     transaction commits if fn returns nil and rolls back otherwise.
+//     transaction commits if fn returns nil and rolls back otherwise. On
+//     PostgreSQL a serialization failure or deadlock runs fn again, so fn must
+//     have no effect outside the transaction. Appending an event takes the
+//     event log's lock until commit (PostgreSQL): append events last.
+//   - Times are kept to the microsecond and returned in UTC.
 type Store interface {
 	Tx
 	InTx(ctx context.Context, fn func(tx Tx) error) error
