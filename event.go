@@ -18,6 +18,7 @@ const (
 	EventApprovalRevoked   EventType = "approval.revoked" // run superseded or cancelled: tell approvers
 	EventReleaseLive       EventType = "release.live"
 	EventReleaseRolledBack EventType = "release.rolled-back"
+	EventReleaseFailed     EventType = "release.failed" // failed before changing anything, or its rollback failed
 )
 
 // Event is one entry of the durable event log (the SNS topic of the original

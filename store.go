@@ -38,6 +38,10 @@ type Tx interface {
 	Run(ctx context.Context, id int64) (*Run, error)
 	// Runs returns runs matching f, newest first, with their stages.
 	Runs(ctx context.Context, f RunFilter) ([]*Run, error)
+	// LockRun takes the run's row lock for the rest of the transaction, so
+	// that a read-modify-write of the run cannot lose a concurrent change.
+	// ENOTFOUND if there is no such run.
+	LockRun(ctx context.Context, id int64) error
 	// UpdateRun writes the run's status, finished_at, artifact, error, hooks,
 	// commit title and author (read from git after the run was created), and
 	// every stage's status, times, error and attempts.

@@ -120,11 +120,13 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 		if err != nil {
 			return err
 		}
+		// Read again under the lock: a decision committed while we waited for
+		// it must count (two approvers of a `required: 2` gate at once).
+		a, err = tx.Approval(ctx, a.ID)
+		if err != nil {
+			return err
+		}
 		if !locked {
-			a, err = tx.Approval(ctx, a.ID)
-			if err != nil {
-				return err
-			}
 			return greenlight.Errorf(greenlight.EGONE, "%s", Explain(TokenClosed, a))
 		}
 		used, err := tx.UseToken(ctx, hash, now)

@@ -38,6 +38,6 @@ func (e *Engine) Cancel(ctx context.Context, id int64) (*greenlight.Run, error) 
 		cancel(errCancelled)
 	}
 	e.mu.Unlock()
-	e.schedule(ctx, run.Pipeline)
+	e.schedule(e.background(ctx), run.Pipeline)
 	return run, nil
 }

@@ -36,6 +36,11 @@ func (e *Engine) change(ctx context.Context, id int64, fn func(tx greenlight.Tx,
 	var out *greenlight.Run
 	emitted := false
 	err := e.cfg.Store.InTx(ctx, func(tx greenlight.Tx) error {
+		// The lock makes this read-modify-write safe against a concurrent
+		// transition (a cancel racing a stage's success) on PostgreSQL.
+		if err := tx.LockRun(ctx, id); err != nil {
+			return err
+		}
 		run, err := tx.Run(ctx, id)
 		if err != nil {
 			return err

@@ -84,6 +84,9 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	}
 	fmt.Fprintf(out, "==> deploying run %d (%s, artifact %s) to %s\n", run.ID, run.Commit.Short(), run.Artifact.SHA256[:12], env.Name)
 	res, derr := e.cfg.Deployer.Deploy(ctx, req)
+	if derr != nil && ctx.Err() == context.DeadlineExceeded && context.Cause(ctx) != nil {
+		derr = fmt.Errorf("%w (%v)", context.Cause(ctx), derr)
+	}
 	rel.Targets = res.Targets
 	if derr != nil {
 		rel.Status, rel.Error = greenlight.ReleaseFailed, message(derr)
@@ -127,8 +130,11 @@ func (e *Engine) recordRelease(ctx context.Context, rel *greenlight.Release) err
 			return err
 		}
 		t := greenlight.EventReleaseLive
-		if rel.Status != greenlight.ReleaseLive {
+		switch rel.Status {
+		case greenlight.ReleaseRolledBack:
 			t = greenlight.EventReleaseRolledBack
+		case greenlight.ReleaseFailed:
+			t = greenlight.EventReleaseFailed
 		}
 		return tx.AppendEvent(ctx, &greenlight.Event{Pipeline: rel.Pipeline, RunID: rel.RunID, Type: t,
 			Data: []byte(fmt.Sprintf(`{"environment":%q,"status":%q}`, rel.Environment, rel.Status)), CreatedAt: e.cfg.Now()})
@@ -173,7 +179,9 @@ func deployedTo(run *greenlight.Run, env string) bool {
 // supersede ends a run as superseded at stage, revoking its approval links.
 func (e *Engine) supersede(ctx context.Context, id int64, stage, reason string) {
 	if _, err := e.change(context.WithoutCancel(ctx), id, func(tx greenlight.Tx, run *greenlight.Run, em *emitter) error {
-		if run.Status.Terminal() {
+		// Only a run still at that stage: one approved a moment ago goes on.
+		if s := run.Stage(stage); run.Status.Terminal() || s == nil ||
+			(s.Status != greenlight.StageWaiting && s.Status != greenlight.StageRunning) {
 			return errNoChange
 		}
 		if err := e.revokeGate(ctx, tx, run, em, "superseded"); err != nil {

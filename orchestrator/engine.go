@@ -78,6 +78,7 @@ type Engine struct {
 	stop     context.CancelCauseFunc
 	stopping bool
 	active   map[int64]context.CancelCauseFunc // runs that have a goroutine
+	again    map[int64]bool                    // runs whose goroutine must look once more
 	envs     map[string]chan struct{}          // one deploy at a time per environment
 	wg       sync.WaitGroup                    // run goroutines
 	loops    sync.WaitGroup                    // poll and expiry loops
@@ -88,7 +89,8 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, active: map[int64]context.CancelCauseFunc{}, envs: map[string]chan struct{}{}}, nil
+	return &Engine{cfg: cfg, active: map[int64]context.CancelCauseFunc{}, again: map[int64]bool{},
+		envs: map[string]chan struct{}{}}, nil
 }
 
 // Start recovers unfinished runs and starts the pollers and the approval
@@ -129,6 +131,21 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	}
 	<-done
 	e.loops.Wait()
+}
+
+// gitTimeout bounds git calls that no stage timeout covers (polling, the
+// changes listed in approval mail), so a hung remote stalls nothing for long.
+const gitTimeout = 2 * time.Minute
+
+// background is the context for work that must outlive the request that
+// caused it (scheduling the next runs): the engine's, once started.
+func (e *Engine) background(ctx context.Context) context.Context {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.base != nil {
+		return e.base
+	}
+	return context.WithoutCancel(ctx)
 }
 
 // pipeline returns the configured pipeline or ENOTFOUND.

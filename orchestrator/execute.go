@@ -9,11 +9,18 @@ import (
 	"github.com/greenlight-cd/greenlight/config"
 )
 
-// launch gives the run a goroutine unless it has one.
+// launch gives the run a goroutine unless it has one; if it has, that
+// goroutine looks at the run once more before it ends, so a change that
+// arrives while it is finishing (an approval) is not missed. Nothing new
+// starts once the engine is stopping.
 func (e *Engine) launch(id int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, ok := e.active[id]; ok || e.base == nil || e.base.Err() != nil {
+	if e.stopping || e.base == nil || e.base.Err() != nil {
+		return
+	}
+	if _, ok := e.active[id]; ok {
+		e.again[id] = true
 		return
 	}
 	ctx, cancel := context.WithCancelCause(e.base)
@@ -21,15 +28,32 @@ func (e *Engine) launch(id int64) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		pipeline := e.execute(ctx, id)
-		e.mu.Lock()
-		delete(e.active, id)
-		e.mu.Unlock()
-		cancel(nil)
-		if pipeline != "" && e.base.Err() == nil {
-			e.schedule(e.base, pipeline)
+		defer cancel(nil)
+		for {
+			pipeline := e.execute(ctx, id)
+			e.mu.Lock()
+			again := e.again[id] && !e.stopping && ctx.Err() == nil
+			delete(e.again, id)
+			if !again {
+				delete(e.active, id)
+			}
+			e.mu.Unlock()
+			if again {
+				continue
+			}
+			if pipeline != "" {
+				e.schedule(e.base, pipeline)
+			}
+			return
 		}
 	}()
+}
+
+// isStopping reports whether Shutdown has begun.
+func (e *Engine) isStopping() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stopping
 }
 
 func (e *Engine) isActive(id int64) bool {
@@ -54,6 +78,9 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 		}
 		if run.Status.Terminal() || run.Status == greenlight.RunWaiting {
 			return run.Pipeline
+		}
+		if e.isStopping() { // draining: finish the stage at hand, start no other
+			return ""
 		}
 		p := e.cfg.Server.Pipeline(run.Pipeline)
 		stage := nextStage(run)
@@ -85,7 +112,7 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 		case greenlight.StageDeploy:
 			err = e.deployStage(ctx, run, p, sc)
 		}
-		if cause := context.Cause(ctx); errors.Is(cause, errShutdown) || errors.Is(cause, errCancelled) {
+		if cause := context.Cause(ctx); err != nil && (errors.Is(cause, errShutdown) || errors.Is(cause, errCancelled)) {
 			log.Info("stage cut off", "stage", stage.Name, "cause", cause)
 			return ""
 		}
@@ -98,7 +125,8 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 		}
 		// One transaction records the stage's success, what it produced and,
 		// after the last stage, the run's success.
-		if _, err := e.change(ctx, id, func(_ greenlight.Tx, run *greenlight.Run, em *emitter) error {
+		// Recorded even if a shutdown began meanwhile: the work is done.
+		if _, err := e.change(context.WithoutCancel(ctx), id, func(_ greenlight.Tx, run *greenlight.Run, em *emitter) error {
 			s := run.Stage(stage.Name)
 			if run.Status.Terminal() || s.Status != greenlight.StageRunning {
 				return errNoChange

@@ -26,6 +26,15 @@ func (e *Engine) openGate(ctx context.Context, run *greenlight.Run, p *config.Pi
 		if r.Status.Terminal() || s.Status.Terminal() {
 			return errNoChange
 		}
+		// Stakeholders approve what they can see: if a newer run is already
+		// live where this one deployed, this one has nothing left to show.
+		if newer, env, err := e.newerLive(ctx, tx, p, r); err != nil {
+			return err
+		} else if newer > 0 {
+			e.finish(r, em, greenlight.RunSuperseded, s.Name, greenlight.StageCancelled,
+				fmt.Sprintf("superseded by run #%d, now on %s", newer, env))
+			return nil
+		}
 		a, err := tx.ApprovalForStage(ctx, r.ID, sc.Name)
 		if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {
 			return err
@@ -44,6 +53,30 @@ func (e *Engine) openGate(ctx context.Context, run *greenlight.Run, p *config.Pi
 		return nil
 	})
 	return err
+}
+
+// newerLive returns a newer run live in an environment this run deployed
+// to (mode superseded only), and that environment.
+func (e *Engine) newerLive(ctx context.Context, tx greenlight.Tx, p *config.Pipeline, run *greenlight.Run) (int64, string, error) {
+	if p.Mode == "queued" {
+		return 0, "", nil
+	}
+	for _, s := range run.Stages {
+		if s.Type != greenlight.StageDeploy || s.Status != greenlight.StageSucceeded {
+			continue
+		}
+		live, err := tx.LiveRelease(ctx, run.Pipeline, s.Environment)
+		if greenlight.ErrorCode(err) == greenlight.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return 0, "", err
+		}
+		if live.RunID > run.ID {
+			return live.RunID, s.Environment, nil
+		}
+	}
+	return 0, "", nil
 }
 
 // changesSinceProduction lists the commit titles between the release live in
@@ -68,6 +101,8 @@ func (e *Engine) changesSinceProduction(ctx context.Context, run *greenlight.Run
 	if from == run.Commit.SHA {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, gitTimeout)
+	defer cancel()
 	changes, err := e.cfg.Git.Changes(ctx, p.Source.Repo, from, run.Commit.SHA, 50)
 	if err != nil {
 		e.cfg.Log.Warn("list changes since production", "run", run.ID, "err", err)
@@ -127,7 +162,7 @@ func (e *Engine) resolveGate(ctx context.Context, a *greenlight.Approval) {
 	if resume {
 		e.launch(a.RunID)
 	} else {
-		e.schedule(ctx, a.Pipeline)
+		e.schedule(e.background(ctx), a.Pipeline)
 	}
 }
 
@@ -143,15 +178,26 @@ func rejection(a *greenlight.Approval) string {
 	return "rejected"
 }
 
-// expireLoop closes approvals whose deadline has passed.
+// expireLoop closes approvals whose deadline has passed, and every ten
+// seconds sweeps for runs that nothing is moving (see sweep).
 func (e *Engine) expireLoop(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if tick%10 == 0 && !e.isStopping() {
+			runs, err := e.cfg.Store.Runs(ctx, greenlight.RunFilter{Statuses: []greenlight.RunStatus{
+				greenlight.RunQueued, greenlight.RunRunning, greenlight.RunWaiting}, Limit: 10000})
+			if err == nil {
+				err = e.sweep(ctx, runs)
+			}
+			if err != nil && ctx.Err() == nil {
+				e.cfg.Log.Error("sweep unfinished runs", "err", err)
+			}
 		}
 		pending, err := e.cfg.Store.Approvals(ctx, greenlight.ApprovalPending)
 		if err != nil {

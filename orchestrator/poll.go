@@ -29,7 +29,9 @@ func (e *Engine) pollLoop(ctx context.Context, p *config.Pipeline) {
 			return
 		case <-time.After(wait):
 		}
-		sha, err := e.cfg.Git.Head(ctx, p.Source.Repo, p.Source.Branch)
+		hctx, cancel := context.WithTimeout(ctx, gitTimeout)
+		sha, err := e.cfg.Git.Head(hctx, p.Source.Repo, p.Source.Branch)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"github.com/greenlight-cd/greenlight"
@@ -16,32 +17,43 @@ func (e *Engine) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := e.abandonReleases(ctx); err != nil {
+		return err
+	}
 	sort.Slice(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
+	for _, run := range runs {
+		if run.Status == greenlight.RunRunning {
+			e.cfg.Log.Info("resuming run cut off by a restart", "run", run.ID, "pipeline", run.Pipeline)
+		}
+	}
+	return e.sweep(ctx, runs)
+}
+
+// sweep moves on every unfinished run that nothing is moving: running runs
+// without a goroutine (a restart, or a transition that failed), waiting runs
+// whose approval was decided (a crash or failure right after the decision),
+// and the queued runs that may start. Safe to repeat: every step is
+// conditional on the run's state.
+func (e *Engine) sweep(ctx context.Context, runs []*greenlight.Run) error {
 	pipelines := map[string]bool{}
 	for _, run := range runs {
 		pipelines[run.Pipeline] = true
 		switch run.Status {
 		case greenlight.RunRunning:
-			if err := e.abandonReleases(ctx, run); err != nil {
-				return err
+			if !e.isActive(run.ID) {
+				e.launch(run.ID)
 			}
-			e.cfg.Log.Info("resuming run cut off by a restart", "run", run.ID, "pipeline", run.Pipeline)
-			e.launch(run.ID)
 		case greenlight.RunWaiting:
 			for _, s := range run.Stages {
 				if s.Status != greenlight.StageWaiting {
 					continue
 				}
 				a, err := e.cfg.Store.ApprovalForStage(ctx, run.ID, s.Name)
-				if greenlight.ErrorCode(err) == greenlight.ENOTFOUND {
-					e.launch(run.ID) // parked without its approval: open it now
-					continue
-				}
 				if err != nil {
-					return err
+					return fmt.Errorf("approval of run %d: %w", run.ID, err)
 				}
 				if a.Status != greenlight.ApprovalPending {
-					e.resolveGate(ctx, a) // decided just before the crash
+					e.resolveGate(ctx, a)
 				}
 			}
 		}
@@ -52,21 +64,21 @@ func (e *Engine) recover(ctx context.Context) error {
 	return nil
 }
 
-// abandonReleases marks a run's releases that were mid-deploy as failed.
-func (e *Engine) abandonReleases(ctx context.Context, run *greenlight.Run) error {
-	for _, s := range run.Stages {
-		if s.Type != greenlight.StageDeploy || s.Status != greenlight.StageRunning {
-			continue
-		}
-		rels, err := e.cfg.Store.Releases(ctx, run.Pipeline, s.Environment, 20)
-		if err != nil {
-			return err
-		}
-		for _, r := range rels {
-			if r.RunID == run.ID && r.Status == greenlight.ReleaseDeploying {
-				r.Status, r.Error = greenlight.ReleaseFailed, "interrupted by a server restart; deployed again"
-				if err := e.cfg.Store.UpdateRelease(ctx, r); err != nil {
-					return err
+// abandonReleases marks every release left mid-deploy as failed: its run's
+// deploy stage, if still running, deploys again (and finishes or rolls back).
+func (e *Engine) abandonReleases(ctx context.Context) error {
+	for _, p := range e.cfg.Server.Pipelines {
+		for env := range p.Environments {
+			rels, err := e.cfg.Store.Releases(ctx, p.Name, env, 50)
+			if err != nil {
+				return err
+			}
+			for _, r := range rels {
+				if r.Status == greenlight.ReleaseDeploying {
+					r.Status, r.Error = greenlight.ReleaseFailed, "interrupted by a server restart"
+					if err := e.cfg.Store.UpdateRelease(ctx, r); err != nil {
+						return err
+					}
 				}
 			}
 		}

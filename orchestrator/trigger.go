@@ -111,7 +111,7 @@ func (e *Engine) trigger(ctx context.Context, name string, req greenlight.Trigge
 	}
 	e.cfg.Events()
 	e.cfg.Log.Info("run created", "pipeline", p.Name, "run", run.ID, "commit", run.Commit.Short(), "trigger", run.Trigger)
-	e.schedule(ctx, p.Name)
+	e.schedule(e.background(ctx), p.Name)
 	return run, false, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/store/storetest"
 )
 
 // TestPostgresDeadlockRetried makes two transactions lock two approvals in
@@ -15,8 +16,8 @@ import (
 // again, and both succeed. (SQLite cannot deadlock: one writer at a time.)
 func TestPostgresDeadlockRetried(t *testing.T) {
 	t.Parallel()
-	dsn, admin := postgresAdmin(t)
-	s := openPostgres(dsn, admin)(t)
+	dsn, admin := storetest.PostgresAdmin(t)
+	s := storetest.PostgresOpener(dsn, admin)(t)
 	ctx := context.Background()
 	now := testTime()
 	var ids [2]int64

@@ -74,6 +74,19 @@ func (o *ops) Run(ctx context.Context, id int64) (*greenlight.Run, error) {
 	return run, nil
 }
 
+// LockRun touches the run's row: PostgreSQL keeps its row lock until the
+// transaction ends; SQLite's immediate transaction holds the database already.
+func (o *ops) LockRun(ctx context.Context, id int64) error {
+	ok, err := o.execOne(ctx, `UPDATE runs SET status = status WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("lock run %d: %w", id, err)
+	}
+	if !ok {
+		return greenlight.Errorf(greenlight.ENOTFOUND, "run %d not found", id)
+	}
+	return nil
+}
+
 // Runs returns runs matching f, newest first, with their stages.
 func (o *ops) Runs(ctx context.Context, f greenlight.RunFilter) ([]*greenlight.Run, error) {
 	var where []string

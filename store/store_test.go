@@ -2,11 +2,7 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,62 +33,10 @@ func TestSQLite(t *testing.T) {
 	storetest.Run(t, openSQLite)
 }
 
-// postgresAdmin returns the URL of the test server and a connection to it, or
-// skips the test when it is unreachable (fails instead when CI=true).
-func postgresAdmin(t *testing.T) (string, *sql.DB) {
-	dsn := os.Getenv("GREENLIGHT_TEST_POSTGRES")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err == nil {
-		err = admin.PingContext(context.Background())
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("postgres unreachable: %v", err)
-		}
-		t.Skipf("postgres unreachable (set GREENLIGHT_TEST_POSTGRES): %v", err)
-	}
-	admin.SetMaxOpenConns(4)
-	t.Cleanup(func() { admin.Close() })
-	return dsn, admin
-}
-
-// openPostgres returns an opener that gives each test a database of its own,
-// dropped when the test ends, so tests run in parallel.
-func openPostgres(dsn string, admin *sql.DB) storetest.Opener {
-	return func(t *testing.T) greenlight.Store {
-		ctx := context.Background()
-		var b [6]byte
-		rand.Read(b[:])
-		name := "gl_test_" + hex.EncodeToString(b[:])
-		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-			t.Fatalf("create database: %v", err)
-		}
-		t.Cleanup(func() {
-			if _, err := admin.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-				t.Errorf("drop database %s: %v", name, err)
-			}
-		})
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Path = "/" + name
-		db, err := store.Open(ctx, u.String(), "", testLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() }) // runs before the drop
-		return db
-	}
-}
-
 func TestPostgres(t *testing.T) {
 	t.Parallel()
-	dsn, admin := postgresAdmin(t)
-	storetest.Run(t, openPostgres(dsn, admin))
+	dsn, admin := storetest.PostgresAdmin(t)
+	storetest.Run(t, storetest.PostgresOpener(dsn, admin))
 }
 
 func TestDialect(t *testing.T) {
@@ -100,8 +44,8 @@ func TestDialect(t *testing.T) {
 	if got := openSQLite(t).(*store.DB).Dialect(); got != "sqlite" {
 		t.Errorf("got dialect %q, want sqlite", got)
 	}
-	dsn, admin := postgresAdmin(t)
-	if got := openPostgres(dsn, admin)(t).(*store.DB).Dialect(); got != "postgres" {
+	dsn, admin := storetest.PostgresAdmin(t)
+	if got := storetest.PostgresOpener(dsn, admin)(t).(*store.DB).Dialect(); got != "postgres" {
 		t.Errorf("got dialect %q, want postgres", got)
 	}
 }

@@ -29,6 +29,8 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case greenlight.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case greenlight.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

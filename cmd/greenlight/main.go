@@ -20,6 +20,7 @@ import (
 func main() {
 	runner.RunExecutorIfRequested() // inside a build sandbox this process runs steps instead (see runner)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C ends the program at once
 	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	stop()
 	var exit exitError

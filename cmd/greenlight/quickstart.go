@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"text/template"
 	"time"
 
@@ -89,17 +89,10 @@ func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, s
 
 // followQuickstart starts a run and tells the user what to open as it goes.
 func followQuickstart(ctx context.Context, srv *server, cfg *config.Server, ports []int, stdout io.Writer) {
-	var run *greenlight.Run
-	for run == nil { // the engine starts with the server
-		r, err := srv.engine.Trigger(ctx, "hello", greenlight.TriggerRequest{Trigger: greenlight.TriggerQuickstart})
-		if err != nil && ctx.Err() == nil {
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		if err != nil {
-			return
-		}
-		run = r
+	run, err := srv.engine.Trigger(ctx, "hello", greenlight.TriggerRequest{Trigger: greenlight.TriggerQuickstart})
+	if err != nil {
+		fmt.Fprintf(stdout, "Could not start a run: %s\n", greenlight.ErrorMessage(err))
+		return
 	}
 	fmt.Fprintf(stdout, "Run #%d: building %s (%s)…  %s/runs/%d\n", run.ID, run.Commit.Short(), run.Commit.Branch, cfg.PublicURL, run.ID)
 	link := regexp.MustCompile(`https?://\S+/approvals/[A-Za-z0-9_-]{43}\?decision=approve`)
@@ -120,6 +113,10 @@ func followQuickstart(ctx context.Context, srv *server, cfg *config.Server, port
 				continue
 			}
 			for _, m := range mails {
+				// Only this run's mail: an earlier quickstart's links are dead.
+				if !strings.Contains(m.Subject, fmt.Sprintf("#%d:", run.ID)) {
+					continue
+				}
 				if l := link.FindString(m.Text); l != "" {
 					fmt.Fprintf(stdout, "\nStaging is live:  http://127.0.0.1:%d/\n", ports[1])
 					fmt.Fprintf(stdout, "Approve it here:   %s\n", l)
@@ -194,5 +191,3 @@ func freePorts(from, n int) []int {
 	}
 	return ports
 }
-
-var _ = errors.New

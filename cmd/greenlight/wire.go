@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/approval"
 	"github.com/greenlight-cd/greenlight/artifact"
 	"github.com/greenlight-cd/greenlight/config"
@@ -134,5 +133,3 @@ func adminToken(cfg *config.Server, stdout io.Writer) (string, error) {
 	fmt.Fprintf(stdout, "Generated an admin token (kept in %s; shown only now):\n  %s\n", path, token)
 	return token, nil
 }
-
-var _ = greenlight.Version

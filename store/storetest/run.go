@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,5 +160,43 @@ func testTimesUTC(t *testing.T, s greenlight.Store) {
 	}
 	if got.CreatedAt.Location() != time.UTC {
 		t.Errorf("got location %v, want UTC", got.CreatedAt.Location())
+	}
+}
+
+// testLockRun: concurrent read-modify-write transactions on one run lose no
+// update when each takes the run's lock first.
+func testLockRun(t *testing.T, s greenlight.Store) {
+	ctx := context.Background()
+	wantCode(t, s.LockRun(ctx, 999999), greenlight.ENOTFOUND)
+	r := createRun(t, s, "hello", at(0))
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.InTx(ctx, func(tx greenlight.Tx) error {
+				if err := tx.LockRun(ctx, r.ID); err != nil {
+					return err
+				}
+				got, err := tx.Run(ctx, r.ID)
+				if err != nil {
+					return err
+				}
+				got.Error += "x" // a counter that only a serialized read-modify-write keeps exact
+				return tx.UpdateRun(ctx, got)
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	got, err := s.Run(ctx, r.ID)
+	must(t, err)
+	if len(got.Error) != n {
+		t.Fatalf("after %d locked increments the counter is %d: an update was lost", n, len(got.Error))
 	}
 }

@@ -24,6 +24,7 @@ func Run(t *testing.T, open Opener) {
 		{"RunRoundTrip", testRunRoundTrip},
 		{"RunNotFound", testRunNotFound},
 		{"UpdateRun", testUpdateRun},
+		{"LockRun", testLockRun},
 		{"RunsFilter", testRunsFilter},
 		{"TimesUTC", testTimesUTC},
 		{"Events", testEvents},

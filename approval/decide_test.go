@@ -1,0 +1,154 @@
+package approval_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
+	"github.com/greenlight-cd/greenlight/store/storetest"
+)
+
+var stores = []struct {
+	name string
+	open func(t *testing.T) greenlight.Store
+}{
+	{"sqlite", storetest.SQLite},
+	{"postgres", storetest.Postgres},
+}
+
+// gate makes a pending approval with one token per approver.
+func gate(t *testing.T, s greenlight.Store, now time.Time, required int, approvers ...string) (int64, map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	run := &greenlight.Run{Pipeline: "hello", Status: greenlight.RunWaiting, Trigger: greenlight.TriggerAPI,
+		Commit: greenlight.Commit{SHA: "0123456789012345678901234567890123456789", Branch: "main"}, CreatedAt: now,
+		Stages: []greenlight.Stage{{Name: "approval", Type: greenlight.StageApproval, Status: greenlight.StageWaiting}}}
+	if err := s.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	a := &greenlight.Approval{RunID: run.ID, Pipeline: "hello", Stage: "approval", Approvers: approvers,
+		Required: required, Deadline: now.Add(time.Hour), Status: greenlight.ApprovalPending, CreatedAt: now}
+	if err := s.CreateApproval(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{}
+	for _, who := range approvers {
+		raw, hash := greenlight.NewToken()
+		if err := s.CreateToken(ctx, &greenlight.ApprovalToken{Hash: hash, ApprovalID: a.ID, RunID: run.ID,
+			Approver: who, ExpiresAt: a.Deadline}); err != nil {
+			t.Fatal(err)
+		}
+		tokens[who] = raw
+	}
+	return a.ID, tokens
+}
+
+// TestDecideConcurrentQuorum: approvers of a `required: 2` gate who click at
+// the same moment are both counted, on both databases.
+func TestDecideConcurrentQuorum(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			s := st.open(t)
+			now := time.Now().UTC()
+			svc := approval.New(s, func() time.Time { return now })
+			for trial := range 10 {
+				id, tokens := gate(t, s, now, 2, "pm@example.com", "cto@example.com")
+				var wg sync.WaitGroup
+				for _, raw := range tokens {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if _, err := svc.Decide(context.Background(), raw, approval.Input{Verdict: greenlight.Approve}); err != nil {
+							t.Errorf("trial %d: decide: %v", trial, err)
+						}
+					}()
+				}
+				wg.Wait()
+				a, err := s.Approval(context.Background(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.Status != greenlight.ApprovalApproved || len(a.Decisions) != 2 {
+					t.Fatalf("trial %d: gate is %s with %d decisions, want approved with 2", trial, a.Status, len(a.Decisions))
+				}
+			}
+		})
+	}
+}
+
+// TestDecideOneWinner: many clicks through two links of a one-approval gate;
+// exactly one decides and every other is told the link is gone.
+func TestDecideOneWinner(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			s := st.open(t)
+			now := time.Now().UTC()
+			svc := approval.New(s, func() time.Time { return now })
+			id, tokens := gate(t, s, now, 1, "pm@example.com", "cto@example.com")
+			var mu sync.Mutex
+			wins, gone := 0, 0
+			var wg sync.WaitGroup
+			for i := range 40 {
+				raw := tokens["pm@example.com"]
+				verdict := greenlight.Approve
+				if i%2 == 1 {
+					raw, verdict = tokens["cto@example.com"], greenlight.Reject
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := svc.Decide(context.Background(), raw, approval.Input{Verdict: verdict})
+					mu.Lock()
+					defer mu.Unlock()
+					switch greenlight.ErrorCode(err) {
+					case "":
+						wins++
+					case greenlight.EGONE:
+						gone++
+					default:
+						t.Errorf("decide: %v", err)
+					}
+				}()
+			}
+			wg.Wait()
+			a, err := s.Approval(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wins != 1 || gone != 39 || len(a.Decisions) != 1 || a.Status == greenlight.ApprovalPending {
+				t.Fatalf("%d wins, %d gone, %d decisions, status %s; want 1, 39, 1, decided", wins, gone, len(a.Decisions), a.Status)
+			}
+		})
+	}
+}
+
+func TestDecideBadInput(t *testing.T) {
+	s := storetest.SQLite(t)
+	now := time.Now().UTC()
+	svc := approval.New(s, func() time.Time { return now })
+	_, tokens := gate(t, s, now, 1, "pm@example.com")
+	tests := []struct {
+		name  string
+		token string
+		in    approval.Input
+		code  string
+	}{
+		{"unknown verdict", tokens["pm@example.com"], approval.Input{Verdict: "maybe"}, greenlight.EINVALID},
+		{"malformed token", "not-a-token", approval.Input{Verdict: greenlight.Approve}, greenlight.ENOTFOUND},
+		{"unknown token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", approval.Input{Verdict: greenlight.Approve}, greenlight.ENOTFOUND},
+		{"comment too long", tokens["pm@example.com"], approval.Input{Verdict: greenlight.Approve, Comment: string(make([]byte, approval.MaxComment+1))}, greenlight.EINVALID},
+		{"comment not text", tokens["pm@example.com"], approval.Input{Verdict: greenlight.Approve, Comment: "\xff\xfe"}, greenlight.EINVALID},
+	}
+	for _, tt := range tests {
+		if _, err := svc.Decide(context.Background(), tt.token, tt.in); greenlight.ErrorCode(err) != tt.code {
+			t.Errorf("%s: got %v, want code %s", tt.name, err, tt.code)
+		}
+	}
+	// Nothing above used the token.
+	if _, err := svc.Decide(context.Background(), tokens["pm@example.com"], approval.Input{Verdict: greenlight.Approve}); err != nil {
+		t.Errorf("the token was spent by bad input: %v", err)
+	}
+}
