@@ -99,6 +99,9 @@ type Tx interface {
 	DueMail(ctx context.Context, now time.Time, limit int) ([]*Mail, error)
 	// MarkMailSent records delivery.
 	MarkMailSent(ctx context.Context, id int64, at time.Time) error
+	// RedactMail replaces a mail's stored bodies (after delivery, so that the
+	// table keeps no live approval link).
+	RedactMail(ctx context.Context, id int64, text, html string) error
 	// MarkMailFailed records a failed attempt and when to try again.
 	MarkMailFailed(ctx context.Context, id int64, reason string, next time.Time) error
 	// Mails returns the newest mail first (limit 0: a default).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"regexp"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -24,7 +25,10 @@ const (
 // Dispatcher sends the mail queued in the store. An SMTP outage delays mail,
 // never loses it: a failed attempt is recorded with the next time to try, 5s
 // doubling up to 10 minutes, with jitter so that a recovered server is not hit
-// by every mail at once. Sent mail stays in the store as the outbox history.
+// by every mail at once. Sent mail stays in the store as the outbox history;
+// once a mail left through SMTP, the approval links in its stored copy are
+// removed, so the table holds no live token (only their hashes are kept).
+// Mail kept in the outbox keeps its links: there, the outbox is the delivery.
 //
 // Lifecycle: NewDispatcher, then Run in its own goroutine (it never blocks a
 // run) until ctx ends; Kick is safe from any goroutine. One Dispatcher per
@@ -36,6 +40,7 @@ type Dispatcher struct {
 	log    *slog.Logger
 	kick   chan struct{}
 	mu     sync.Mutex // one pass at a time, whether from Run or SendDue
+	redact bool       // remove approval links from the stored copy after delivery
 }
 
 // NewDispatcher returns a Dispatcher; now nil means time.Now, log nil discards.
@@ -46,7 +51,8 @@ func NewDispatcher(store greenlight.Store, sender mail.Sender, now greenlight.No
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Dispatcher{store: store, sender: sender, now: now, log: log, kick: make(chan struct{}, 1)}
+	_, outbox := sender.(*mail.Outbox)
+	return &Dispatcher{store: store, sender: sender, now: now, log: log, kick: make(chan struct{}, 1), redact: !outbox}
 }
 
 // Kick nudges Run to look for due mail now; it never blocks.
@@ -136,7 +142,15 @@ func (d *Dispatcher) deliver(ctx context.Context, m *greenlight.Mail) error {
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer rcancel()
 	if err == nil {
-		if err := d.store.MarkMailSent(rctx, m.ID, d.now()); err != nil {
+		if err := d.store.InTx(rctx, func(tx greenlight.Tx) error {
+			if err := tx.MarkMailSent(rctx, m.ID, d.now()); err != nil {
+				return err
+			}
+			if text, html := redactLinks(m.Text), redactLinks(m.HTML); d.redact && (text != m.Text || html != m.HTML) {
+				return tx.RedactMail(rctx, m.ID, text, html)
+			}
+			return nil
+		}); err != nil {
 			return fmt.Errorf("mark mail %d sent: %w", m.ID, err)
 		}
 		d.log.InfoContext(ctx, "mail sent", "id", m.ID, "to", m.To, "subject", m.Subject)
@@ -175,4 +189,12 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// approvalLink matches the secret part of an approval link.
+var approvalLink = regexp.MustCompile(`/approvals/[A-Za-z0-9_-]{43}`)
+
+// redactLinks removes approval tokens from a delivered mail's stored copy.
+func redactLinks(s string) string {
+	return approvalLink.ReplaceAllString(s, "/approvals/(link removed after delivery)")
 }

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +116,51 @@ func TestDispatcherWithOutboxKeepsMail(t *testing.T) {
 	}
 	if n := len(e.smtp.Messages()); n != 0 {
 		t.Errorf("smtp got %d messages, want 0", n)
+	}
+}
+
+// After SMTP delivery the stored copy keeps no approval token; the recipient's
+// copy has it. Mail kept in the outbox keeps its links (it is the delivery).
+func TestDispatcherRemovesLinksAfterDelivery(t *testing.T) {
+	e := newEnv(t)
+	raw, _ := greenlight.NewToken()
+	link := "http://127.0.0.1:8080/approvals/" + raw + "?decision=approve"
+	now := e.clock.Now()
+	m := &greenlight.Mail{Key: "approval:1:pm", To: []string{"pm@example.com"}, Subject: "Approve?",
+		Text: "Approve: " + link + "\n", HTML: `<a href="` + link + `">Approve</a>`, CreatedAt: now, NextAttempt: now}
+	if ok, err := e.db.EnqueueMail(t.Context(), m); err != nil || !ok {
+		t.Fatalf("EnqueueMail = %v, %v", ok, err)
+	}
+	kept := &greenlight.Mail{Key: "approval:1:cto", To: []string{"cto@example.com"}, Subject: "Approve?",
+		Text: "Approve: " + link + "\n", CreatedAt: now, NextAttempt: now}
+	if ok, err := e.db.EnqueueMail(t.Context(), kept); err != nil || !ok {
+		t.Fatalf("EnqueueMail = %v, %v", ok, err)
+	}
+	if err := notify.NewDispatcher(e.db, &mail.Outbox{}, e.clock.Now, nil).SendDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.mail(kept.ID); !strings.Contains(got.Text, raw) {
+		t.Errorf("outbox mail lost its link: %q", got.Text)
+	}
+
+	// The same kind of mail through SMTP.
+	m2 := *m
+	m2.ID, m2.Key = 0, "approval:2:pm"
+	if ok, err := e.db.EnqueueMail(t.Context(), &m2); err != nil || !ok {
+		t.Fatalf("EnqueueMail = %v, %v", ok, err)
+	}
+	e.sendDue()
+	msgs := e.smtp.WaitFor(t, 1, 10*time.Second)
+	p, err := msgs[0].Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Text, raw) {
+		t.Fatalf("the delivered mail lacks its link:\n%s", p.Text)
+	}
+	got := e.mail(m2.ID)
+	if got.SentAt == nil || strings.Contains(got.Text, raw) || strings.Contains(got.HTML, raw) ||
+		!strings.Contains(got.Text, "link removed after delivery") {
+		t.Errorf("stored copy after delivery still holds the token or lost its text: %+v", got)
 	}
 }

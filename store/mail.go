@@ -90,6 +90,18 @@ func (o *ops) MarkMailSent(ctx context.Context, id int64, at time.Time) error {
 	return nil
 }
 
+// RedactMail replaces the stored text and HTML of a mail.
+func (o *ops) RedactMail(ctx context.Context, id int64, text, html string) error {
+	ok, err := o.execOne(ctx, `UPDATE mail SET body_text = ?, body_html = ? WHERE id = ?`, text, html, id)
+	if err != nil {
+		return fmt.Errorf("redact mail %d: %w", id, err)
+	}
+	if !ok {
+		return greenlight.Errorf(greenlight.ENOTFOUND, "mail %d not found", id)
+	}
+	return nil
+}
+
 // MarkMailFailed records a failed attempt, its reason, and when to try again.
 func (o *ops) MarkMailFailed(ctx context.Context, id int64, reason string, next time.Time) error {
 	ok, err := o.execOne(ctx, `UPDATE mail SET attempts = attempts + 1, last_error = ?, next_attempt = ?

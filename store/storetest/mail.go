@@ -57,6 +57,13 @@ func testMail(t *testing.T, s greenlight.Store) {
 		t.Errorf("limit 1: got %d mails, want the newest", len(limited))
 	}
 
+	must(t, s.RedactMail(ctx, m.ID, "link removed", "<p>link removed</p>"))
+	got, err := s.Mails(ctx, 0)
+	must(t, err)
+	if r := got[len(got)-1]; r.Text != "link removed" || r.HTML != "<p>link removed</p>" || r.Subject != m.Subject {
+		t.Errorf("after RedactMail: %+v", r)
+	}
+	wantCode(t, s.RedactMail(ctx, m.ID+100, "", ""), greenlight.ENOTFOUND)
 	wantCode(t, s.MarkMailSent(ctx, m.ID+100, at(0)), greenlight.ENOTFOUND)
 	wantCode(t, s.MarkMailFailed(ctx, m.ID+100, "x", at(0)), greenlight.ENOTFOUND)
 }
