@@ -21,6 +21,21 @@ func TestKillWhileWaiting(t *testing.T) {
 	id := s.pushRun(s.repo.head())
 	s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
 	link := s.mailTo("pm@example.com", "Approve", 30*time.Second).Link("decision=approve")
+	// Kill once both mails are recorded as sent: a kill between an SMTP
+	// transaction and its record would send that mail again (with the same
+	// Message-ID: see mail's TestSMTPMessageIDStable); what this test checks
+	// is that a restart makes no new approval mail.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body := s.api("GET", "/api/v1/outbox", nil)
+		if strings.Count(string(body), `"sent_at":"`) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the approval mails were not recorded as sent: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	s.kill()
 	s.boot()
 	if r := s.run(id); r.Status != greenlight.RunWaiting {
@@ -30,8 +45,13 @@ func TestKillWhileWaiting(t *testing.T) {
 		t.Fatalf("approve after restart: %d\n%s", code, page)
 	}
 	s.waitRun(id, 60*time.Second, greenlight.RunSucceeded)
-	if n := len(s.smtp.Messages()); n != 2 {
-		t.Errorf("%d mails sent, want 2 (one per approver, none twice after the restart)", n)
+	if msgs := s.smtp.Messages(); len(msgs) != 2 {
+		var got []string
+		for _, m := range msgs {
+			p, _ := m.Parse()
+			got = append(got, fmt.Sprintf("%v %q", m.To, p.Subject))
+		}
+		t.Errorf("%d mails sent, want 2 (one per approver, none twice after the restart): %v", len(msgs), got)
 	}
 }
 

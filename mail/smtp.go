@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -163,12 +164,25 @@ func (s *SMTP) message(m *greenlight.Mail) (*gomail.Msg, error) {
 	}
 	msg.Subject(oneLine(m.Subject))
 	msg.SetDate()
-	msg.SetMessageID()
+	msg.SetMessageIDWithValue(messageID(m, s.from))
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
 	return msg, nil
+}
+
+// messageID is the same for every send of one mail: a mail sent again after
+// a crash between the SMTP transaction and recording it carries the same
+// Message-ID, so mail programs show it once.
+func messageID(m *greenlight.Mail, from string) string {
+	domain := "greenlight.invalid"
+	if a, err := mail.ParseAddress(from); err == nil {
+		if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
+			domain = a.Address[i+1:]
+		}
+	}
+	return fmt.Sprintf("greenlight-mail-%d-%d@%s", m.ID, m.CreatedAt.UnixNano(), domain)
 }
 
 // oneLine replaces control characters with spaces: a subject is one line, and

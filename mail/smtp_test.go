@@ -267,3 +267,30 @@ func TestNewSMTPErrorHidesPassword(t *testing.T) {
 		t.Errorf("error %q leaks the password", err)
 	}
 }
+
+// A mail sent twice (after a crash between sending and recording it) keeps
+// its Message-ID, so mail programs show it once; other mails get their own.
+func TestSMTPMessageIDStable(t *testing.T) {
+	srv := smtptest.Start(t)
+	s := newSMTP(t, "smtp://"+srv.Addr())
+	m := testMail()
+	m.ID, m.CreatedAt = 7, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	other := testMail()
+	other.ID, other.CreatedAt = 8, m.CreatedAt
+	for _, x := range []*greenlight.Mail{m, m, other} {
+		if err := s.Send(t.Context(), x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	for _, got := range srv.WaitFor(t, 3, 5*time.Second) {
+		p, err := got.Parse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.Header.Get("Message-Id"))
+	}
+	if ids[0] == "" || ids[0] != ids[1] || ids[0] == ids[2] || !strings.HasSuffix(ids[0], "@example.com>") {
+		t.Errorf("Message-IDs = %q: want the same for one mail, another for another, at the sender's domain", ids)
+	}
+}
