@@ -66,31 +66,8 @@ func (d *Dispatcher) Kick() {
 // Run sends due mail on Kick and every second until ctx is done, then
 // returns nil.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	failures := 0
-	for {
-		err := d.SendDue(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			failures++
-			wait := pause(failures)
-			d.log.WarnContext(ctx, "mail dispatcher: will retry", "err", err, "in", wait)
-			if !sleep(ctx, wait) {
-				return nil
-			}
-			continue
-		}
-		failures = 0
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-d.kick:
-		case <-tick.C:
-		}
-	}
+	poll(ctx, d.kick, d.log, "mail dispatcher", d.SendDue)
+	return nil
 }
 
 // SendDue makes one attempt at every mail due now and returns when each was

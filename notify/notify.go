@@ -103,28 +103,35 @@ func (n *Notifier) Run(ctx context.Context) error {
 	if err := n.cfg.validate(); err != nil {
 		return err
 	}
+	poll(ctx, n.kick, n.cfg.Log, "notify", n.Drain)
+	return nil
+}
+
+// poll calls work on kick and every second until ctx is done; after an
+// error it waits a growing pause before trying again.
+func poll(ctx context.Context, kick <-chan struct{}, log *slog.Logger, name string, work func(context.Context) error) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	failures := 0
 	for {
-		err := n.Drain(ctx)
+		err := work(ctx)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		if err != nil {
 			failures++
 			wait := pause(failures)
-			n.cfg.Log.WarnContext(ctx, "notify: will retry", "err", err, "in", wait)
+			log.WarnContext(ctx, name+": will retry", "err", err, "in", wait)
 			if !sleep(ctx, wait) {
-				return nil
+				return
 			}
 			continue
 		}
 		failures = 0
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-n.kick:
+			return
+		case <-kick:
 		case <-tick.C:
 		}
 	}

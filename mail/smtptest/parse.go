@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	glmail "github.com/greenlight-cd/greenlight/mail"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -111,31 +112,9 @@ func (n *newlineStripper) Read(b []byte) (int, error) {
 	}
 }
 
-// Links returns every http(s) link of the text part, in order.
-func (p *Parsed) Links() []string {
-	var out []string
-	s := p.Text
-	for {
-		i := strings.Index(s, "http")
-		if i < 0 {
-			return out
-		}
-		s = s[i:]
-		if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
-			s = s[4:]
-			continue
-		}
-		end := strings.IndexAny(s, " \t\r\n<>\"'")
-		if end < 0 {
-			end = len(s)
-		}
-		// Trailing sentence punctuation is not part of a link.
-		if link := strings.TrimRight(s[:end], ".,;:!?)"); link != "http://" && link != "https://" {
-			out = append(out, link)
-		}
-		s = s[end:]
-	}
-}
+// Links returns every http(s) link of the text part, in order, found the way
+// the outbox finds them.
+func (p *Parsed) Links() []string { return glmail.Links(p.Text) }
 
 // Link returns the first link of the text part that contains substr, or "".
 func (p *Parsed) Link(substr string) string {
