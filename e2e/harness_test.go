@@ -172,6 +172,7 @@ type options struct {
 	health    string // health timeout
 	mode      string // pipeline mode
 	slowStart bool   // the start hook sleeps 3s first
+	poll      string // source.poll
 }
 
 // start writes a configuration for repo and starts the server on it.
@@ -192,6 +193,9 @@ func start(t *testing.T, o options) *server {
 	if o.mode == "" {
 		o.mode = "superseded"
 	}
+	if o.poll == "" {
+		o.poll = "0"
+	}
 	s := &server{t: t, dir: t.TempDir(), smtp: smtptest.Start(t), repo: newRepo(t, o.steps, o.slowStart),
 		staging: freePort(t), prod: freePort(t), approver: o.approvers}
 	port := freePort(t)
@@ -211,6 +215,7 @@ pipelines:
     source:
       repo: %s
       branch: main
+      poll: %s
       webhook_secret: ${HOOK_SECRET}
     notify: [dev-team@example.com]
     stages:
@@ -240,7 +245,7 @@ pipelines:
           - local: %s/production
             env: {PORT: "%d"}
         health: {url: "http://127.0.0.1:%d/healthz", timeout: %s}
-`, port, s.url, s.smtp.Addr(), o.mode, s.repo.dir, strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
+`, port, s.url, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
 		s.dir, s.staging, o.health, s.dir, s.prod, s.prod, o.health)
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -139,6 +139,40 @@ func TestQueuedMode(t *testing.T) {
 	s.waitRun(second, 90*time.Second, greenlight.RunWaiting)
 }
 
+// TestPolling: without any webhook, a new commit on the branch starts a run.
+func TestPolling(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{poll: "1s"})
+	first := s.repo.head()
+	var id int64
+	deadline := time.Now().Add(30 * time.Second)
+	for id == 0 && time.Now().Before(deadline) { // a fresh server builds the head once
+		_, body := s.api("GET", "/api/v1/runs?pipeline=hello", nil)
+		if strings.Contains(string(body), first) {
+			id = 1
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if id == 0 {
+		t.Fatal("the poller did not build the branch head")
+	}
+	second := s.repo.commit("Polled change", nil)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		_, body := s.api("GET", "/api/v1/runs?pipeline=hello", nil)
+		if strings.Contains(string(body), second) {
+			if !strings.Contains(string(body), `"trigger":"poll"`) || strings.Count(string(body), `"id":`) != 2 {
+				t.Errorf("runs after a polled commit: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the poller did not start a run for %s: %s", second, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestWebhookInput: bad signatures, unknown pipelines, malformed and
 // oversized bodies get clear 4xx answers; a repeated delivery starts nothing.
 func TestWebhookInput(t *testing.T) {
