@@ -320,16 +320,22 @@ func (s *server) kill() {
 	s.cmd = nil
 }
 
-// killApps stops the deployed apps the hooks started.
-func (s *server) killApps() {
-	pids, _ := filepath.Glob(filepath.Join(s.dir, "*", "releases", "*", "app.pid"))
-	for _, p := range pids {
+// killApps stops the deployed apps the hooks started: every process whose
+// working directory is under the test's directory (pid files alone miss an
+// app whose release was replaced, e.g. after a deploy cut off by kill -9).
+func (s *server) killApps() { killUnder(s.dir) }
+
+func killUnder(dir string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cwd")
+	for _, p := range procs {
+		cwd, err := os.Readlink(p)
+		if err != nil || !strings.HasPrefix(cwd, dir+"/") {
+			continue
+		}
 		var pid int
-		if b, err := os.ReadFile(p); err == nil {
-			fmt.Sscan(string(b), &pid)
-			if pid > 0 {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
+		fmt.Sscan(filepath.Base(filepath.Dir(p)), &pid)
+		if pid > 0 && pid != os.Getpid() {
+			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
 }

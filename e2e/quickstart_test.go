@@ -50,15 +50,7 @@ func TestQuickstart(t *testing.T) {
 			cmd.Process.Kill()
 			t.Errorf("quickstart did not stop within 20s of Ctrl-C")
 		}
-		pids, _ := filepath.Glob(filepath.Join(dir, "qs", "*", "releases", "*", "app.pid"))
-		for _, p := range pids {
-			var pid int
-			b, _ := os.ReadFile(p)
-			fmt.Sscan(string(b), &pid)
-			if pid > 0 {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
+		killUnder(dir)
 		if t.Failed() {
 			t.Logf("quickstart printed:\n%s\nstderr:\n%s", printed.String(), stderr.String())
 			logs, _ := filepath.Glob(filepath.Join(dir, "qs", "*", "releases", "*", "*.log"))
