@@ -35,10 +35,10 @@ type Event struct {
 
 // ApprovalOpened is the Data of EventApprovalOpened. It carries no token: the
 // approval-mail subscriber makes each approver's token in the same transaction
-// that queues their mail, so a raw token exists only inside that mail.
+// that queues their mail, so a raw token exists only inside that mail. The
+// changes since production are on the Approval itself.
 type ApprovalOpened struct {
-	ApprovalID int64    `json:"approval"`
-	Changes    []string `json:"changes,omitempty"` // commit titles since the release in production
+	ApprovalID int64 `json:"approval"`
 }
 
 // Revocation is the Data of EventApprovalRevoked.

@@ -20,13 +20,9 @@ func (n *Notifier) approvalOpened(ctx context.Context, e greenlight.Event) error
 	if !n.decode(ctx, e, &data) {
 		return nil
 	}
-	a, err := n.cfg.Store.Approval(ctx, data.ApprovalID)
+	a, run, err := n.approvalAndRun(ctx, data.ApprovalID)
 	if err != nil {
-		return fmt.Errorf("load approval %d: %w", data.ApprovalID, err)
-	}
-	run, err := n.cfg.Store.Run(ctx, a.RunID)
-	if err != nil {
-		return fmt.Errorf("load run %d: %w", a.RunID, err)
+		return err
 	}
 	now := n.cfg.Now()
 	if !n.stillOpen(ctx, a, now) {
@@ -45,7 +41,7 @@ func (n *Notifier) approvalOpened(ctx context.Context, e greenlight.Event) error
 			continue
 		}
 		raw, hash := greenlight.NewToken()
-		m, err := n.approvalMail(a, run, data.Changes, approver, raw, now)
+		m, err := n.approvalMail(a, run, approver, raw, now)
 		if err != nil {
 			return err
 		}
@@ -104,19 +100,28 @@ func (n *Notifier) stillOpen(ctx context.Context, a *greenlight.Approval, now ti
 	return false
 }
 
+// approvalAndRun loads an approval and its run.
+func (n *Notifier) approvalAndRun(ctx context.Context, id int64) (*greenlight.Approval, *greenlight.Run, error) {
+	a, err := n.cfg.Store.Approval(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load approval %d: %w", id, err)
+	}
+	run, err := n.cfg.Store.Run(ctx, a.RunID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load run %d: %w", a.RunID, err)
+	}
+	return a, run, nil
+}
+
 // approvalRevoked tells each approver their decision is no longer needed.
 func (n *Notifier) approvalRevoked(ctx context.Context, e greenlight.Event) error {
 	var data greenlight.Revocation
 	if !n.decode(ctx, e, &data) {
 		return nil
 	}
-	a, err := n.cfg.Store.Approval(ctx, data.ApprovalID)
+	a, run, err := n.approvalAndRun(ctx, data.ApprovalID)
 	if err != nil {
-		return fmt.Errorf("load approval %d: %w", data.ApprovalID, err)
-	}
-	run, err := n.cfg.Store.Run(ctx, a.RunID)
-	if err != nil {
-		return fmt.Errorf("load run %d: %w", a.RunID, err)
+		return err
 	}
 	reason := data.Reason
 	if reason == "" {

@@ -13,9 +13,8 @@ import (
 func TestApprovalMailPerApproverWithWorkingToken(t *testing.T) {
 	e := newEnv(t)
 	r := e.run(commit())
-	a := e.approval(r, "pm@example.com", "cto@example.com")
-	ev := e.event(greenlight.EventApprovalOpened, r.ID, greenlight.ApprovalOpened{
-		ApprovalID: a.ID, Changes: []string{"Add the pricing page", "Fix the footer"}})
+	a := e.approvalWithChanges(r, []string{"Add the pricing page", "Fix the footer"}, "pm@example.com", "cto@example.com")
+	ev := e.event(greenlight.EventApprovalOpened, r.ID, greenlight.ApprovalOpened{ApprovalID: a.ID})
 
 	e.drain()
 	if got := e.cursor(); got != ev.Seq {
@@ -143,9 +142,8 @@ func TestApprovalMailEscapesCommitData(t *testing.T) {
 	c.AuthorName = `<img src=x onerror="alert(2)">`
 	c.AuthorEmail = "evil@example.com>\r\nX-Evil: 1"
 	r := e.run(c)
-	a := e.approval(r, "pm@example.com")
-	e.event(greenlight.EventApprovalOpened, r.ID, greenlight.ApprovalOpened{
-		ApprovalID: a.ID, Changes: []string{`<a href="javascript:alert(3)">click</a>`}})
+	a := e.approvalWithChanges(r, []string{`<a href="javascript:alert(3)">click</a>`}, "pm@example.com")
+	e.event(greenlight.EventApprovalOpened, r.ID, greenlight.ApprovalOpened{ApprovalID: a.ID})
 	e.drain()
 	e.sendDue()
 

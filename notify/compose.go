@@ -72,7 +72,7 @@ type approvalView struct {
 	RejectURL  string
 }
 
-func (n *Notifier) approvalMail(a *greenlight.Approval, run *greenlight.Run, changes []string, approver, raw string, now time.Time) (*greenlight.Mail, error) {
+func (n *Notifier) approvalMail(a *greenlight.Approval, run *greenlight.Run, approver, raw string, now time.Time) (*greenlight.Mail, error) {
 	v := approvalView{
 		Pipeline:   a.Pipeline,
 		Run:        run.ID,
@@ -85,7 +85,7 @@ func (n *Notifier) approvalMail(a *greenlight.Approval, run *greenlight.Run, cha
 		ApproveURL: n.decisionURL(raw, greenlight.Approve),
 		RejectURL:  n.decisionURL(raw, greenlight.Reject),
 	}
-	for _, c := range changes {
+	for _, c := range a.Changes {
 		v.Changes = append(v.Changes, oneLine(c))
 	}
 	subject := fmt.Sprintf("Approve %s #%d: %s?", a.Pipeline, run.ID, v.Commit.Title)

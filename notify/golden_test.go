@@ -16,14 +16,13 @@ func TestMailGolden(t *testing.T) {
 	e := newEnv(t)
 	e.notifyList = []string{"dev-team@example.com"}
 	r := e.run(commit())
-	a := e.approval(r, "pm@example.com", "cto@example.com")
-	e.event(greenlight.EventApprovalOpened, r.ID, greenlight.ApprovalOpened{
-		ApprovalID: a.ID, Changes: []string{"Add the pricing page", "Fix the footer on small screens"}})
+	a := e.approvalWithChanges(r, []string{"Add the pricing page", "Fix the footer on small screens"}, "pm@example.com", "cto@example.com")
+	e.event(greenlight.EventApprovalOpened, r.ID, greenlight.ApprovalOpened{ApprovalID: a.ID})
 	e.drain()
 	if _, err := e.db.SetApprovalStatus(t.Context(), a.ID, greenlight.ApprovalRevoked, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	e.event(greenlight.EventApprovalRevoked, r.ID, map[string]any{"approval": a.ID, "reason": "superseded"})
+	e.event(greenlight.EventApprovalRevoked, r.ID, greenlight.Revocation{ApprovalID: a.ID, Reason: "superseded"})
 
 	r2 := e.run(commit())
 	r2.Status, r2.Error = greenlight.RunFailed, "step test: exit status 1"

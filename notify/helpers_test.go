@@ -119,10 +119,16 @@ func commit() greenlight.Commit {
 // approval opens the approval gate of run for approvers, deadline 72h away.
 func (e *env) approval(r *greenlight.Run, approvers ...string) *greenlight.Approval {
 	e.t.Helper()
+	return e.approvalWithChanges(r, nil, approvers...)
+}
+
+// approvalWithChanges is approval, listing changes since production.
+func (e *env) approvalWithChanges(r *greenlight.Run, changes []string, approvers ...string) *greenlight.Approval {
+	e.t.Helper()
 	now := e.clock.Now()
 	a := &greenlight.Approval{
 		RunID: r.ID, Pipeline: r.Pipeline, Stage: "approval", Approvers: approvers, Required: 1,
-		ReviewURL: "http://127.0.0.1:8081/", Deadline: now.Add(72 * time.Hour),
+		ReviewURL: "http://127.0.0.1:8081/", Deadline: now.Add(72 * time.Hour), Changes: changes,
 		Status: greenlight.ApprovalPending, CreatedAt: now,
 	}
 	if err := e.db.CreateApproval(e.t.Context(), a); err != nil {

@@ -46,7 +46,7 @@ func (e *Engine) openGate(ctx context.Context, run *greenlight.Run, p *config.Pi
 			if err := tx.CreateApproval(ctx, a); err != nil {
 				return err
 			}
-			em.emit(greenlight.EventApprovalOpened, greenlight.ApprovalOpened{ApprovalID: a.ID, Changes: changes})
+			em.emit(greenlight.EventApprovalOpened, greenlight.ApprovalOpened{ApprovalID: a.ID})
 		}
 		s.Status, s.StartedAt, s.Error = greenlight.StageWaiting, &now, ""
 		r.Status = greenlight.RunWaiting
