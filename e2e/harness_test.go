@@ -429,6 +429,25 @@ func (s *server) pushRun(sha string) int64 {
 	return int64(id)
 }
 
+// eventually polls cond every 50 ms until it holds, or fails the test with
+// what after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stageLog reads a stage's log file as the server writes it.
+func (s *server) stageLog(id int64, stage string) string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "data", "logs", fmt.Sprint(id), stage+".log"))
+	return string(b)
+}
+
 // get fetches a URL and returns status and body.
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()

@@ -25,17 +25,10 @@ func TestKillWhileWaiting(t *testing.T) {
 	// transaction and its record would send that mail again (with the same
 	// Message-ID: see mail's TestSMTPMessageIDStable); what this test checks
 	// is that a restart makes no new approval mail.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually(t, 30*time.Second, "both approval mails recorded as sent", func() bool {
 		_, body := s.api("GET", "/api/v1/outbox", nil)
-		if strings.Count(string(body), `"sent_at":"`) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the approval mails were not recorded as sent: %s", body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return strings.Count(string(body), `"sent_at":"`) == 2
+	})
 	s.kill()
 	s.boot()
 	if r := s.run(id); r.Status != greenlight.RunWaiting {
@@ -63,20 +56,8 @@ func TestKillWhileBuilding(t *testing.T) {
 	steps := "  - name: slow\n    run: echo started-attempt && sleep 3\n  - name: build\n    run: mkdir -p dist && cp bin/app dist/app\n"
 	s := start(t, options{steps: steps})
 	id := s.pushRun(s.repo.head())
-	started := func() int {
-		b, _ := os.ReadFile(filepath.Join(s.dir, "data", "logs", fmt.Sprint(id), "build.log"))
-		return strings.Count(string(b), "started-attempt\n")
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if started() > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the build step never started")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	started := func() int { return strings.Count(s.stageLog(id, "build"), "started-attempt\n") }
+	eventually(t, 60*time.Second, "the build step starts", func() bool { return started() > 0 })
 	s.kill()
 	s.boot()
 	r := s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
@@ -94,17 +75,9 @@ func TestKillWhileDeploying(t *testing.T) {
 	t.Parallel()
 	s := start(t, options{slowStart: true})
 	id := s.pushRun(s.repo.head())
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, _ := os.ReadFile(filepath.Join(s.dir, "data", "logs", fmt.Sprint(id), "staging.log"))
-		if strings.Contains(string(b), "starting slowly") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the deploy never reached its start hook")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, 60*time.Second, "the deploy reaches its start hook", func() bool {
+		return strings.Contains(s.stageLog(id, "staging"), "starting slowly")
+	})
 	s.kill()
 	s.boot()
 	r := s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
@@ -143,33 +116,17 @@ func TestQueuedMode(t *testing.T) {
 func TestPolling(t *testing.T) {
 	t.Parallel()
 	s := start(t, options{poll: "1s"})
+	runs := func() string {
+		_, body := s.api("GET", "/api/v1/runs?pipeline=hello", nil)
+		return string(body)
+	}
 	first := s.repo.head()
-	var id int64
-	deadline := time.Now().Add(30 * time.Second)
-	for id == 0 && time.Now().Before(deadline) { // a fresh server builds the head once
-		_, body := s.api("GET", "/api/v1/runs?pipeline=hello", nil)
-		if strings.Contains(string(body), first) {
-			id = 1
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if id == 0 {
-		t.Fatal("the poller did not build the branch head")
-	}
+	// A fresh server builds the head once.
+	eventually(t, 30*time.Second, "the poller builds the branch head", func() bool { return strings.Contains(runs(), first) })
 	second := s.repo.commit("Polled change", nil)
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		_, body := s.api("GET", "/api/v1/runs?pipeline=hello", nil)
-		if strings.Contains(string(body), second) {
-			if !strings.Contains(string(body), `"trigger":"poll"`) || strings.Count(string(body), `"id":`) != 2 {
-				t.Errorf("runs after a polled commit: %s", body)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the poller did not start a run for %s: %s", second, body)
-		}
-		time.Sleep(100 * time.Millisecond)
+	eventually(t, 30*time.Second, "the poller starts a run for a new commit", func() bool { return strings.Contains(runs(), second) })
+	if body := runs(); !strings.Contains(body, `"trigger":"poll"`) || strings.Count(body, `"id":`) != 2 {
+		t.Errorf("runs after a polled commit: %s", body)
 	}
 }
 
