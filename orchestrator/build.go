@@ -21,21 +21,13 @@ import (
 // the run (the artifact and the deploy hooks), written in the same
 // transaction as the success itself.
 func (e *Engine) build(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage) (func(*greenlight.Run), error) {
-	if sc.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, sc.Timeout, fmt.Errorf("the build took longer than its timeout of %s", sc.Timeout))
-		defer cancel()
-	}
 	out, err := e.cfg.Logs.Create(run.ID, sc.Name)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	defer out.Close()
 	apply, err := e.buildIn(ctx, run, p, sc, out)
-	if err != nil && context.Cause(ctx) != nil && ctx.Err() == context.DeadlineExceeded {
-		err = context.Cause(ctx)
-	}
-	if err != nil {
+	if err = stageErr(ctx, err); err != nil {
 		fmt.Fprintf(out, "==> build failed: %s\n", message(err))
 	}
 	return apply, err

@@ -43,11 +43,6 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	if run.Artifact == nil {
 		return greenlight.Errorf(greenlight.EINVALID, "there is no artifact to deploy: the build file lists no artifacts")
 	}
-	if sc.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, sc.Timeout, fmt.Errorf("the deploy took longer than its timeout of %s", sc.Timeout))
-		defer cancel()
-	}
 	out, err := e.cfg.Logs.Create(run.ID, sc.Name)
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
@@ -84,9 +79,7 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	}
 	fmt.Fprintf(out, "==> deploying run %d (%s, artifact %s) to %s\n", run.ID, run.Commit.Short(), run.Artifact.SHA256[:12], env.Name)
 	res, derr := e.cfg.Deployer.Deploy(ctx, req)
-	if derr != nil && ctx.Err() == context.DeadlineExceeded && context.Cause(ctx) != nil {
-		derr = fmt.Errorf("%w (%v)", context.Cause(ctx), derr)
-	}
+	derr = stageErr(ctx, derr)
 	rel.Targets = res.Targets
 	if derr != nil {
 		rel.Status, rel.Error = greenlight.ReleaseFailed, message(derr)

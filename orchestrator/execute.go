@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/config"
@@ -105,13 +106,15 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 		if run, err = e.startStage(ctx, id, stage.Name); err != nil || run.Status.Terminal() {
 			return ""
 		}
+		sctx, cancel := stageContext(ctx, stage.Type, sc.Timeout)
 		var apply func(*greenlight.Run)
 		switch stage.Type {
 		case greenlight.StageBuild:
-			apply, err = e.build(ctx, run, p, sc)
+			apply, err = e.build(sctx, run, p, sc)
 		case greenlight.StageDeploy:
-			err = e.deployStage(ctx, run, p, sc)
+			err = e.deployStage(sctx, run, p, sc)
 		}
+		cancel()
 		if cause := context.Cause(ctx); err != nil && (errors.Is(cause, errShutdown) || errors.Is(cause, errCancelled)) {
 			log.Info("stage cut off", "stage", stage.Name, "cause", cause)
 			return ""
@@ -146,6 +149,24 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 			return ""
 		}
 	}
+}
+
+// stageContext bounds a stage by its configured timeout, naming it as the
+// cause so that stageErr can tell people why the stage stopped.
+func stageContext(ctx context.Context, typ greenlight.StageType, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, timeout, fmt.Errorf("the %s took longer than its timeout of %s", typ, timeout))
+}
+
+// stageErr puts a stage's timeout first in err when that is what ended it.
+func stageErr(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	if err == nil || ctx.Err() != context.DeadlineExceeded || cause == nil || errors.Is(err, cause) {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", cause, err)
 }
 
 // nextStage is the first stage not yet done: a running one (cut off by a

@@ -1,6 +1,8 @@
 package orchestrator
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -84,5 +86,23 @@ func TestRedact(t *testing.T) {
 		if got := redact(in); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestStageErr(t *testing.T) {
+	expired, cancel := stageContext(context.Background(), greenlight.StageBuild, time.Nanosecond)
+	defer cancel()
+	<-expired.Done()
+	live, cancel2 := stageContext(context.Background(), greenlight.StageDeploy, 0)
+	defer cancel2()
+	stepErr := errors.New(`step "test" was cancelled`)
+	if got := stageErr(expired, stepErr).Error(); got != `the build took longer than its timeout of 1ns (step "test" was cancelled)` {
+		t.Errorf("timed-out stage: %q", got)
+	}
+	if got := stageErr(live, stepErr); got != stepErr {
+		t.Errorf("stage without timeout: %v, want the error unchanged", got)
+	}
+	if got := stageErr(expired, nil); got != nil {
+		t.Errorf("no error: %v", got)
 	}
 }
