@@ -8,19 +8,6 @@ import (
 	"strings"
 )
 
-// validName reports whether s matches ^[a-z0-9-]+$: names of pipelines,
-// stages and environments appear in URLs and directory names.
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c != '-' && (c < 'a' || c > 'z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
-}
 
 // refProblem explains why s is not a valid branch name, following
 // git check-ref-format, or returns "". A name starting with "-" would be read

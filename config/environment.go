@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/greenlight-cd/greenlight"
 )
 
 // laterStrategy reports whether name is a strategy of SPEC §9 that is
@@ -37,7 +39,7 @@ func (d *decoder) environments(pipeline *object, path string, p *Pipeline) {
 	d.eachEntry(m, path, func(name string, k, v ast.Node) {
 		ep := join(path, name)
 		switch p0, dup := first[name]; {
-		case !validName(name):
+		case !greenlight.ValidName(name):
 			d.errorf(k, "%s: invalid environment name %q: use lowercase letters, digits and \"-\"", path, name)
 			return
 		case dup:

@@ -33,7 +33,7 @@ func (d *decoder) pipeline(n ast.Node, path string) *Pipeline {
 	case o.missing("name"):
 		d.errorf(o.node, "%s.name: required", path)
 	case !o.valid("name"):
-	case !validName(p.Name):
+	case !greenlight.ValidName(p.Name):
 		d.errorf(o.at("name"), "%s.name: invalid name %q: use lowercase letters, digits and \"-\"", path, p.Name)
 	default:
 		if first, dup := d.firstSeen("pipeline", p.Name, o.at("name")); dup {
@@ -141,7 +141,7 @@ func (d *decoder) stages(pipeline *object, path string, p *Pipeline) {
 		case o.missing("name"):
 			d.errorf(o.node, "%s.name: required", sp)
 		case !o.valid("name"):
-		case !validName(st.Name):
+		case !greenlight.ValidName(st.Name):
 			d.errorf(o.at("name"), "%s.name: invalid name %q: use lowercase letters, digits and \"-\"", sp, st.Name)
 		default:
 			if first, dup := names[st.Name]; dup {

@@ -35,7 +35,7 @@ func (e *Engine) build(ctx context.Context, run *greenlight.Run, p *config.Pipel
 
 func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage, out io.Writer) (func(*greenlight.Run), error) {
 	sha := run.Commit.SHA
-	fmt.Fprintf(out, "==> checkout %s of %s\n", sha, redact(p.Source.Repo))
+	fmt.Fprintf(out, "==> checkout %s of %s\n", sha, greenlight.RedactURL(p.Source.Repo))
 	// Commit and Checkout fetch the commit when the mirror lacks it.
 	if run.Commit.Title == "" && run.Commit.AuthorName == "" {
 		c, err := e.cfg.Git.Commit(ctx, p.Source.Repo, sha)

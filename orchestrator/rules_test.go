@@ -75,19 +75,6 @@ func TestFinish(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	tests := map[string]string{
-		"https://user:secret@git.example.com/acme/hello.git": "https://***@git.example.com/acme/hello.git",
-		"https://git.example.com/acme/hello.git":             "https://git.example.com/acme/hello.git",
-		"/srv/git/hello.git":                                 "/srv/git/hello.git",
-		"ssh://git@host/x@y.git":                             "ssh://***@host/x@y.git",
-	}
-	for in, want := range tests {
-		if got := redact(in); got != want {
-			t.Errorf("redact(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
 
 func TestStageErr(t *testing.T) {
 	expired, cancel := stageContext(context.Background(), greenlight.StageBuild, time.Nanosecond)

@@ -77,7 +77,7 @@ func (e *Engine) trigger(ctx context.Context, name string, req greenlight.Trigge
 	if sha == "" {
 		if sha, err = e.cfg.Git.Head(ctx, p.Source.Repo, req.Branch); err != nil {
 			if greenlight.ErrorCode(err) == greenlight.ENOTFOUND {
-				return nil, false, greenlight.Errorf(greenlight.ENOTFOUND, "branch %s not found in %s", req.Branch, redact(p.Source.Repo))
+				return nil, false, greenlight.Errorf(greenlight.ENOTFOUND, "branch %s not found in %s", req.Branch, greenlight.RedactURL(p.Source.Repo))
 			}
 			return nil, false, greenlight.Errorf(greenlight.EUNAVAILABLE, "cannot read branch %s of the repository: %v", req.Branch, err)
 		}
@@ -156,13 +156,3 @@ func (e *Engine) schedule(ctx context.Context, name string) {
 	}
 }
 
-// redact removes credentials from a repository URL for messages.
-func redact(repo string) string {
-	if i := strings.Index(repo, "://"); i >= 0 {
-		rest := repo[i+3:]
-		if at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@"); at >= 0 {
-			return repo[:i+3] + "***@" + rest[at+1:]
-		}
-	}
-	return repo
-}

@@ -76,7 +76,7 @@ func (g *Git) checkout(ctx context.Context, m mirror, sha, dst string) error {
 	defer m.mu.RUnlock()
 	if err := g.workspace(ctx, m, sha, dst); err != nil {
 		empty(dst)
-		return fmt.Errorf("checkout %s of %s: %w", sha, redact(m.repo), err)
+		return fmt.Errorf("checkout %s of %s: %w", sha, greenlight.RedactURL(m.repo), err)
 	}
 	return nil
 }

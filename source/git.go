@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/greenlight-cd/greenlight"
 )
 
 // Git is a cache of bare mirrors in one directory, one per repository URL,
@@ -164,20 +165,11 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// redact hides a password in a repository URL before it reaches a log or an
-// error message (https://user:token@host/…).
-func redact(repo string) string {
-	u, err := url.Parse(repo)
-	if err != nil || u.User == nil {
-		return repo
-	}
-	return u.Redacted()
-}
 
 func redactArgs(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		out[i] = redact(a)
+		out[i] = greenlight.RedactURL(a)
 	}
 	return out
 }

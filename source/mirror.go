@@ -25,7 +25,7 @@ func (g *Git) Head(ctx context.Context, repo, branch string) (string, error) {
 	ref := "refs/heads/" + branch
 	out, err := g.run(ctx, "ls-remote", "--end-of-options", repo, ref)
 	if err != nil {
-		return "", fmt.Errorf("ls-remote %s: %w", redact(repo), err)
+		return "", fmt.Errorf("ls-remote %s: %w", greenlight.RedactURL(repo), err)
 	}
 	// ls-remote matches patterns by their tail (refs/heads/main also matches
 	// refs/remotes/x/refs/heads/main), so keep only the exact ref.
@@ -38,7 +38,7 @@ func (g *Git) Head(ctx context.Context, repo, branch string) (string, error) {
 			}
 		}
 	}
-	return "", greenlight.Errorf(greenlight.ENOTFOUND, "branch %q not found in %s", branch, redact(repo))
+	return "", greenlight.Errorf(greenlight.ENOTFOUND, "branch %q not found in %s", branch, greenlight.RedactURL(repo))
 }
 
 // Fetch brings the mirror of repo up to date: a clone --mirror the first
@@ -82,7 +82,7 @@ func (g *Git) Ensure(ctx context.Context, repo, sha string) error {
 		return err
 	}
 	if !g.has(ctx, m, sha) {
-		return greenlight.Errorf(greenlight.ENOTFOUND, "commit %s not found in %s", sha, redact(repo))
+		return greenlight.Errorf(greenlight.ENOTFOUND, "commit %s not found in %s", sha, greenlight.RedactURL(repo))
 	}
 	return nil
 }
@@ -101,7 +101,7 @@ func (g *Git) has(ctx context.Context, m mirror, sha string) bool {
 func (g *Git) fetchLocked(ctx context.Context, m mirror) error {
 	if !exists(m.dir) {
 		if err := g.clone(ctx, m); err != nil {
-			return fmt.Errorf("clone %s: %w", redact(m.repo), err)
+			return fmt.Errorf("clone %s: %w", greenlight.RedactURL(m.repo), err)
 		}
 		return nil
 	}
@@ -110,11 +110,11 @@ func (g *Git) fetchLocked(ctx context.Context, m mirror) error {
 		return nil
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("fetch %s: %w", redact(m.repo), ferr)
+		return fmt.Errorf("fetch %s: %w", greenlight.RedactURL(m.repo), ferr)
 	}
-	g.log.Warn("fetch into mirror failed: cloning it again", "repo", redact(m.repo), "err", ferr)
+	g.log.Warn("fetch into mirror failed: cloning it again", "repo", greenlight.RedactURL(m.repo), "err", ferr)
 	if cerr := g.clone(ctx, m); cerr != nil {
-		return fmt.Errorf("fetch %s: %w (clone again: %w)", redact(m.repo), ferr, cerr)
+		return fmt.Errorf("fetch %s: %w (clone again: %w)", greenlight.RedactURL(m.repo), ferr, cerr)
 	}
 	return nil
 }
@@ -146,6 +146,6 @@ func (g *Git) clone(ctx context.Context, m mirror) error {
 	if err := os.Rename(dst, m.dir); err != nil {
 		return fmt.Errorf("install mirror: %w", err)
 	}
-	g.log.Info("mirrored repository", "repo", redact(m.repo), "dir", m.dir)
+	g.log.Info("mirrored repository", "repo", greenlight.RedactURL(m.repo), "dir", m.dir)
 	return nil
 }

@@ -14,21 +14,12 @@ import (
 // and returns it in lower case. Abbreviations are refused: they can become
 // ambiguous as a repository grows.
 func checkSHA(sha string) (string, error) {
-	if (len(sha) != 40 && len(sha) != 64) || !isHex(sha) {
+	if !greenlight.ValidSHA(sha) {
 		return "", greenlight.Errorf(greenlight.EINVALID, "invalid commit sha %q: want 40 or 64 hex digits", clip(sha))
 	}
 	return strings.ToLower(sha), nil
 }
 
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
 
 // checkBranch applies git's rules for a branch name (git check-ref-format
 // --branch), so a name like "--upload-pack=…" is refused outright.

@@ -97,16 +97,3 @@ func TestCleanPath(t *testing.T) {
 	}
 }
 
-func TestRedact(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://bot:s3cret@git.example.com/acme/app.git", "https://bot:xxxxx@git.example.com/acme/app.git"},
-		{"https://git.example.com/acme/app.git", "https://git.example.com/acme/app.git"},
-		{"/srv/git/app.git", "/srv/git/app.git"},
-		{"git@github.com:acme/app.git", "git@github.com:acme/app.git"},
-	}
-	for _, tt := range tests {
-		if got := redact(tt.in); got != tt.want {
-			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}

@@ -61,23 +61,9 @@ func (l *Logs) path(runID int64, stage string) (string, error) {
 	if runID <= 0 {
 		return "", greenlight.Errorf(greenlight.EINVALID, "invalid run id %d", runID)
 	}
-	if !validStage(stage) {
+	if !greenlight.ValidName(stage) {
 		return "", greenlight.Errorf(greenlight.EINVALID, "invalid stage name %q", stage)
 	}
 	return filepath.Join(l.Dir, strconv.FormatInt(runID, 10), stage+".log"), nil
 }
 
-// validStage reports whether name matches [a-z0-9-]+, the pipeline config's
-// rule for stage names.
-func validStage(name string) bool {
-	if name == "" || len(name) > 250 { // a file name is at most 255 bytes
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sort"
 
 	"github.com/greenlight-cd/greenlight"
@@ -49,7 +48,7 @@ func pipelineViews(ctx context.Context, srv *config.Server, store greenlight.Sto
 		v := pipelineJSON{
 			Name:         p.Name,
 			Mode:         string(p.Mode),
-			Repo:         redactRepo(p.Source.Repo),
+			Repo:         greenlight.RedactURL(p.Source.Repo),
 			Branch:       p.Source.Branch,
 			Stages:       make([]stageJSON, 0, len(p.Stages)),
 			Environments: environmentNames(p),
@@ -82,21 +81,6 @@ func environmentNames(p *config.Pipeline) []string {
 	return names
 }
 
-// redactRepo hides credentials written into a repository URL
-// (https://user:token@host/… or https://token@host/…). An ssh user name such
-// as git@ is not a secret and stays.
-func redactRepo(repo string) string {
-	u, err := url.Parse(repo)
-	if err != nil || u.User == nil || u.Host == "" {
-		return repo
-	}
-	if _, hasPassword := u.User.Password(); hasPassword {
-		u.User = url.UserPassword(u.User.Username(), "redacted")
-	} else if u.Scheme == "http" || u.Scheme == "https" {
-		u.User = url.User("redacted")
-	}
-	return u.String()
-}
 
 // environmentJSON is an environment's live release and its history.
 type environmentJSON struct {

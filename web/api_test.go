@@ -120,21 +120,6 @@ func TestAPIPipelines(t *testing.T) {
 	}
 }
 
-func TestRedactRepo(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"https://user:pass@host/r.git", "https://user:redacted@host/r.git"},
-		{"https://ghp_token@github.com/a/b.git", "https://redacted@github.com/a/b.git"},
-		{"ssh://git@host:22/r.git", "ssh://git@host:22/r.git"},
-		{"git@github.com:acme/hello.git", "git@github.com:acme/hello.git"},
-		{"/srv/git/hello.git", "/srv/git/hello.git"},
-		{"https://github.com/a/b.git", "https://github.com/a/b.git"},
-	}
-	for _, tt := range tests {
-		if got := redactRepo(tt.in); got != tt.want {
-			t.Errorf("redactRepo(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
 
 func TestAPITrigger(t *testing.T) {
 	e := newEnv(t)

@@ -55,7 +55,7 @@ func handleTrigger(srv *config.Server, engine Engine, log *slog.Logger) http.Han
 }
 
 func (b *triggerBody) validate() error {
-	if b.Commit != "" && !isSHA(b.Commit) {
+	if b.Commit != "" && !greenlight.ValidSHA(b.Commit) {
 		return greenlight.Errorf(greenlight.EINVALID, "commit must be a full 40-character hex sha, not %q", truncate(b.Commit, 80))
 	}
 	for k, v := range b.Params {
@@ -69,18 +69,6 @@ func (b *triggerBody) validate() error {
 	return nil
 }
 
-// isSHA reports whether s is a full git object name (SHA-1).
-func isSHA(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
 
 // isParamName reports whether k can be part of an environment variable name
 // (GREENLIGHT_PARAM_<k>).

@@ -53,7 +53,7 @@ func (s *server) handlePipelinePage() http.HandlerFunc {
 			Branch string
 			Runs   []*greenlight.Run
 			Envs   []envView
-		}{p.Name, redactRepo(p.Source.Repo), p.Source.Branch, runs, envs}
+		}{p.Name, greenlight.RedactURL(p.Source.Repo), p.Source.Branch, runs, envs}
 		s.render(w, r, http.StatusOK, "pipeline", page{Title: p.Name, Nav: true, Active: "pipelines", Data: data})
 	}
 }

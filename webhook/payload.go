@@ -39,7 +39,7 @@ func readPush(p *Push, h http.Header, body []byte) error {
 		return err
 	}
 	after := strings.ToLower(*pl.After)
-	if !isSHA(after) {
+	if !greenlight.ValidSHA(after) {
 		return greenlight.Errorf(greenlight.EINVALID, "push payload's \"after\" %q is not a full commit sha (40 hex digits)", clip(after))
 	}
 	p.Ref = *pl.Ref
@@ -84,19 +84,6 @@ func jsonProblem(err error) string {
 	return "invalid JSON"
 }
 
-// isSHA accepts a full lower-case object name: 40 hex digits (SHA-1), or 64
-// for repositories in git's SHA-256 format.
-func isSHA(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
-			return false
-		}
-	}
-	return true
-}
 
 // checkRef accepts a full ref name. The pipeline's branch rules decide
 // whether it starts anything; this only keeps out what no ref can be.

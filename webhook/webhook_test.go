@@ -246,7 +246,7 @@ func FuzzParse(f *testing.F) {
 		if p.Ping {
 			return
 		}
-		if !strings.HasPrefix(p.Ref, "refs/") || !isSHA(p.After) || (p.Branch != "" && p.Ref != "refs/heads/"+p.Branch) {
+		if !strings.HasPrefix(p.Ref, "refs/") || !greenlight.ValidSHA(p.After) || (p.Branch != "" && p.Ref != "refs/heads/"+p.Branch) {
 			t.Fatalf("accepted a malformed push: %+v", p)
 		}
 	})
