@@ -8,7 +8,6 @@ import (
 	"strings"
 )
 
-
 // refProblem explains why s is not a valid branch name, following
 // git check-ref-format, or returns "". A name starting with "-" would be read
 // by git as an option.

@@ -75,7 +75,6 @@ func TestFinish(t *testing.T) {
 	}
 }
 
-
 func TestStageErr(t *testing.T) {
 	expired, cancel := stageContext(context.Background(), greenlight.StageBuild, time.Nanosecond)
 	defer cancel()

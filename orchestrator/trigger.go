@@ -155,4 +155,3 @@ func (e *Engine) schedule(ctx context.Context, name string) {
 		e.launch(r.ID)
 	}
 }
-

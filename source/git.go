@@ -165,7 +165,6 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-
 func redactArgs(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {

@@ -20,7 +20,6 @@ func checkSHA(sha string) (string, error) {
 	return strings.ToLower(sha), nil
 }
 
-
 // checkBranch applies git's rules for a branch name (git check-ref-format
 // --branch), so a name like "--upload-pack=…" is refused outright.
 func checkBranch(b string) error {

@@ -96,4 +96,3 @@ func TestCleanPath(t *testing.T) {
 		}
 	}
 }
-

@@ -66,4 +66,3 @@ func (l *Logs) path(runID int64, stage string) (string, error) {
 	}
 	return filepath.Join(l.Dir, strconv.FormatInt(runID, 10), stage+".log"), nil
 }
-

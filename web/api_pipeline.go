@@ -81,7 +81,6 @@ func environmentNames(p *config.Pipeline) []string {
 	return names
 }
 
-
 // environmentJSON is an environment's live release and its history.
 type environmentJSON struct {
 	Current *greenlight.Release   `json:"current"`

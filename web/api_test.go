@@ -120,7 +120,6 @@ func TestAPIPipelines(t *testing.T) {
 	}
 }
 
-
 func TestAPITrigger(t *testing.T) {
 	e := newEnv(t)
 	tests := []struct {

@@ -69,7 +69,6 @@ func (b *triggerBody) validate() error {
 	return nil
 }
 
-
 // isParamName reports whether k can be part of an environment variable name
 // (GREENLIGHT_PARAM_<k>).
 func isParamName(k string) bool {

@@ -84,7 +84,6 @@ func jsonProblem(err error) string {
 	return "invalid JSON"
 }
 
-
 // checkRef accepts a full ref name. The pipeline's branch rules decide
 // whether it starts anything; this only keeps out what no ref can be.
 func checkRef(ref string) error {
