@@ -28,7 +28,7 @@ func (e *Engine) build(ctx context.Context, run *greenlight.Run, p *config.Pipel
 	defer out.Close()
 	apply, err := e.buildIn(ctx, run, p, sc, out)
 	if err = stageErr(ctx, err); err != nil {
-		fmt.Fprintf(out, "==> build failed: %s\n", message(err))
+		fmt.Fprintf(out, "==> build failed: %s\n", err.Error())
 	}
 	return apply, err
 }
@@ -59,17 +59,16 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 	if err := e.cfg.Git.Checkout(ctx, p.Source.Repo, sha, ws); err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", run.Commit.Short(), err)
 	}
-	data, err := os.ReadFile(filepath.Join(ws, sc.File))
+	data, err := readBuildFile(ws, sc.File)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, greenlight.Errorf(greenlight.EINVALID, "build file %s not found in commit %s", sc.File, run.Commit.Short())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read build file: %w", err)
+		return nil, greenlight.Errorf(greenlight.EINVALID, "build file %s cannot be read: %v", sc.File, err)
 	}
 	b, err := config.ParseBuild(sc.File, data)
 	if err != nil {
-		fmt.Fprintf(out, "%v\n", err)
-		return nil, greenlight.Errorf(greenlight.EINVALID, "build file %s is invalid: %v", sc.File, err)
+		return nil, greenlight.Errorf(greenlight.EINVALID, "build file %s is invalid:\n%v", sc.File, err)
 	}
 	env := map[string]string{}
 	for k, v := range b.Env {
@@ -106,4 +105,22 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 		fmt.Fprintf(out, "==> no artifacts listed in %s: nothing to deploy\n", sc.File)
 	}
 	return func(r *greenlight.Run) { r.Artifact, r.Hooks = ref, b.Hooks }, nil
+}
+
+// readBuildFile reads the build file from the checkout through os.Root: the
+// commit is untrusted, and a build file that is a link out of the workspace
+// (to the server's database, say) must not be read. Past the size limit only
+// enough is read for the parser to refuse it.
+func readBuildFile(ws, name string) ([]byte, error) {
+	root, err := os.OpenRoot(ws)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, config.MaxBuildFileSize+1))
 }

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -82,11 +83,11 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	derr = stageErr(ctx, derr)
 	rel.Targets = res.Targets
 	if derr != nil {
-		rel.Status, rel.Error = greenlight.ReleaseFailed, message(derr)
+		rel.Status, rel.Error = greenlight.ReleaseFailed, derr.Error()
 		if res.RolledBack {
 			rel.Status = greenlight.ReleaseRolledBack
 		}
-		fmt.Fprintf(out, "==> deploy failed: %s\n", message(derr))
+		fmt.Fprintf(out, "==> deploy failed: %s\n", derr.Error())
 	} else {
 		rel.Status, rel.DeployedAt = greenlight.ReleaseLive, e.cfg.Now()
 		fmt.Fprintf(out, "==> %s is live on %s\n", run.Commit.Short(), env.Name)
@@ -97,7 +98,7 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	if derr != nil {
 		return derr
 	}
-	if p.Mode != "queued" {
+	if p.Mode != config.ModeQueued {
 		e.supersedeOlder(ctx, run, env.Name)
 	}
 	return nil
@@ -122,6 +123,7 @@ func (e *Engine) recordRelease(ctx context.Context, rel *greenlight.Release) err
 		if err := tx.UpdateRelease(ctx, rel); err != nil {
 			return err
 		}
+		data, _ := json.Marshal(map[string]string{"environment": rel.Environment, "status": string(rel.Status)})
 		t := greenlight.EventReleaseLive
 		switch rel.Status {
 		case greenlight.ReleaseRolledBack:
@@ -130,7 +132,7 @@ func (e *Engine) recordRelease(ctx context.Context, rel *greenlight.Release) err
 			t = greenlight.EventReleaseFailed
 		}
 		return tx.AppendEvent(ctx, &greenlight.Event{Pipeline: rel.Pipeline, RunID: rel.RunID, Type: t,
-			Data: []byte(fmt.Sprintf(`{"environment":%q,"status":%q}`, rel.Environment, rel.Status)), CreatedAt: e.cfg.Now()})
+			Data: data, CreatedAt: e.cfg.Now()})
 	})
 	if err != nil {
 		return fmt.Errorf("record release of run %d: %w", rel.RunID, err)

@@ -202,7 +202,7 @@ func (e *Engine) startStage(ctx context.Context, id int64, name string) (*greenl
 
 // fail ends the run as failed because of stage's error.
 func (e *Engine) fail(ctx context.Context, id int64, stage string, cause error) {
-	reason := fmt.Sprintf("%s: %s", stage, message(cause))
+	reason := fmt.Sprintf("%s: %s", stage, cause.Error())
 	e.cfg.Log.Info("run failed", "run", id, "stage", stage, "err", cause)
 	if _, err := e.change(context.WithoutCancel(ctx), id, func(_ greenlight.Tx, run *greenlight.Run, em *emitter) error {
 		if run.Status.Terminal() {
@@ -225,14 +225,4 @@ func (e *Engine) succeed(ctx context.Context, id int64) {
 	}); err != nil {
 		e.cfg.Log.Error("record success", "run", id, "err", err)
 	}
-}
-
-// message is the text of err for people: an *Error's message, else the
-// wrapped text (our own errors say what happened; none carry secrets).
-func message(err error) string {
-	var ge *greenlight.Error
-	if errors.As(err, &ge) && ge.Message != "" && err.Error() == ge.Message {
-		return ge.Message
-	}
-	return err.Error()
 }

@@ -17,10 +17,6 @@ import (
 func (e *Engine) openGate(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage) error {
 	changes := e.changesSinceProduction(ctx, run, p, sc)
 	now := e.cfg.Now()
-	timeout := sc.Timeout
-	if timeout <= 0 {
-		timeout = 72 * time.Hour
-	}
 	_, err := e.change(ctx, run.ID, func(tx greenlight.Tx, r *greenlight.Run, em *emitter) error {
 		s := r.Stage(sc.Name)
 		if r.Status.Terminal() || s.Status.Terminal() {
@@ -41,7 +37,7 @@ func (e *Engine) openGate(ctx context.Context, run *greenlight.Run, p *config.Pi
 		}
 		if a == nil {
 			a = &greenlight.Approval{RunID: r.ID, Pipeline: r.Pipeline, Stage: sc.Name, Approvers: sc.Approvers,
-				Required: sc.Required, ReviewURL: sc.ReviewURL, Deadline: now.Add(timeout), Changes: changes,
+				Required: sc.Required, ReviewURL: sc.ReviewURL, Deadline: now.Add(sc.Timeout), Changes: changes,
 				Status: greenlight.ApprovalPending, CreatedAt: now}
 			if err := tx.CreateApproval(ctx, a); err != nil {
 				return err
@@ -58,7 +54,7 @@ func (e *Engine) openGate(ctx context.Context, run *greenlight.Run, p *config.Pi
 // newerLive returns a newer run live in an environment this run deployed
 // to (mode superseded only), and that environment.
 func (e *Engine) newerLive(ctx context.Context, tx greenlight.Tx, p *config.Pipeline, run *greenlight.Run) (int64, string, error) {
-	if p.Mode == "queued" {
+	if p.Mode == config.ModeQueued {
 		return 0, "", nil
 	}
 	for _, s := range run.Stages {

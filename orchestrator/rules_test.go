@@ -3,10 +3,15 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/config"
 )
 
 func stages(statuses ...greenlight.StageStatus) *greenlight.Run {
@@ -90,5 +95,33 @@ func TestStageErr(t *testing.T) {
 	}
 	if got := stageErr(expired, nil); got != nil {
 		t.Errorf("no error: %v", got)
+	}
+}
+
+// A commit's build file that links out of the workspace is not read.
+func TestReadBuildFile(t *testing.T) {
+	ws, outside := t.TempDir(), t.TempDir()
+	secret := filepath.Join(outside, "admin-token")
+	if err := os.WriteFile(secret, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(ws, "ok.yml"), []byte("steps: [{run: make}]\n"), 0o644)
+	os.Symlink(secret, filepath.Join(ws, "abs.yml"))
+	os.Symlink("../"+filepath.Base(outside)+"/admin-token", filepath.Join(ws, "rel.yml"))
+	os.WriteFile(filepath.Join(ws, "big.yml"), make([]byte, config.MaxBuildFileSize+100), 0o644)
+
+	if data, err := readBuildFile(ws, "ok.yml"); err != nil || string(data) != "steps: [{run: make}]\n" {
+		t.Errorf("plain file: %q, %v", data, err)
+	}
+	for _, name := range []string{"abs.yml", "rel.yml"} {
+		if data, err := readBuildFile(ws, name); err == nil || strings.Contains(string(data), "s3cret") {
+			t.Errorf("%s links out of the workspace: read %q, %v", name, data, err)
+		}
+	}
+	if data, err := readBuildFile(ws, "big.yml"); err != nil || len(data) != config.MaxBuildFileSize+1 {
+		t.Errorf("oversized file: read %d bytes, %v; want %d", len(data), err, config.MaxBuildFileSize+1)
+	}
+	if _, err := readBuildFile(ws, "none.yml"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want not exist", err)
 	}
 }

@@ -14,7 +14,6 @@ import (
 )
 
 var (
-	shaRE   = regexp.MustCompile(`^[0-9a-f]{40}$`)
 	paramRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 )
 
@@ -81,8 +80,8 @@ func (e *Engine) trigger(ctx context.Context, name string, req greenlight.Trigge
 			}
 			return nil, false, greenlight.Errorf(greenlight.EUNAVAILABLE, "cannot read branch %s of the repository: %v", req.Branch, err)
 		}
-	} else if !shaRE.MatchString(sha) {
-		return nil, false, greenlight.Errorf(greenlight.EINVALID, "commit must be a full 40-character hex sha")
+	} else if !greenlight.ValidSHA(sha) {
+		return nil, false, greenlight.Errorf(greenlight.EINVALID, "commit must be a full sha: 40 (or 64) hex digits")
 	}
 	run := newRun(p, req, sha, e.cfg.Now())
 	dup := false
@@ -139,7 +138,7 @@ func (e *Engine) schedule(ctx context.Context, name string) {
 		return
 	}
 	sort.Slice(queued, func(i, j int) bool { return queued[i].ID < queued[j].ID })
-	if p.Mode == "queued" && len(queued) > 0 {
+	if p.Mode == config.ModeQueued && len(queued) > 0 {
 		busy, err := e.cfg.Store.Runs(ctx, greenlight.RunFilter{Pipeline: name,
 			Statuses: []greenlight.RunStatus{greenlight.RunRunning, greenlight.RunWaiting}, Limit: 1})
 		if err != nil {
