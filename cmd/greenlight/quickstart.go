@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/config"
+	"github.com/greenlight-cd/greenlight/mail"
 )
 
 func quickstartCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
@@ -65,7 +65,7 @@ func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, s
 	}
 	cfg, err := config.Load(file, getenv)
 	if err != nil {
-		return fmt.Errorf("%s:\n%w", file, err)
+		return err // each line names the file
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := open(ctx, cfg, log, stdout)
@@ -95,7 +95,6 @@ func followQuickstart(ctx context.Context, srv *server, cfg *config.Server, port
 		return
 	}
 	fmt.Fprintf(stdout, "Run #%d: building %s (%s)…  %s/runs/%d\n", run.ID, run.Commit.Short(), run.Commit.Branch, cfg.PublicURL, run.ID)
-	link := regexp.MustCompile(`https?://\S+/approvals/[A-Za-z0-9_-]{43}\?decision=approve`)
 	told := false
 	for {
 		select {
@@ -117,7 +116,7 @@ func followQuickstart(ctx context.Context, srv *server, cfg *config.Server, port
 				if !strings.Contains(m.Subject, fmt.Sprintf("#%d:", run.ID)) {
 					continue
 				}
-				if l := link.FindString(m.Text); l != "" {
+				if l := approveLink(m.Text); l != "" {
 					fmt.Fprintf(stdout, "\nStaging is live:  http://127.0.0.1:%d/\n", ports[1])
 					fmt.Fprintf(stdout, "Approve it here:   %s\n", l)
 					fmt.Fprintf(stdout, "(the approval mail is in the outbox: %s/outbox)\n\n", cfg.PublicURL)
@@ -190,4 +189,14 @@ func freePorts(from, n int) []int {
 		ln.Close()
 	}
 	return ports
+}
+
+// approveLink is the Approve link of an approval mail's text.
+func approveLink(text string) string {
+	for _, l := range mail.Links(text) {
+		if strings.Contains(l, "/approvals/") && strings.HasSuffix(l, "?decision=approve") {
+			return l
+		}
+	}
+	return ""
 }

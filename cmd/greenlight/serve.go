@@ -25,7 +25,7 @@ func serveCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(file, getenv)
 			if err != nil {
-				return fmt.Errorf("%s:\n%w", file, err)
+				return err // each line names the file
 			}
 			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			srv, err := open(cmd.Context(), cfg, log, stdout)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -23,18 +22,11 @@ func validateCommand(getenv env, stdout io.Writer) *cobra.Command {
 			} else {
 				_, err = config.Load(file, getenv)
 			}
-			var list config.Errors
-			switch {
-			case err == nil:
+			if err == nil {
 				fmt.Fprintln(stdout, "ok")
 				return nil
-			case errors.As(err, &list):
-				for _, e := range list {
-					fmt.Fprintln(stdout, e.Error())
-				}
-			default:
-				fmt.Fprintln(stdout, err)
 			}
+			fmt.Fprintln(stdout, err) // config.Errors print one FILE:LINE:COL: message a line
 			return exitError(1)
 		},
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/approval"
 	"github.com/greenlight-cd/greenlight/artifact"
 	"github.com/greenlight-cd/greenlight/config"
@@ -37,7 +36,6 @@ type server struct {
 	notifier   *notify.Notifier
 	dispatcher *notify.Dispatcher
 	handler    http.Handler
-	adminToken string
 }
 
 // open builds the server from its configuration. It prints a generated admin
@@ -75,7 +73,7 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		}
 		return nil
 	}
-	dispatcher := notify.NewDispatcher(db, sender, now, log)
+	dispatcher := notify.NewDispatcher(db, sender, cfg.Mail.SMTP != "", now, log)
 	notifier := notify.New(notify.Config{Store: db, PublicURL: cfg.PublicURL, Recipients: recipients, Now: now, Log: log,
 		Enqueued: dispatcher.Kick})
 	approvals := approval.New(db, now)
@@ -99,7 +97,7 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 	handler := web.NewServer(web.Config{Server: cfg, Store: db, Logs: logs, Engine: engine,
 		AdminToken: token, Now: now, Log: log})
 	return &server{cfg: cfg, log: log, store: db, engine: engine, notifier: notifier,
-		dispatcher: dispatcher, handler: handler, adminToken: token}, nil
+		dispatcher: dispatcher, handler: handler}, nil
 }
 
 func (s *server) close() {
@@ -122,11 +120,7 @@ func adminToken(cfg *config.Server, stdout io.Writer) (string, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("read admin token: %w", err)
 	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	token := base64.RawURLEncoding.EncodeToString(b[:])
+	token, _ := greenlight.NewToken() // 32 random bytes, base64url
 	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write admin token: %w", err)
 	}
