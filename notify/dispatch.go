@@ -44,15 +44,17 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a Dispatcher; now nil means time.Now, log nil discards.
-func NewDispatcher(store greenlight.Store, sender mail.Sender, now greenlight.Now, log *slog.Logger) *Dispatcher {
+//
+// redact says whether a delivered mail's stored copy loses its approval links:
+// true when mail leaves through SMTP, false when the outbox is the delivery.
+func NewDispatcher(store greenlight.Store, sender mail.Sender, redact bool, now greenlight.Now, log *slog.Logger) *Dispatcher {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	_, outbox := sender.(*mail.Outbox)
-	return &Dispatcher{store: store, sender: sender, now: now, log: log, kick: make(chan struct{}, 1), redact: !outbox}
+	return &Dispatcher{store: store, sender: sender, now: now, log: log, kick: make(chan struct{}, 1), redact: redact}
 }
 
 // Kick nudges Run to look for due mail now; it never blocks.

@@ -106,7 +106,7 @@ func TestDispatcherSendsManyAtOnce(t *testing.T) {
 func TestDispatcherWithOutboxKeepsMail(t *testing.T) {
 	e := newEnv(t)
 	m := e.queue("k1")
-	d := notify.NewDispatcher(e.db, &mail.Outbox{}, e.clock.Now, nil)
+	d := notify.NewDispatcher(e.db, &mail.Outbox{}, false, e.clock.Now, nil)
 	if err := d.SendDue(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestDispatcherRemovesLinksAfterDelivery(t *testing.T) {
 	if ok, err := e.db.EnqueueMail(t.Context(), kept); err != nil || !ok {
 		t.Fatalf("EnqueueMail = %v, %v", ok, err)
 	}
-	if err := notify.NewDispatcher(e.db, &mail.Outbox{}, e.clock.Now, nil).SendDue(t.Context()); err != nil {
+	if err := notify.NewDispatcher(e.db, &mail.Outbox{}, false, e.clock.Now, nil).SendDue(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.mail(kept.ID); !strings.Contains(got.Text, raw) {

@@ -78,7 +78,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.d = notify.NewDispatcher(db, sender, e.clock.Now, log)
+	e.d = notify.NewDispatcher(db, sender, true, e.clock.Now, log)
 	return e
 }
 

@@ -66,6 +66,7 @@ type Notifier struct {
 	base string // PublicURL without a trailing slash
 	tmpl *templates
 	kick chan struct{}
+	bad  error // the Config's problem, found once in New; Run and Drain return it
 }
 
 // New returns a Notifier. Store is required; the rest have defaults.
@@ -84,6 +85,7 @@ func New(cfg Config) *Notifier {
 		base: strings.TrimRight(cfg.PublicURL, "/"),
 		tmpl: parseTemplates(),
 		kick: make(chan struct{}, 1),
+		bad:  cfg.validate(),
 	}
 }
 
@@ -100,8 +102,8 @@ func (n *Notifier) Kick() {
 // at that event and retries it after a growing pause: no event is skipped.
 // Run returns an error at once only if the Config is unusable.
 func (n *Notifier) Run(ctx context.Context) error {
-	if err := n.cfg.validate(); err != nil {
-		return err
+	if n.bad != nil {
+		return n.bad
 	}
 	poll(ctx, n.kick, n.cfg.Log, "notify", n.Drain)
 	return nil
@@ -140,8 +142,8 @@ func poll(ctx context.Context, kick <-chan struct{}, log *slog.Logger, name stri
 // Drain handles every event after the cursor, advancing the cursor past the
 // events it handled, and returns when the log is exhausted or a handler fails.
 func (n *Notifier) Drain(ctx context.Context) error {
-	if err := n.cfg.validate(); err != nil {
-		return err
+	if n.bad != nil {
+		return n.bad
 	}
 	cursor, err := n.cfg.Store.Cursor(ctx, Subscriber)
 	if err != nil {
