@@ -119,11 +119,19 @@ func deadline(at, now time.Time) string {
 	case left <= 0:
 		return s + " (passed)"
 	case left < time.Hour:
-		return fmt.Sprintf("%s (in %d minutes)", s, int(left.Minutes())+1)
+		return fmt.Sprintf("%s (in %s)", s, count(int(left.Minutes())+1, "minute"))
 	case left < 48*time.Hour:
-		return fmt.Sprintf("%s (in %d hours)", s, int(left.Hours()))
+		return fmt.Sprintf("%s (in %s)", s, count(int(left.Hours()), "hour"))
 	}
-	return fmt.Sprintf("%s (in %d days)", s, int(left.Hours()/24))
+	return fmt.Sprintf("%s (in %s)", s, count(int(left.Hours()/24), "day"))
+}
+
+// count writes n and the unit, in the plural unless n is 1.
+func count(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // clientIP is the address the request came from. X-Forwarded-For is not

@@ -25,6 +25,10 @@ func handleHook(srv *config.Server, engine Engine, log *slog.Logger) http.Handle
 			writeJSONError(w, http.StatusNotFound, "no pipeline named "+truncate(name, 100))
 			return
 		}
+		if p.Source.WebhookSecret == "" { // refused before reading a body it would throw away
+			writeJSONError(w, http.StatusUnauthorized, "pipeline "+name+" has no webhook_secret, so it accepts no webhooks")
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
 		if err != nil {
 			var tooLarge *http.MaxBytesError
@@ -33,10 +37,6 @@ func handleHook(srv *config.Server, engine Engine, log *slog.Logger) http.Handle
 				return
 			}
 			writeJSONError(w, http.StatusBadRequest, "could not read the request body")
-			return
-		}
-		if p.Source.WebhookSecret == "" {
-			writeJSONError(w, http.StatusUnauthorized, "pipeline "+name+" has no webhook_secret, so it accepts no webhooks")
 			return
 		}
 		push, err := webhook.Parse(r.Header, body, p.Source.WebhookSecret)

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"sync"
 	"time"
 
@@ -31,9 +29,7 @@ func newSessions(now greenlight.Now, ttl time.Duration) *sessions {
 
 // create starts a session and returns its id: 32 random bytes, base64url.
 func (s *sessions) create() (string, time.Time) {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand never fails on Linux
-	id := base64.RawURLEncoding.EncodeToString(b[:])
+	id, _ := greenlight.NewToken()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
