@@ -29,12 +29,35 @@ import (
 	"time"
 )
 
+// vmRSS reads the resident set size from /proc/PID/status, sampled often.
+var vmRSS = regexp.MustCompile(`VmRSS:\s+(\d+) kB`)
+
 const (
 	token  = "bench-admin-token-0123456789abcdef0123456789"
 	secret = "bench-secret"
 )
 
+// failure is what fail panics with; main recovers it after the deferred
+// clean-up (server stopped, work directory removed) has run.
+type failure string
+
 func main() {
+	if code := benchmark(); code != 0 {
+		os.Exit(code)
+	}
+}
+
+func benchmark() (code int) {
+	defer func() {
+		switch r := recover().(type) {
+		case nil:
+		case failure:
+			fmt.Fprintln(os.Stderr, "bench:", string(r))
+			code = 1
+		default:
+			panic(r)
+		}
+	}()
 	only := flag.String("only", "", "run only the scenarios whose name contains this")
 	keep := flag.Bool("keep", false, "keep the work directory")
 	flag.Parse()
@@ -46,8 +69,8 @@ func main() {
 	bin := filepath.Join(dir, "greenlight")
 	run("", "go", "build", "-o", bin, "./cmd/greenlight")
 	b := &bench{dir: dir, bin: bin}
+	defer b.stop() // also after a setup that failed half-way
 	b.setup()
-	defer b.stop()
 	for _, s := range []struct {
 		name string
 		fn   func()
@@ -63,6 +86,7 @@ func main() {
 			s.fn()
 		}
 	}
+	return 0
 }
 
 type bench struct {
@@ -100,12 +124,12 @@ func (b *bench) setup() {
 		pipeline("gate", "gate.yml", "      - {name: approval, type: approval, approvers: [pm@example.com, cto@example.com]}\n")
 	file := filepath.Join(b.dir, "greenlight.yml")
 	check(os.WriteFile(file, []byte(cfg), 0o600))
-	b.cmd = exec.Command(b.bin, "serve", "--config", file)
+	cmd := exec.Command(b.bin, "serve", "--config", file)
 	logf, err := os.Create(filepath.Join(b.dir, "server.log"))
 	check(err)
-	b.cmd.Stdout, b.cmd.Stderr = logf, logf
-	check(b.cmd.Start())
-	b.pid = b.cmd.Process.Pid
+	cmd.Stdout, cmd.Stderr = logf, logf
+	check(cmd.Start())
+	b.cmd, b.pid = cmd, cmd.Process.Pid
 	for i := 0; ; i++ {
 		if resp, err := http.Get(b.url + "/healthz"); err == nil && resp.StatusCode == 200 {
 			resp.Body.Close()
@@ -129,7 +153,7 @@ func (b *bench) stop() {
 func (b *bench) rss() float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.pid))
 	check(err)
-	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(data)
+	m := vmRSS.FindSubmatch(data)
 	kb, _ := strconv.Atoi(string(m[1]))
 	return float64(kb) / 1024
 }
@@ -205,8 +229,9 @@ func (b *bench) flood() {
 	sha := strings.TrimSpace(git(b.repo, "rev-parse", "HEAD"))
 	base := b.rss()
 	peak := base
-	done := make(chan struct{})
+	done, sampled := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(sampled)
 		for {
 			select {
 			case <-done:
@@ -235,6 +260,7 @@ func (b *bench) flood() {
 		check(os.Remove(logPath))
 	}
 	close(done)
+	<-sampled              // peak is the sampler's until it has stopped
 	want := 200000000 / 57 // base64 writes 76 characters (57 bytes) per line
 	report("200 MB step in the server / same command to /dev/null", fmt.Sprintf("%.2f× (%s vs %s)", float64(step)/float64(direct), step.Round(time.Millisecond), direct.Round(time.Millisecond)), "≤ 1.5×")
 	report("  the whole build stage (checkout, sandbox, step, logs)", stage.Round(time.Millisecond).String(), "")
@@ -525,6 +551,5 @@ func check(err error) {
 }
 
 func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
-	os.Exit(1)
+	panic(failure(fmt.Sprintf(format, args...)))
 }

@@ -460,8 +460,8 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// mailTo waits for the n-th mail (counting from 1) addressed to rcpt whose
-// subject contains subject, and returns it parsed.
+// mailTo waits for a mail addressed to rcpt whose subject contains subject,
+// and returns it parsed.
 func (s *server) mailTo(rcpt, subject string, timeout time.Duration) *smtptest.Parsed {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
