@@ -41,6 +41,14 @@ type ApprovalOpened struct {
 	ApprovalID int64 `json:"approval"`
 }
 
+// ApprovalDecided is the Data of EventApprovalDecided.
+type ApprovalDecided struct {
+	ApprovalID int64          `json:"approval"`
+	Approver   string         `json:"approver"`
+	Verdict    Verdict        `json:"decision"`
+	Status     ApprovalStatus `json:"status"` // the gate's status after this decision
+}
+
 // Revocation is the Data of EventApprovalRevoked.
 type Revocation struct {
 	ApprovalID int64  `json:"approval"`

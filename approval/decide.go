@@ -73,14 +73,6 @@ type Outcome struct {
 	Approval *greenlight.Approval // after the decision; Status says whether the gate closed
 }
 
-// Decided is the Data of greenlight.EventApprovalDecided.
-type Decided struct {
-	ApprovalID int64                     `json:"approval"`
-	Approver   string                    `json:"approver"`
-	Verdict    greenlight.Verdict        `json:"decision"`
-	Status     greenlight.ApprovalStatus `json:"status"`
-}
-
 // Decide records one decision through the token raw, in one transaction:
 // the token is used at most once (a conditional update), the gate is locked so
 // that concurrent decisions through different links count correctly, and the
@@ -109,25 +101,18 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 			}
 			return err
 		}
+		// Lock first, then read: a decision committed while we waited for the
+		// lock must count (two approvers of a `required: 2` gate at once). A
+		// gate no longer pending is not locked, and State says why.
+		if _, err := tx.LockApproval(ctx, t.ApprovalID, now); err != nil {
+			return err
+		}
 		a, err := tx.Approval(ctx, t.ApprovalID)
 		if err != nil {
 			return err
 		}
 		if st := State(t, a, func() time.Time { return now }); st != TokenOpen {
 			return greenlight.Errorf(greenlight.EGONE, "%s", Explain(st, a))
-		}
-		locked, err := tx.LockApproval(ctx, a.ID, now)
-		if err != nil {
-			return err
-		}
-		// Read again under the lock: a decision committed while we waited for
-		// it must count (two approvers of a `required: 2` gate at once).
-		a, err = tx.Approval(ctx, a.ID)
-		if err != nil {
-			return err
-		}
-		if !locked {
-			return greenlight.Errorf(greenlight.EGONE, "%s", Explain(TokenClosed, a))
 		}
 		used, err := tx.UseToken(ctx, hash, now)
 		if err != nil {
@@ -153,7 +138,7 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 			}
 			a.Status, a.DecidedAt = status, &now
 		}
-		data, _ := json.Marshal(Decided{ApprovalID: a.ID, Approver: t.Approver, Verdict: in.Verdict, Status: a.Status})
+		data, _ := json.Marshal(greenlight.ApprovalDecided{ApprovalID: a.ID, Approver: t.Approver, Verdict: in.Verdict, Status: a.Status})
 		if err := tx.AppendEvent(ctx, &greenlight.Event{Pipeline: a.Pipeline, RunID: a.RunID,
 			Type: greenlight.EventApprovalDecided, Data: data, CreatedAt: now}); err != nil {
 			return err
