@@ -79,11 +79,11 @@ type Result struct {
 	RolledBack bool
 }
 
-// Target outcome statuses (SPEC §9).
+// Target outcome statuses (SPEC §9): the release statuses, per target.
 const (
-	StatusLive       = "live"
-	StatusFailed     = "failed"
-	StatusRolledBack = "rolled-back"
+	StatusLive       = string(greenlight.ReleaseLive)
+	StatusFailed     = string(greenlight.ReleaseFailed)
+	StatusRolledBack = string(greenlight.ReleaseRolledBack)
 )
 
 // Deployer runs deploys. It is safe for concurrent use on different

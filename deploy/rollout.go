@@ -18,9 +18,8 @@ type rollout struct {
 	log    *lineWriter
 	now    greenlight.Now
 
-	prev      string           // release live before, "" if none
-	prevHooks greenlight.Hooks // its own hooks, from its stored info
-	prevInfo  releaseInfo      // what the previous release is (run, commit), when stored
+	prev     string      // release live before, "" if none
+	prevInfo releaseInfo // what the previous release is (run, commit), when stored
 	// How far install got; each is true once the step was attempted.
 	stoppedPrev bool // prev's stop hook ran: it needs starting again
 	touched     bool // a hook of the new release ran or current moved
@@ -49,7 +48,6 @@ func (r *rollout) install(ctx context.Context) error {
 		if !ok {
 			r.log.Printf("previous release %s has no stored hooks: nothing to stop or restart", prev)
 		}
-		r.prevHooks = info.Hooks
 		r.prevInfo = info
 	}
 
@@ -66,9 +64,9 @@ func (r *rollout) install(ctx context.Context) error {
 		return fmt.Errorf("deploy cancelled: %w", err)
 	}
 
-	if prev != "" && r.prevHooks.Stop != "" {
+	if prev != "" && r.prevInfo.Hooks.Stop != "" {
 		r.stoppedPrev = true
-		if err := r.hook(ctx, prev, "stop", r.prevHooks.Stop); err != nil {
+		if err := r.hook(ctx, prev, "stop", r.prevInfo.Hooks.Stop); err != nil {
 			return err
 		}
 	}
@@ -156,8 +154,8 @@ func (r *rollout) rollback(ctx context.Context, reason error) {
 			r.log.Printf("current -> releases/%s", r.prev)
 		}
 	}
-	if r.stoppedPrev && r.prevHooks.Start != "" {
-		if err := r.hook(ctx, r.prev, "start", r.prevHooks.Start); err != nil {
+	if r.stoppedPrev && r.prevInfo.Hooks.Start != "" {
+		if err := r.hook(ctx, r.prev, "start", r.prevInfo.Hooks.Start); err != nil {
 			errs = append(errs, err)
 		}
 	}
