@@ -77,6 +77,16 @@ func (c Commit) Short() string {
 	return c.SHA
 }
 
+// PullRequest is the pull (or merge) request a run builds.
+type PullRequest struct {
+	Number     int    `json:"number"`
+	Title      string `json:"title"`
+	URL        string `json:"url"`         // the request's page on the forge
+	HeadBranch string `json:"head_branch"` // in HeadRepo
+	BaseBranch string `json:"base_branch"`
+	HeadRepo   string `json:"head_repo"` // clone URL of the head (a fork's, maybe)
+}
+
 // ArtifactRef names a build's artifact by its content.
 type ArtifactRef struct {
 	SHA256 string `json:"sha256"`
@@ -85,17 +95,20 @@ type ArtifactRef struct {
 
 // Run is one pass of a pipeline for one commit.
 type Run struct {
-	ID         int64             `json:"id"`
-	Pipeline   string            `json:"pipeline"`
-	Status     RunStatus         `json:"status"`
-	Trigger    Trigger           `json:"trigger"`
-	Commit     Commit            `json:"commit"`
-	Params     map[string]string `json:"params,omitempty"`
-	CreatedAt  time.Time         `json:"created_at"`
-	FinishedAt *time.Time        `json:"finished_at"`
-	Artifact   *ArtifactRef      `json:"artifact"`
-	Error      string            `json:"error,omitempty"` // why it halted, for people
-	Stages     []Stage           `json:"stages"`
+	ID       int64             `json:"id"`
+	Pipeline string            `json:"pipeline"`
+	Status   RunStatus         `json:"status"`
+	Trigger  Trigger           `json:"trigger"`
+	Commit   Commit            `json:"commit"`
+	Params   map[string]string `json:"params,omitempty"`
+	// PullRequest is set for a build of a pull request's head: build stages
+	// only, without the pipeline's secrets.
+	PullRequest *PullRequest `json:"pull_request,omitempty"`
+	CreatedAt   time.Time    `json:"created_at"`
+	FinishedAt  *time.Time   `json:"finished_at"`
+	Artifact    *ArtifactRef `json:"artifact"`
+	Error       string       `json:"error,omitempty"` // why it halted, for people
+	Stages      []Stage      `json:"stages"`
 	// Hooks are the deploy hooks of the commit's build file, kept with the run
 	// because deploys (and redeploys) install the artifact, not the checkout.
 	Hooks Hooks `json:"-"`

@@ -47,13 +47,17 @@ type Mail struct {
 const (
 	ModeSuperseded = "superseded"
 	ModeQueued     = "queued"
+	ModeParallel   = "parallel"
 )
 
 // Pipeline is a git source and an ordered list of stages.
 type Pipeline struct {
-	Name         string
-	Mode         string // ModeSuperseded (default) or ModeQueued
-	Source       Source
+	Name   string
+	Mode   string // ModeSuperseded (default), ModeQueued or ModeParallel
+	Source Source
+	// Secrets are given to build steps as environment variables and masked
+	// in their logs; never to pull-request builds (untrusted code).
+	Secrets      map[string]string
 	Notify       []string // plain addresses told of failures and rejections
 	Stages       []Stage
 	Environments map[string]*Environment
@@ -69,12 +73,34 @@ func (p *Pipeline) Stage(name string) *Stage {
 	return nil
 }
 
-// Source is where a pipeline's commits come from.
+// Source is where a pipeline's commits come from (SPEC §3, §10).
 type Source struct {
 	Repo          string        // a URL, scp-like address, or absolute path
-	Branch        string        // default main
+	Branch        string        // default main; the first of Branches
+	Branches      []string      // globs; "!glob" excludes; default [Branch]
+	Tags          []string      // globs of tags whose pushes start runs; none by default
+	Paths         []string      // globs; "!glob" excludes; empty: every change counts
+	Schedule      string        // 5-field cron, "" for none
+	Timezone      string        // IANA name for Schedule; "" = the server's local time
 	Poll          time.Duration // 0: webhooks only; otherwise at least 1s
 	WebhookSecret string        // "": the pipeline accepts no webhooks
+	Forge         *Forge        // commit statuses; nil for none
+
+	// Credentials for a private repository; never written to logs or to a
+	// workspace's git config.
+	Token         string // HTTPS: sent as the password (user from the URL, or "x-access-token")
+	SSHKey        string // ssh://, scp-like: path of a private key file
+	SSHKnownHosts string // ssh: known_hosts file; "" = ~/.ssh/known_hosts
+	Submodules    bool   // check out submodules recursively
+	Depth         int    // shallow fetch depth; 0 = full history
+}
+
+// Forge is where commit statuses are reported (SPEC §10).
+type Forge struct {
+	Type  string // github | gitlab | gitea
+	API   string // base URL, e.g. https://api.github.com
+	Repo  string // owner/name (GitLab: project path or numeric id)
+	Token string
 }
 
 // Stage is one stage of a pipeline. Which fields are used depends on Type.
@@ -98,33 +124,6 @@ const (
 	DefaultDeployTimeout   = 30 * time.Minute
 	DefaultApprovalTimeout = 72 * time.Hour
 )
-
-// Strategies. Only StrategyAllAtOnce is implemented; the others of SPEC §9
-// are recognised so their error can say "not supported yet".
-const StrategyAllAtOnce = "all-at-once"
-
-// Environment is where a deploy stage puts the artifact.
-type Environment struct {
-	Name     string
-	Targets  []Target
-	Strategy string // StrategyAllAtOnce
-	Health   Health
-}
-
-// Target is one place that receives releases. Only local targets exist now.
-type Target struct {
-	Local string            // absolute directory on the server's machine
-	Env   map[string]string // given to hooks and to the health URL template
-}
-
-// Health is an environment's health check. URL "" skips the HTTP check. The
-// URL may use {host} and {env.NAME} (SPEC §9).
-type Health struct {
-	URL      string
-	Timeout  time.Duration // default 30s
-	Passes   int           // consecutive 2xx needed, default 1
-	Interval time.Duration // between attempts, default 1s
-}
 
 // Load reads and parses the server file at path. getenv looks up ${NAME}
 // (pass os.LookupEnv in main; nil means no variables are set). A file that

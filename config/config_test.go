@@ -23,8 +23,8 @@ func TestLoadFullExample(t *testing.T) {
 		return &Environment{
 			Name:     name,
 			Targets:  []Target{{Local: dir, Env: map[string]string{"PORT": port}}},
-			Strategy: StrategyAllAtOnce,
-			Health:   Health{URL: "http://127.0.0.1:" + port + "/healthz", Timeout: 30 * time.Second, Passes: 1, Interval: time.Second},
+			Strategy: Strategy{Type: StrategyAllAtOnce}, Parallel: 10,
+			Health: Health{URL: "http://127.0.0.1:" + port + "/healthz", Timeout: 30 * time.Second, Passes: 1, Interval: time.Second},
 		}
 	}
 	want := &Server{
@@ -107,7 +107,7 @@ pipelines:
 		{"build timeout", p.Stages[0].Timeout.String(), "1h0m0s"},
 		{"approval timeout", p.Stages[1].Timeout.String(), "72h0m0s"},
 		{"approval required", strconv.Itoa(p.Stages[1].Required), "1"},
-		{"strategy", p.Environments["staging"].Strategy, StrategyAllAtOnce},
+		{"strategy", p.Environments["staging"].Strategy.Type, StrategyAllAtOnce},
 		{"target", p.Environments["staging"].Targets[0].Local, filepath.Join(dir, "staging")},
 		{"health", p.Environments["staging"].Health.Timeout.String() + " " + p.Environments["staging"].Health.Interval.String(), "30s 1s"},
 	}
@@ -146,7 +146,7 @@ pipelines:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Pipelines[0].Environments["prod"].Strategy; got != StrategyAllAtOnce {
+	if got := s.Pipelines[0].Environments["prod"].Strategy.Type; got != StrategyAllAtOnce {
 		t.Errorf("strategy: got %q", got)
 	}
 	if got := s.Pipelines[0].Source.Repo; got != "https://example.com/hello.git" {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -54,7 +53,7 @@ func (d *decoder) environments(pipeline *object, path string, p *Pipeline) {
 }
 
 func (d *decoder) environment(n ast.Node, path, name string) *Environment {
-	env := &Environment{Name: name, Strategy: StrategyAllAtOnce}
+	env := &Environment{Name: name, Strategy: Strategy{Type: StrategyAllAtOnce}, Parallel: 10}
 	o, ok := d.object(n, path, "targets", "strategy", "health", "ssh", "groups", "router")
 	if !ok {
 		return env
@@ -77,43 +76,9 @@ func (d *decoder) environment(n ast.Node, path, name string) *Environment {
 			env.Targets = append(env.Targets, t)
 		}
 	}
-	env.Strategy = d.strategy(o, join(path, "strategy"))
+	env.Strategy = Strategy{Type: d.strategy(o, join(path, "strategy"))}
 	env.Health = d.health(o, join(path, "health"))
 	return env
-}
-
-func (d *decoder) target(n ast.Node, path string) (Target, bool) {
-	o, ok := d.object(n, path, "local", "env", "ssh", "dir")
-	if !ok {
-		return Target{}, false
-	}
-	var t Target
-	switch {
-	case o.has("ssh"):
-		d.errorf(o.keyAt("ssh"), "%s.ssh: ssh targets are not supported yet", path)
-	case o.has("dir"):
-		d.errorf(o.keyAt("dir"), "%s.dir: only ssh targets take dir (a local target is its directory)", path)
-	case o.missing("local"):
-		d.errorf(o.node, "%s.local: required: the directory that receives releases", path)
-	default:
-		t.Local = o.str("local", "")
-		if !o.valid("local") {
-			break
-		}
-		if t.Local == "" {
-			d.errorf(o.at("local"), "%s.local: must not be empty", path)
-			break
-		}
-		t.Local = d.resolvePath(t.Local)
-		if !filepath.IsAbs(t.Local) {
-			d.errorf(o.at("local"), "%s.local: %q is not an absolute path", path, t.Local)
-		}
-		if first, dup := d.firstSeen("local", t.Local, o.at("local")); dup {
-			d.errorf(o.at("local"), "%s.local: %s is already a target (at %d:%d): two targets cannot share a directory", path, t.Local, first.line, first.col)
-		}
-	}
-	t.Env = o.env("env")
-	return t, true
 }
 
 // strategy accepts `strategy: NAME` or `strategy: {type: NAME, …}`.

@@ -45,14 +45,6 @@ import (
 	"github.com/greenlight-cd/greenlight/artifact"
 )
 
-// Target is one place a release goes. Local is the target directory
-// (releases/ and current live there); Env is given to its hooks and fills
-// {env.NAME} in the health URL.
-type Target struct {
-	Local string
-	Env   map[string]string
-}
-
 // Request is one deploy of one release to one environment.
 type Request struct {
 	Pipeline, Environment string
@@ -67,9 +59,23 @@ type Request struct {
 	// a later rollback runs the hooks of the release it returns to.
 	Hooks       greenlight.Hooks
 	Targets     []Target
+	Strategy    Strategy
+	Router      *Router // nil: no traffic router
 	Health      Health
+	Parallel    int           // most targets changed at once; default 10
 	HookTimeout time.Duration // per hook; default 5m
 	Log         io.Writer     // the stage log: what happens, step by step, per target
+
+	// Progress, when set, is called (from any goroutine, one call at a
+	// time) each time a target's state changes, before the deploy goes on:
+	// the caller stores it so that a deploy cut off by a crash can resume or
+	// roll back. An error stops the deploy, which then rolls back.
+	Progress func(TargetState) error
+	// Resume holds the stored states of an earlier, interrupted attempt of
+	// this same release: targets already live are not redone, and each
+	// target's Previous is the release to roll back to (not what `current`
+	// says now, which may already be this release).
+	Resume []TargetState
 }
 
 // Result is what a deploy did on each target, in the order of
@@ -129,7 +135,10 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 	stage := newStageLog(req.Log)
 	rs := make([]*rollout, len(req.Targets))
 	for i, t := range req.Targets {
-		h := &localHost{dir: t.Local, base: d.base, unpack: d.unpack}
+		h, err := d.hostFor(t)
+		if err != nil {
+			return Result{}, err
+		}
 		r, err := d.newRollout(&req, h, t.Env, stage.target(h.Name()))
 		if err != nil {
 			return Result{}, err
@@ -182,15 +191,15 @@ func (d *Deployer) prepare(req *Request) error {
 	seen := map[string]bool{}
 	targets := make([]Target, len(req.Targets))
 	for i, t := range req.Targets {
-		dir, err := localDir(t.Local)
+		t, err := t.checked()
 		if err != nil {
 			return err
 		}
-		if seen[dir] {
-			return greenlight.Errorf(greenlight.EINVALID, "deploy: target %s listed twice", dir)
+		if seen[t.Name()] {
+			return greenlight.Errorf(greenlight.EINVALID, "deploy: target %s listed twice", t.Name())
 		}
-		seen[dir] = true
-		targets[i] = Target{Local: dir, Env: t.Env}
+		seen[t.Name()] = true
+		targets[i] = t
 	}
 	req.Targets = targets
 	req.Digest = strings.ToLower(req.Digest)

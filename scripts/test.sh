@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of Greenlight. Starts or installs what the tests need where
-# it is missing (as root: git, bubblewrap, chromium, PostgreSQL), then runs
+# it is missing (as root: git, bubblewrap, chromium, PostgreSQL, sshd, nginx), then runs
 # `go test -race ./...`. Extra arguments go to `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ command -v git >/dev/null || need+=(git)
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v chromium >/dev/null || need+=(chromium)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test.sh: installing ${need[*]}"
@@ -28,6 +30,9 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   fi
 fi
 export GREENLIGHT_TEST_POSTGRES=${GREENLIGHT_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+
+# sshd refuses to start without its privilege-separation directory.
+[ "$(id -u)" = 0 ] && mkdir -p /run/sshd
 
 go vet ./...
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -21,15 +21,23 @@ const (
 	Generic = "generic"
 )
 
-// Push is a verified webhook delivery.
+// Push is a verified webhook delivery: a push (branch or tag), a ping, or a
+// pull/merge request event (PullRequest set).
 type Push struct {
-	Forge      string // github | gitlab | gitea | forgejo | generic
+	Forge      string // github | gitlab | gitea | forgejo | bitbucket | generic
 	DeliveryID string // "" when the sender gave none
 	Ping       bool   // a ping: acknowledge, start nothing
-	Ref        string // refs/heads/main
+	Ref        string // refs/heads/main, refs/tags/v1
 	Branch     string // "main" when Ref is a branch, else ""
-	After      string // full lower-case sha; all zeros (branch deleted) → Deleted
+	Tag        string // "v1" when Ref is a tag, else ""
+	Before     string // full lower-case sha the ref pointed to before; all zeros when created
+	After      string // full lower-case sha; all zeros (ref deleted) → Deleted
 	Deleted    bool
+	Created    bool
+	Forced     bool   // a forced push, when the forge says so
+	Message    string // the head commit's message, for [skip ci]; "" when not given
+	// PullRequest is set for a pull request event; After is then its head commit.
+	PullRequest *greenlight.PullRequest
 }
 
 // Parse verifies a webhook request's signature with secret and reads the push
