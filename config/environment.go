@@ -58,9 +58,7 @@ func (d *decoder) environment(n ast.Node, path, name string) *Environment {
 	if !ok {
 		return env
 	}
-	if o.has("ssh") {
-		d.errorf(o.keyAt("ssh"), "%s.ssh: ssh targets are not supported yet", path)
-	}
+	defaults := d.sshDefaults(o, join(path, "ssh"))
 	if o.has("groups") {
 		d.errorf(o.keyAt("groups"), "%s.groups: target groups (blue-green) are not supported yet", path)
 	}
@@ -72,7 +70,7 @@ func (d *decoder) environment(n ast.Node, path, name string) *Environment {
 		d.errorf(o.keyAt("targets"), "%s.targets: at least one target is required", path)
 	}
 	for i, item := range items {
-		if t, ok := d.target(item, index(join(path, "targets"), i)); ok {
+		if t, ok := d.target(item, index(join(path, "targets"), i), defaults); ok {
 			env.Targets = append(env.Targets, t)
 		}
 	}

@@ -6,7 +6,21 @@ import (
 	"github.com/goccy/go-yaml/ast"
 )
 
-func (d *decoder) target(n ast.Node, path string) (Target, bool) {
+// sshDefaults are an environment's `ssh:` settings, the defaults of its ssh
+// targets.
+type sshDefaults struct {
+	Key, KnownHosts string
+}
+
+// sshDefaults reads an environment's `ssh:` key.
+func (d *decoder) sshDefaults(env *object, path string) sshDefaults {
+	if env.has("ssh") {
+		d.errorf(env.keyAt("ssh"), "%s: ssh targets are not supported yet", path)
+	}
+	return sshDefaults{}
+}
+
+func (d *decoder) target(n ast.Node, path string, defaults sshDefaults) (Target, bool) {
 	o, ok := d.object(n, path, "local", "env", "ssh", "dir")
 	if !ok {
 		return Target{}, false

@@ -133,9 +133,11 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 	stage := newStageLog(req.Log)
+	conns := newConnPool()
+	defer conns.Close()
 	rs := make([]*rollout, len(req.Targets))
 	for i, t := range req.Targets {
-		h, err := d.hostFor(t)
+		h, err := d.hostFor(t, conns)
 		if err != nil {
 			return Result{}, err
 		}

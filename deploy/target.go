@@ -47,7 +47,17 @@ func (t Target) checked() (Target, error) {
 	return t, nil
 }
 
-// hostFor returns the host that carries out deploys on t.
-func (d *Deployer) hostFor(t Target) (host, error) {
+// connPool holds the SSH connections of one deploy, so that every step on a
+// host reuses one connection; Deploy closes it at its end.
+type connPool struct{}
+
+func newConnPool() *connPool { return &connPool{} }
+
+// Close closes every connection of the pool.
+func (p *connPool) Close() error { return nil }
+
+// hostFor returns the host that carries out deploys on t, over conns for an
+// SSH target.
+func (d *Deployer) hostFor(t Target, conns *connPool) (host, error) {
 	return &localHost{dir: t.Local, base: d.base, unpack: d.unpack}, nil
 }
