@@ -118,7 +118,7 @@ type Error struct {
 	Status int    // HTTP status code
 	Body   string // clipped, on one line, without the token
 	// RetryAfter is the forge's Retry-After, when it sent one (rate limits).
-	RetryAfter time.Duration
+	RetryAfter  time.Duration
 	rateLimited bool
 }
 

@@ -257,7 +257,7 @@ func TestNewAndPostRefuseBadInput(t *testing.T) {
 		{Type: forge.GitHub, Repo: "hello", Token: token},
 		{Type: forge.GitHub, Repo: "acme/hello/x", Token: token},
 		{Type: forge.GitHub, Repo: "acme/hello"},
-		{Type: forge.Gitea, Repo: "acme/hello", Token: token},          // no default API
+		{Type: forge.Gitea, Repo: "acme/hello", Token: token},           // no default API
 		{Type: forge.GitLab, API: "ftp://x", Repo: "a/b", Token: token}, // not http(s)
 		{Type: forge.GitLab, Repo: "/a/b", Token: token},
 	} {
