@@ -37,10 +37,12 @@ func (g *gitlab) Post(ctx context.Context, s Status) error {
 		h.Set("PRIVATE-TOKEN", g.token)
 		h.Set("Accept", "application/json")
 	})
-	// GitLab refuses to move a status to the state it already has (running
-	// to running, say) with 400 "Cannot transition status via :run from
-	// :running" (gitlab-org/gitlab-foss#25807): the forge already shows that
-	// state, so there is nothing left to post.
+	// GitLab keeps one open (pending or running) status per name and
+	// refuses to move it to the state it already has, or from running back
+	// to pending, with 400 "Cannot transition status via :run from
+	// :running" (gitlab-org/gitlab-foss#25807). The status then already
+	// shows the work is under way; only its description stays older, so
+	// this is taken as posted rather than retried and dropped.
 	var e *Error
 	if errors.As(err, &e) && e.Status == http.StatusBadRequest && strings.Contains(e.Body, "Cannot transition status") {
 		return nil

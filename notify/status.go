@@ -28,7 +28,16 @@ type StatusConfig struct {
 	// Queued, if set, is called after statuses were queued (e.g. the
 	// StatusSender's Kick), so they leave without waiting for a poll.
 	Queued func()
+	// MaxAge is how old an event may be and still be reported; older ones
+	// are passed over. 0: DefaultStatusMaxAge.
+	MaxAge time.Duration
 }
+
+// DefaultStatusMaxAge bounds the age of events worth reporting. Events are
+// handled within a second of being written, so only a log the reporter has
+// never read holds older ones: the history before forge statuses were
+// configured, which must not flood the forge with statuses of old commits.
+const DefaultStatusMaxAge = time.Hour
 
 // StatusReporter reads the event log after its own cursor and queues, in
 // the store's status outbox, the commit statuses each event means (SPEC
@@ -60,6 +69,9 @@ func NewStatusReporter(cfg StatusConfig) *StatusReporter {
 	}
 	if cfg.Reports == nil {
 		cfg.Reports = func(string) bool { return false }
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultStatusMaxAge
 	}
 	return &StatusReporter{
 		cfg:  cfg,
@@ -106,8 +118,13 @@ func (r *StatusReporter) Drain(ctx context.Context) error {
 		if len(events) == 0 {
 			return nil
 		}
-		done, queued := cursor, false
+		done, queued, old := cursor, false, 0
 		for _, e := range events {
+			if r.cfg.Now().Sub(e.CreatedAt) > r.cfg.MaxAge {
+				old++
+				done = e.Seq
+				continue
+			}
 			n, herr := r.Handle(ctx, e)
 			if herr != nil {
 				err = fmt.Errorf("event %d (%s): %w", e.Seq, e.Type, herr)
@@ -115,6 +132,10 @@ func (r *StatusReporter) Drain(ctx context.Context) error {
 			}
 			queued = queued || n > 0
 			done = e.Seq
+		}
+		if old > 0 {
+			r.cfg.Log.InfoContext(ctx, "forge statuses: passed over old events", "events", old,
+				"older_than", r.cfg.MaxAge)
 		}
 		if queued && r.cfg.Queued != nil {
 			r.cfg.Queued()

@@ -406,6 +406,23 @@ func TestRefusedStatusIsDroppedAfterAFewAttempts(t *testing.T) {
 	}
 }
 
+func TestOldEventsAreNotReported(t *testing.T) {
+	w := newStatusWorld(t)
+	r := w.newRun("hello", nil) // written now; read two hours later, as after an upgrade
+	w.start(r, "build")
+	w.clock.Add(2 * time.Hour)
+	w.finish(r, "build", greenlight.StageSucceeded, time.Second)
+	w.step()
+	got := byContext(w.forge.posted())
+	want := map[string][]string{"greenlight/hello/build": {"success build passed in 2h0m1s"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("posted %v, want only the fresh event's status %v", got, want)
+	}
+	if c, _ := w.store.Cursor(t.Context(), notify.StatusSubscriber); c == 0 {
+		t.Error("the cursor did not move past the old events")
+	}
+}
+
 func TestStatusReporterRefusesUnusableConfig(t *testing.T) {
 	for _, cfg := range []notify.StatusConfig{
 		{Store: storetest.SQLite(t), PublicURL: "/relative"},
