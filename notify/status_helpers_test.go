@@ -214,4 +214,3 @@ func byContext(ps []posted) map[string][]string {
 	}
 	return out
 }
-
