@@ -158,7 +158,7 @@ func (r *StatusReporter) Drain(ctx context.Context) error {
 func (r *StatusReporter) Handle(ctx context.Context, e greenlight.Event) (int, error) {
 	switch e.Type {
 	case greenlight.EventRunCreated, greenlight.EventStageStarted, greenlight.EventStageFinished,
-		greenlight.EventApprovalOpened, greenlight.EventRunFinished:
+		greenlight.EventApprovalOpened, greenlight.EventApprovalDecided, greenlight.EventRunFinished:
 	default:
 		return 0, nil
 	}

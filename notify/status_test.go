@@ -202,6 +202,31 @@ func TestRefusedStatusIsDroppedAfterAFewAttempts(t *testing.T) {
 	}
 }
 
+func TestPartialApprovalIsReported(t *testing.T) {
+	w := newStatusWorld(t)
+	r := w.newRun("hello", nil)
+	a := &greenlight.Approval{RunID: r.ID, Pipeline: "hello", Stage: "approval",
+		Approvers: []string{"pm@example.com", "cto@example.com", "qa@example.com"}, Required: 2,
+		Deadline: w.clock.Now().Add(time.Hour), Status: greenlight.ApprovalPending, CreatedAt: w.clock.Now()}
+	if err := w.store.CreateApproval(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	w.event(r, greenlight.EventApprovalOpened, greenlight.ApprovalOpened{ApprovalID: a.ID})
+	w.step()
+	if err := w.store.AddDecision(t.Context(), &greenlight.Decision{ApprovalID: a.ID, Approver: "pm@example.com",
+		Verdict: greenlight.Approve, At: w.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	w.event(r, greenlight.EventApprovalDecided, greenlight.ApprovalDecided{ApprovalID: a.ID,
+		Approver: "pm@example.com", Verdict: greenlight.Approve, Status: greenlight.ApprovalPending})
+	w.step()
+	got := byContext(w.forge.posted())["greenlight/hello/approval"]
+	want := []string{"pending waiting for 2 approvals", "pending approved by pm@example.com; 1 more needed"}
+	if strings.Join(got, " | ") != strings.Join(want, " | ") {
+		t.Errorf("approval context: got %q, want %q", got, want)
+	}
+}
+
 func TestOldEventsAreNotReported(t *testing.T) {
 	w := newStatusWorld(t)
 	r := w.newRun("hello", nil) // written now; read two hours later, as after an upgrade

@@ -63,6 +63,26 @@ func (r *StatusReporter) updates(ctx context.Context, e greenlight.Event, run *g
 			{runCtx, greenlight.StatusPending, waiting + " at " + a.Stage},
 		}, nil
 
+	case greenlight.EventApprovalDecided:
+		// Only a gate still open says something new here; a closing decision
+		// is reported by the stage.finished that follows it.
+		var d greenlight.ApprovalDecided
+		if !r.decode(ctx, e, &d) || d.Status != greenlight.ApprovalPending || d.Verdict != greenlight.Approve {
+			return nil, nil
+		}
+		a, err := r.cfg.Store.Approval(ctx, d.ApprovalID)
+		if err != nil {
+			return nil, fmt.Errorf("load approval %d: %w", d.ApprovalID, err)
+		}
+		var by []string
+		for _, dec := range a.Decisions {
+			if dec.Verdict == greenlight.Approve {
+				by = append(by, dec.Approver)
+			}
+		}
+		desc := fmt.Sprintf("approved by %s; %d more needed", strings.Join(by, ", "), max(a.Required-len(by), 1))
+		return []update{{stageCtx(a.Stage), greenlight.StatusPending, desc}}, nil
+
 	case greenlight.EventStageFinished:
 		var d struct {
 			Stage  string                 `json:"stage"`
