@@ -112,7 +112,9 @@ func New(c Config) (Client, error) {
 	return nil, fmt.Errorf("forge: unknown type %q (want github, gitlab or gitea)", c.Type)
 }
 
-// Error is a forge's answer other than 2xx.
+// Error is a forge's answer other than 2xx, or a status refused before it
+// was sent (a commit id that is not one), which gets status 422 as the
+// forge would have answered.
 type Error struct {
 	Forge  string
 	Status int    // HTTP status code
