@@ -107,6 +107,24 @@ type Tx interface {
 	// Mails returns the newest mail first (limit 0: a default).
 	Mails(ctx context.Context, limit int) ([]*Mail, error)
 
+	// QueueStatus records s as the newest state of its (Pipeline, SHA,
+	// Context), replacing an older state whether it was posted or not: the
+	// row becomes due at s.NextAttempt with no attempts and no error. Sets
+	// s.ID and s.Version.
+	QueueStatus(ctx context.Context, s *CommitStatus) error
+	// DueStatuses returns statuses not done whose NextAttempt is at or before
+	// now, oldest first.
+	DueStatuses(ctx context.Context, now time.Time, limit int) ([]*CommitStatus, error)
+	// MarkStatusDone records that version of the status was posted (reason
+	// "") or given up on (reason says why), counting the attempt; false if a
+	// newer version replaced it meanwhile, which stays due.
+	MarkStatusDone(ctx context.Context, id, version int64, at time.Time, reason string) (bool, error)
+	// MarkStatusFailed records a failed attempt at version of the status and
+	// when to try again; false if a newer version replaced it meanwhile.
+	MarkStatusFailed(ctx context.Context, id, version int64, reason string, next time.Time) (bool, error)
+	// CommitStatuses returns the statuses of one commit in one pipeline, by context.
+	CommitStatuses(ctx context.Context, pipeline, sha string) ([]*CommitStatus, error)
+
 	// RecordDelivery remembers a webhook delivery id; false if it was already seen.
 	RecordDelivery(ctx context.Context, pipeline, id string, at time.Time) (bool, error)
 }

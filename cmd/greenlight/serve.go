@@ -54,9 +54,11 @@ func (s *server) serveOn(ctx context.Context, ln net.Listener, drain time.Durati
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{}, 2)
-	go func() { s.notifier.Run(bg); done <- struct{}{} }()
-	go func() { s.dispatcher.Run(bg); done <- struct{}{} }()
+	loops := s.loops()
+	done := make(chan struct{}, len(loops))
+	for _, run := range loops {
+		go func() { run(bg); done <- struct{}{} }()
+	}
 	if err := s.engine.Start(ctx); err != nil {
 		stopBG()
 		return err
@@ -77,8 +79,9 @@ func (s *server) serveOn(ctx context.Context, ln net.Listener, drain time.Durati
 	s.engine.Shutdown(drainCtx)
 	cancel()
 	stopBG()
-	<-done
-	<-done
+	for range loops {
+		<-done
+	}
 	s.close()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr

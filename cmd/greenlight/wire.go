@@ -18,6 +18,7 @@ import (
 	"github.com/greenlight-cd/greenlight/artifact"
 	"github.com/greenlight-cd/greenlight/config"
 	"github.com/greenlight-cd/greenlight/deploy"
+	"github.com/greenlight-cd/greenlight/forge"
 	"github.com/greenlight-cd/greenlight/mail"
 	"github.com/greenlight-cd/greenlight/notify"
 	"github.com/greenlight-cd/greenlight/orchestrator"
@@ -35,7 +36,14 @@ type server struct {
 	engine     *orchestrator.Engine
 	notifier   *notify.Notifier
 	dispatcher *notify.Dispatcher
+	statuses   *notify.StatusReporter
+	statusSend *notify.StatusSender
 	handler    http.Handler
+}
+
+// loops are the background loops serve runs until shutdown.
+func (s *server) loops() []func(context.Context) error {
+	return []func(context.Context) error{s.notifier.Run, s.dispatcher.Run, s.statuses.Run, s.statusSend.Run}
 }
 
 // open builds the server from its configuration. It prints a generated admin
@@ -76,6 +84,14 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 	dispatcher := notify.NewDispatcher(db, sender, cfg.Mail.SMTP != "", now, log)
 	notifier := notify.New(notify.Config{Store: db, PublicURL: cfg.PublicURL, Recipients: recipients, Now: now, Log: log,
 		Enqueued: dispatcher.Kick})
+	forges, err := forgeClients(cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	statusSend := notify.NewStatusSender(db, func(p string) forge.Client { return forges[p] }, now, log)
+	statuses := notify.NewStatusReporter(notify.StatusConfig{Store: db, PublicURL: cfg.PublicURL,
+		Reports: func(p string) bool { return forges[p] != nil }, Now: now, Log: log, Queued: statusSend.Kick})
 	approvals := approval.New(db, now)
 	logs := &store.Logs{Dir: filepath.Join(cfg.DataDir, "logs")}
 	engine, err := orchestrator.New(orchestrator.Config{
@@ -85,7 +101,7 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		Artifacts: &artifact.Store{Dir: filepath.Join(cfg.DataDir, "artifacts")},
 		Deployer:  deploy.New(log),
 		Approvals: approvals,
-		Events:    notifier.Kick,
+		Events:    func() { notifier.Kick(); statuses.Kick() },
 		WorkDir:   cfg.DataDir,
 		Now:       now,
 		Log:       log,
@@ -97,7 +113,24 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 	handler := web.NewServer(web.Config{Server: cfg, Store: db, Logs: logs, Engine: engine,
 		AdminToken: token, Now: now, Log: log})
 	return &server{cfg: cfg, log: log, store: db, engine: engine, notifier: notifier,
-		dispatcher: dispatcher, handler: handler}, nil
+		dispatcher: dispatcher, statuses: statuses, statusSend: statusSend, handler: handler}, nil
+}
+
+// forgeClients makes the commit-status client of each pipeline with a forge.
+func forgeClients(cfg *config.Server) (map[string]forge.Client, error) {
+	out := map[string]forge.Client{}
+	for _, p := range cfg.Pipelines {
+		f := p.Source.Forge
+		if f == nil {
+			continue
+		}
+		c, err := forge.New(forge.Config{Type: f.Type, API: f.API, Repo: f.Repo, Token: f.Token})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+		out[p.Name] = c
+	}
+	return out, nil
 }
 
 func (s *server) close() {

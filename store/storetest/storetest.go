@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"EnqueueMailRace", testEnqueueMailRace},
 		{"DueMail", testDueMail},
 		{"RecordDelivery", testRecordDelivery},
+		{"StatusOutbox", testStatusOutbox},
 		{"InTx", testInTx},
 	}
 	for _, tt := range tests {

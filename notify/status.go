@@ -1,0 +1,206 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// StatusSubscriber is the status reporter's name in the store's cursor table.
+const StatusSubscriber = "forge-status"
+
+// StatusConfig is what a StatusReporter needs.
+type StatusConfig struct {
+	Store greenlight.Store
+	// PublicURL is the base of each status's link (server.public_url).
+	PublicURL string
+	// Reports says whether the pipeline has a forge to report to; events of
+	// other pipelines are passed over. nil: none has.
+	Reports func(pipeline string) bool
+	Now     greenlight.Now // nil: time.Now
+	Log     *slog.Logger   // nil: discard
+	// Queued, if set, is called after statuses were queued (e.g. the
+	// StatusSender's Kick), so they leave without waiting for a poll.
+	Queued func()
+	// MaxAge is how old an event may be and still be reported; older ones
+	// are passed over. 0: DefaultStatusMaxAge.
+	MaxAge time.Duration
+}
+
+// DefaultStatusMaxAge bounds the age of events worth reporting. Events are
+// handled within a second of being written, so only a log the reporter has
+// never read holds older ones: the history before forge statuses were
+// configured, which must not flood the forge with statuses of old commits.
+const DefaultStatusMaxAge = time.Hour
+
+// StatusReporter reads the event log after its own cursor and queues, in
+// the store's status outbox, the commit statuses each event means (SPEC
+// §10): one context per stage, greenlight/<pipeline>/<stage>, and one for
+// the run, greenlight/<pipeline>, each linking to the run's page. A
+// pull-request run reports the same way: its commit is the request's head.
+//
+// It only queues: posting is the StatusSender's, so a slow or failing forge
+// never holds up the event log, let alone a run. Queuing is idempotent (the
+// outbox keeps the newest state per commit and context), so handling an
+// event again after a crash does no harm.
+//
+// Lifecycle: NewStatusReporter, then Run in its own goroutine until ctx ends;
+// Kick is safe from any goroutine.
+type StatusReporter struct {
+	cfg  StatusConfig
+	base string
+	kick chan struct{}
+	bad  error
+}
+
+// NewStatusReporter returns a StatusReporter. Store and PublicURL are required.
+func NewStatusReporter(cfg StatusConfig) *StatusReporter {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Reports == nil {
+		cfg.Reports = func(string) bool { return false }
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultStatusMaxAge
+	}
+	return &StatusReporter{
+		cfg:  cfg,
+		base: strings.TrimRight(cfg.PublicURL, "/"),
+		kick: make(chan struct{}, 1),
+		bad:  (&Config{Store: cfg.Store, PublicURL: cfg.PublicURL}).validate(),
+	}
+}
+
+// Kick nudges Run to read the log now; it never blocks.
+func (r *StatusReporter) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run handles events until ctx is done, then returns nil; like the
+// Notifier's, it retries a failing event after a growing pause, never
+// skipping it. It returns an error at once only if the config is unusable.
+func (r *StatusReporter) Run(ctx context.Context) error {
+	if r.bad != nil {
+		return r.bad
+	}
+	poll(ctx, r.kick, r.cfg.Log, "forge statuses", r.Drain)
+	return nil
+}
+
+// Drain handles every event after the cursor and returns when the log is
+// exhausted or an event could not be handled.
+func (r *StatusReporter) Drain(ctx context.Context) error {
+	if r.bad != nil {
+		return r.bad
+	}
+	cursor, err := r.cfg.Store.Cursor(ctx, StatusSubscriber)
+	if err != nil {
+		return fmt.Errorf("read cursor: %w", err)
+	}
+	for {
+		events, err := r.cfg.Store.Events(ctx, cursor, batch)
+		if err != nil {
+			return fmt.Errorf("read events after %d: %w", cursor, err)
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		done, queued, old := cursor, false, 0
+		for _, e := range events {
+			if r.cfg.Now().Sub(e.CreatedAt) > r.cfg.MaxAge {
+				old++
+				done = e.Seq
+				continue
+			}
+			n, herr := r.Handle(ctx, e)
+			if herr != nil {
+				err = fmt.Errorf("event %d (%s): %w", e.Seq, e.Type, herr)
+				break
+			}
+			queued = queued || n > 0
+			done = e.Seq
+		}
+		if old > 0 {
+			r.cfg.Log.InfoContext(ctx, "forge statuses: passed over old events", "events", old,
+				"older_than", r.cfg.MaxAge)
+		}
+		if queued && r.cfg.Queued != nil {
+			r.cfg.Queued()
+		}
+		if done > cursor {
+			if serr := r.cfg.Store.SetCursor(ctx, StatusSubscriber, done); serr != nil && err == nil {
+				err = fmt.Errorf("set cursor to %d: %w", done, serr)
+			}
+			cursor = done
+		}
+		if err != nil || len(events) < batch {
+			return err
+		}
+	}
+}
+
+// Handle queues the statuses event e means and returns how many. Events of
+// pipelines without a forge, of other kinds, or of runs that no longer exist
+// queue nothing; an error means "try again".
+func (r *StatusReporter) Handle(ctx context.Context, e greenlight.Event) (int, error) {
+	switch e.Type {
+	case greenlight.EventRunCreated, greenlight.EventStageStarted, greenlight.EventStageFinished,
+		greenlight.EventApprovalOpened, greenlight.EventApprovalDecided, greenlight.EventRunFinished:
+	default:
+		return 0, nil
+	}
+	if !r.cfg.Reports(e.Pipeline) {
+		return 0, nil
+	}
+	run, err := r.cfg.Store.Run(ctx, e.RunID)
+	if greenlight.ErrorCode(err) == greenlight.ENOTFOUND {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("load run %d: %w", e.RunID, err)
+	}
+	if !fullSHA.MatchString(run.Commit.SHA) {
+		r.cfg.Log.WarnContext(ctx, "forge statuses: run has no full commit id; nothing reported",
+			"run", run.ID, "seq", e.Seq)
+		return 0, nil
+	}
+	updates, err := r.updates(ctx, e, run)
+	if greenlight.ErrorCode(err) == greenlight.ENOTFOUND {
+		return 0, nil
+	}
+	if err != nil || len(updates) == 0 {
+		return 0, err
+	}
+	now := r.cfg.Now()
+	err = r.cfg.Store.InTx(ctx, func(tx greenlight.Tx) error {
+		for _, u := range updates {
+			s := &greenlight.CommitStatus{Pipeline: run.Pipeline, RunID: run.ID, SHA: run.Commit.SHA,
+				Context: u.context, State: u.state, Description: u.description,
+				TargetURL: r.base + "/runs/" + strconv.FormatInt(run.ID, 10), NextAttempt: now, UpdatedAt: now}
+			if err := tx.QueueStatus(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue statuses of run %d: %w", run.ID, err)
+	}
+	return len(updates), nil
+}
+
+// fullSHA is a full commit id (SHA-1 or SHA-256), the only thing forges take.
+var fullSHA = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
