@@ -84,11 +84,9 @@ func TestBuildAliasBomb(t *testing.T) {
 	for range 20000 {
 		b.WriteString("  - *s\n")
 	}
-	start := time.Now()
+	// No timing assertion (shared machines): without the limit this would
+	// build 40 million values and run into the test timeout.
 	_, err := ParseBuild(".greenlight.yml", []byte(b.String()))
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("took %v", took)
-	}
 	if err == nil || !strings.Contains(err.Error(), "too many values") {
 		t.Fatalf("got %v, want a too-many-values problem", err)
 	}
