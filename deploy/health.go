@@ -23,8 +23,8 @@ import (
 // per Interval; one failed attempt there rolls the deploy back.
 type Health struct {
 	URL      string
-	Body     string // a regular expression the answer's body must match; "" for any
-	Command  string // run with /bin/sh -e -c in the release directory on the target
+	Body     string        // a regular expression the answer's body must match; "" for any
+	Command  string        // run with /bin/sh -e -c in the release directory on the target
 	Timeout  time.Duration // default 30s
 	Passes   int           // default 1
 	Interval time.Duration // default 1s

@@ -100,8 +100,8 @@ type deployment struct {
 	initial []weight // the router's weights before the deploy
 	routed  bool     // the router's weights were changed
 	sem     chan struct{}
-	active  string     // blue-green: the group serving traffic
-	touched []*rollout // the rollouts the strategy started, for Result
+	active  string      // blue-green: the group serving traffic
+	touched []*rollout  // the rollouts the strategy started, for Result
 	log     *lineWriter // the deploy's own lines; used by the strategy's goroutine only
 }
 

@@ -19,12 +19,23 @@ func canary(ctx context.Context, dep *deployment, steps []CanaryStep) error {
 		rerr := dep.restoreRouter(ctx)
 		changed := dep.rs[:done]
 		var live []*rollout
+		var reasons []error
 		for _, r := range changed {
 			if r.outcome.Status == StatusLive {
 				live = append(live, r)
+				reasons = append(reasons, cause)
 			}
 		}
-		dep.undo(ctx, live, nil)
+		if errors.Is(cause, errHostFailed) {
+			reasons = nil // the failed host says why
+			cause = nil
+		}
+		dep.undo(ctx, live, reasons)
+		for _, r := range live {
+			if cause != nil && r.outcome.Status == StatusRolledBack {
+				r.failure = nil // cause says why, once
+			}
+		}
 		return errors.Join(cause, failures(changed), rerr)
 	}
 	step := func(ctx context.Context, k int) error {
@@ -40,7 +51,7 @@ func canary(ctx context.Context, dep *deployment, steps []CanaryStep) error {
 					next[i].rollback(ctx, err)
 				}
 			}
-			return errors.New("a host failed")
+			return errHostFailed
 		}
 		return nil
 	}
@@ -75,6 +86,10 @@ func canary(ctx context.Context, dep *deployment, steps []CanaryStep) error {
 	}
 	return nil
 }
+
+// errHostFailed ends a step in which a host failed; that host's own
+// failure says why.
+var errHostFailed = errors.New("a host failed")
 
 // linearSteps turns a linear strategy into canary steps: Step more every
 // Interval, of traffic when there is a router and Step is a share, else of
