@@ -99,6 +99,7 @@ type deployment struct {
 	router  router   // nil without one
 	initial []weight // the router's weights before the deploy
 	routed  bool     // the router's weights were changed
+	last    []weight // the weights set last
 	sem     chan struct{}
 	active  string      // blue-green: the group serving traffic
 	touched []*rollout  // the rollouts the strategy started, for Result

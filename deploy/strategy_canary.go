@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // canary moves the release on step by step: each step deploys to a share
@@ -159,12 +160,17 @@ func (dep *deployment) weights(f func(*rollout) int) []weight {
 	return ws
 }
 
-// setWeights steers the router; its failure fails the deploy.
+// setWeights steers the router, unless it has these weights already; its
+// failure fails the deploy.
 func (dep *deployment) setWeights(ctx context.Context, ws []weight) error {
+	if dep.routed && slices.Equal(ws, dep.last) {
+		return nil
+	}
 	dep.routed = true
 	if err := dep.router.Set(ctx, ws); err != nil {
 		return fmt.Errorf("router: %w", err)
 	}
+	dep.last = ws
 	return nil
 }
 
