@@ -12,14 +12,14 @@ import (
 
 // blueGreenFleet is two hosts in blue and two in green behind a real nginx
 // whose upstream has every server, all down: nothing is live yet.
-func blueGreenFleet(t *testing.T) (*fleet, *nginxtest.Server) {
+func blueGreenFleet(t testing.TB) (*fleet, *nginxtest.Server) {
 	f := newFleet(t, 4)
 	f.groups = []string{"blue", "blue", "green", "green"}
 	ngx := nginxtest.Start(t, "app")
 	return f, ngx
 }
 
-func (f *fleet) blueGreen(t *testing.T, ngx *nginxtest.Server, release, version, active string) Request {
+func (f *fleet) blueGreen(t testing.TB, ngx *nginxtest.Server, release, version, active string) Request {
 	req := f.request(t, release, version)
 	req.Strategy = Strategy{Type: BlueGreen}
 	req.Router = nginxRouterFor(ngx)

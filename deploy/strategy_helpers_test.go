@@ -30,7 +30,7 @@ type fleet struct {
 	groups []string
 }
 
-func newFleet(t *testing.T, n int) *fleet {
+func newFleet(t testing.TB, n int) *fleet {
 	f := &fleet{log: &syncBuffer{}, fail: map[int]string{}}
 	for range n {
 		e := newEnv(t)
@@ -41,7 +41,7 @@ func newFleet(t *testing.T, n int) *fleet {
 }
 
 // request deploys release (an app answering version) to every target.
-func (f *fleet) request(t *testing.T, release, version string) Request {
+func (f *fleet) request(t testing.TB, release, version string) Request {
 	archive, digest := makeArchive(t, map[string]string{
 		"VERSION":         version,
 		"deploy/start.sh": fleetStart,
@@ -115,7 +115,7 @@ func (f *fleet) name(dir string) string {
 }
 
 // count sends n requests to url and counts the answers.
-func count(t *testing.T, url string, n int) map[string]int {
+func count(t testing.TB, url string, n int) map[string]int {
 	t.Helper()
 	c := &http.Client{Timeout: 5 * time.Second}
 	got := map[string]int{}
@@ -138,7 +138,7 @@ func count(t *testing.T, url string, n int) map[string]int {
 
 // waitFor polls url until it answers want; nginx reloads asynchronously, so
 // an old worker may answer a few requests after the router's reload.
-func waitFor(t *testing.T, url, want string) {
+func waitFor(t testing.TB, url, want string) {
 	t.Helper()
 	var last map[string]int
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
