@@ -3,6 +3,7 @@ package config
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,8 +86,11 @@ func (d *decoder) environment(n ast.Node, path, name string) *Environment {
 		}
 		// The router sends traffic to {host}:{env.PORT}.
 		for i, t := range env.Targets {
-			if _, ok := t.Env["PORT"]; !ok {
+			port, ok := t.Env["PORT"]
+			if !ok {
 				d.errorf(nodes[i], "%s: target %s has no env.PORT: the router sends its traffic to host:PORT", path, t.Name())
+			} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				d.errorf(nodes[i], "%s: target %s: env.PORT %q is not a port (1 to 65535)", path, t.Name(), port)
 			}
 		}
 	} else if blueGreen {

@@ -40,6 +40,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -232,6 +234,9 @@ func (d *Deployer) prepare(req *Request, install bool) error {
 	return nil
 }
 
+// serverHost is a host name or an IP address, as a router's server.
+var serverHost = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.:-]*$`)
+
 // newRollout prepares one target's part of the deploy; the health URL and
 // the router's server address are resolved here so a bad template fails
 // before any target changes.
@@ -245,7 +250,11 @@ func (d *Deployer) newRollout(req *Request, h host, t Target, log *lineWriter, t
 		}
 		r.health.url = u
 	}
-	if port := t.Env["PORT"]; port != "" {
+	if port, ok := t.Env["PORT"]; ok && req.Router != nil {
+		// It goes into the router's configuration: a host:port and nothing else.
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || !serverHost.MatchString(h.Addr()) {
+			return nil, greenlight.Errorf(greenlight.EINVALID, "target %s: %s:%s is not a host and port", h.Name(), h.Addr(), port)
+		}
 		r.server = net.JoinHostPort(h.Addr(), port)
 	}
 	r.env = map[string]string{}
