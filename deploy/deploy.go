@@ -1,7 +1,9 @@
 // Package deploy installs a build's artifact on an environment's targets
 // (SPEC §4, §9): it unpacks the release beside the earlier ones, runs the
 // release's lifecycle hooks, switches `current` atomically, checks health, and
-// on any failure rolls every target back to the release that was live.
+// on a failure rolls the targets it changed back to the release that was
+// live (a rolling deploy tolerates MaxFailed failed hosts, each rolled back
+// alone).
 //
 // Per target, in order: unpack into releases/.tmp-<release>-XXXX and rename
 // it to releases/<release> (with .greenlight-release.json: the release's
@@ -31,6 +33,8 @@
 // hosts, or of traffic through a router: router*.go), and blue-green groups.
 // Each target's phase is reported through Request.Progress so that a deploy
 // cut off by a crash can be resumed (Request.Resume) or undone (Rollback).
+// Blue-green leaves the old group running after the switch, so traffic can
+// go back at once; Retire runs its `stop` hook later.
 package deploy
 
 import (
