@@ -63,7 +63,8 @@ const (
 // Commit is the commit a run builds, as read from git.
 type Commit struct {
 	SHA         string `json:"sha"`
-	Branch      string `json:"branch"`
+	Branch      string `json:"branch"` // "" for a tag's run
+	Tag         string `json:"tag,omitempty"`
 	Title       string `json:"title"`
 	AuthorName  string `json:"author_name"`
 	AuthorEmail string `json:"author_email"`

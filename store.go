@@ -109,6 +109,12 @@ type Tx interface {
 
 	// RecordDelivery remembers a webhook delivery id; false if it was already seen.
 	RecordDelivery(ctx context.Context, pipeline, id string, at time.Time) (bool, error)
+
+	// LastBuilt returns the last commit of a pipeline's ref (refs/heads/main)
+	// that a run was started for, or ENOTFOUND.
+	LastBuilt(ctx context.Context, pipeline, ref string) (string, error)
+	// SetLastBuilt records sha as that commit, replacing the one before.
+	SetLastBuilt(ctx context.Context, pipeline, ref, sha string, at time.Time) error
 }
 
 // Logs keeps the output of stages, one append-only text file per stage, so

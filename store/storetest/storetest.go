@@ -42,6 +42,8 @@ func Run(t *testing.T, open Opener) {
 		{"EnqueueMailRace", testEnqueueMailRace},
 		{"DueMail", testDueMail},
 		{"RecordDelivery", testRecordDelivery},
+		{"LastBuilt", testLastBuilt},
+		{"RunTagAndPullRequest", testRunTagAndPullRequest},
 		{"InTx", testInTx},
 	}
 	for _, tt := range tests {
