@@ -61,7 +61,7 @@ func TestRunSecrets(t *testing.T) {
 	ws := t.TempDir()
 	err := r.Run(context.Background(), Job{Workspace: ws, Log: &log,
 		Secrets: map[string]string{"API_TOKEN": "tok-123456", "PIN": "12"},
-		Steps: []Step{{Name: "use", Run: `echo "token=$API_TOKEN pin=$PIN"; printf '%s' "$API_TOKEN" | cut -c1-4; printf 'tok-'; printf '123456\n'`}}})
+		Steps:   []Step{{Name: "use", Run: `echo "token=$API_TOKEN pin=$PIN"; printf '%s' "$API_TOKEN" | cut -c1-4; printf 'tok-'; printf '123456\n'`}}})
 	if err != nil {
 		t.Fatal(err)
 	}

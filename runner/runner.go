@@ -172,8 +172,8 @@ type Job struct {
 	// Secrets are more variables, whose values (MinMaskLen bytes or more) are
 	// replaced by *** wherever they appear in the log.
 	Secrets map[string]string
-	Steps     []Step
-	Log       io.Writer // the stage log; output is written as it comes, from one goroutine at a time
+	Steps   []Step
+	Log     io.Writer // the stage log; output is written as it comes, from one goroutine at a time
 }
 
 // Run runs the job's steps in order and stops at the first one that fails,
