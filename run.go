@@ -149,4 +149,8 @@ type TriggerRequest struct {
 	Params     map[string]string // given to steps as GREENLIGHT_PARAM_<KEY>
 	Trigger    Trigger
 	DeliveryID string // webhook delivery id, for de-duplication; "" = none
+	// Tag is set for a tag's run (then Branch is ""): Commit is required.
+	Tag string
+	// PullRequest is set for a pull request's build: Commit is its head.
+	PullRequest *PullRequest
 }
