@@ -149,7 +149,7 @@ func (te *testEngine) waitFor(what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			te.t.Fatalf("%s: not within a minute", what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -169,7 +169,6 @@ func (te *testEngine) log(id int64, stage string) string {
 	b, _ := os.ReadFile(filepath.Join(te.dir, "logs", strconv.FormatInt(id, 10), stage+".log"))
 	return string(b)
 }
-
 
 // fakeClock is a Clock that moves only when the test says.
 type fakeClock struct {
