@@ -148,7 +148,8 @@ func tokenScopes(repo string, host bool) []string {
 	return scopes
 }
 
-// shellQuote quotes s for sh: single quotes, with each ' written as '\''.
+// shellQuote quotes s for sh: inside single quotes, each quote in s ends the
+// quoted string, is escaped with a backslash, and starts a new one.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
