@@ -8,6 +8,7 @@ package gittest
 import (
 	"crypto/subtle"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -55,6 +56,9 @@ func NewServer(t testing.TB, token string) *Server {
 	backend := &cgi.Handler{
 		Path: gitPath,
 		Args: []string{"http-backend"},
+		// http-backend complains on stderr about every missing
+		// repository; tests read the HTTP status instead.
+		Stderr: io.Discard,
 		Env: []string{
 			"GIT_PROJECT_ROOT=" + s.Root,
 			"GIT_HTTP_EXPORT_ALL=1",
