@@ -39,7 +39,8 @@ func (r *Repo) Git(args ...string) string {
 }
 
 // Commit writes files (path → content) into the working clone, commits them
-// with msg, pushes main and returns the new commit's sha.
+// with msg on its current branch (main unless the test switched), pushes
+// that branch and returns the new commit's sha.
 func (r *Repo) Commit(files map[string]string, msg string) string {
 	r.t.Helper()
 	for p, content := range files {
@@ -57,10 +58,11 @@ func (r *Repo) Commit(files map[string]string, msg string) string {
 	return r.Git("rev-parse", "HEAD")
 }
 
-// Push pushes main and the tags of the working clone to the bare repository.
+// Push pushes the current branch and the tags of the working clone to the
+// bare repository.
 func (r *Repo) Push() {
 	r.t.Helper()
-	r.Git("push", "--quiet", "--force", "--tags", "origin", "HEAD:refs/heads/main")
+	r.Git("push", "--quiet", "--force", "--tags", "origin", "HEAD")
 }
 
 // Import appends n commits to main with git fast-import (thousands a
