@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -53,17 +54,22 @@ func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 		}
 	}
 	err = g.checkout(ctx, m, sha, dst)
-	if err == nil || ctx.Err() != nil {
+	if err == nil || ctx.Err() != nil || errors.Is(err, errSubmodules) {
 		return err
 	}
-	// The usual cause of failure is a commit pushed after the last fetch.
-	m.mu.RLock()
+	// The usual cause of failure is a commit pushed after the last fetch;
+	// the rare one a damaged mirror, which is cloned again.
+	runlock, lerr := m.rlock(ctx)
+	if lerr != nil {
+		return lerr
+	}
 	ok := g.has(ctx, m, sha)
-	m.mu.RUnlock()
+	runlock()
 	if ok {
-		return err
-	}
-	if err := g.Ensure(ctx, repo, sha); err != nil {
+		if recloned, rerr := g.repair(ctx, m); rerr != nil || !recloned {
+			return errors.Join(err, rerr)
+		}
+	} else if err := g.Ensure(ctx, repo, sha); err != nil {
 		return err
 	}
 	return g.checkout(ctx, m, sha, dst)
@@ -72,8 +78,11 @@ func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 // checkout is one attempt; it leaves dst empty when it fails. The read lock
 // keeps a fetch from changing the refs while they are copied.
 func (g *Git) checkout(ctx context.Context, m mirror, sha, dst string) error {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	unlock, err := m.rlock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := g.workspace(ctx, m, sha, dst); err != nil {
 		empty(dst)
 		return fmt.Errorf("checkout %s of %s: %w", sha, greenlight.RedactURL(m.repo), err)
@@ -94,6 +103,11 @@ func (g *Git) workspace(ctx context.Context, m mirror, sha, dst string) error {
 	if err := os.WriteFile(alternates, []byte(filepath.Join(m.dir, "objects")+"\n"), 0o644); err != nil {
 		return err
 	}
+	// A shallow mirror's boundary commits lack their parents: the
+	// workspace must know, or git log and fsck in a build fail.
+	if err := copyFile(filepath.Join(m.dir, "shallow"), filepath.Join(gitDir, "shallow")); err != nil {
+		return fmt.Errorf("copy shallow: %w", err)
+	}
 	if err := copyRefs(m.dir, gitDir); err != nil {
 		return fmt.Errorf("copy refs: %w", err)
 	}
@@ -102,8 +116,25 @@ func (g *Git) workspace(ctx context.Context, m mirror, sha, dst string) error {
 	}
 	// checkout takes no --end-of-options in git 2.39; the sha is validated
 	// hex, and "--" ends it as a revision.
-	_, err := g.run(ctx, "-C", dst, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha, "--")
-	return err
+	if _, err := g.run(ctx, "-C", dst, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha, "--"); err != nil {
+		return err
+	}
+	if m.opts.Submodules {
+		return g.submodules(ctx, m, dst)
+	}
+	return nil
+}
+
+// copyFile copies from to to; a missing from is no error and copies nothing.
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o644)
 }
 
 // copyRefs copies a repository's refs as files: packed-refs and the loose
