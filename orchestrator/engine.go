@@ -93,6 +93,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	configureSources(cfg.Git, cfg.Server)
 	return &Engine{cfg: cfg, active: map[int64]context.CancelCauseFunc{}, again: map[int64]bool{},
 		envs: map[string]chan struct{}{}}, nil
 }

@@ -22,7 +22,8 @@ func (g *Git) Refs(ctx context.Context, repo string, withTags bool) (map[string]
 	if withTags {
 		args = append(args, "--tags")
 	}
-	out, err := g.run(ctx, append(args, "--end-of-options", repo)...)
+	c := g.config(repo)
+	out, err := g.exec(ctx, call{access: c.access}, append(args, "--end-of-options", repo)...)
 	if err != nil {
 		return nil, fmt.Errorf("ls-remote %s: %w", greenlight.RedactURL(repo), err)
 	}
