@@ -42,6 +42,9 @@ func Run(t *testing.T, open Opener) {
 		{"EnqueueMailRace", testEnqueueMailRace},
 		{"DueMail", testDueMail},
 		{"RecordDelivery", testRecordDelivery},
+		{"Inbox", testInbox},
+		{"PruneDeliveries", testPruneDeliveries},
+		{"EnqueueDeliveryRace", testEnqueueDeliveryRace},
 		{"InTx", testInTx},
 	}
 	for _, tt := range tests {
