@@ -44,6 +44,9 @@ func Run(t *testing.T, open Opener) {
 		{"RecordDelivery", testRecordDelivery},
 		{"LastBuilt", testLastBuilt},
 		{"RunTagAndPullRequest", testRunTagAndPullRequest},
+		{"Inbox", testInbox},
+		{"PruneDeliveries", testPruneDeliveries},
+		{"EnqueueDeliveryRace", testEnqueueDeliveryRace},
 		{"InTx", testInTx},
 	}
 	for _, tt := range tests {
