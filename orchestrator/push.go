@@ -29,6 +29,9 @@ func (e *Engine) Push(ctx context.Context, name string, p *webhook.Push) (*green
 	if p.Ping {
 		return nil, "a ping starts nothing", nil
 	}
+	if p.Ignored != "" {
+		return nil, p.Ignored, nil
+	}
 	if p.PullRequest != nil {
 		return e.pullRequest(ctx, pl, p)
 	}
@@ -185,6 +188,18 @@ func (e *Engine) pullRequest(ctx context.Context, p *config.Pipeline, push *webh
 	if marker := skipMarker(push.Message); marker != "" {
 		return nil, fmt.Sprintf("the head commit's message says %s", marker), nil
 	}
-	return e.start(ctx, p.Name, greenlight.TriggerRequest{Commit: push.After, Branch: pr.HeadBranch,
+	head := push.After
+	if push.Abbreviated() {
+		// Bitbucket names the head by 12 hex digits. A branch of the
+		// pipeline's own repository can be asked for its full sha; a fork's
+		// cannot be fetched.
+		full, err := e.cfg.Git.Head(ctx, p.Source.Repo, pr.HeadBranch)
+		if err != nil || !strings.HasPrefix(full, strings.ToLower(head)) {
+			return nil, fmt.Sprintf("pull request #%d: its head %s is not the head of branch %s of the repository (a fork's commits cannot be fetched)",
+				pr.Number, clip(head, 40), clip(pr.HeadBranch, 100)), nil
+		}
+		head = full
+	}
+	return e.start(ctx, p.Name, greenlight.TriggerRequest{Commit: head, Branch: pr.HeadBranch,
 		Trigger: greenlight.TriggerWebhook, DeliveryID: push.DeliveryID, PullRequest: &pr})
 }
