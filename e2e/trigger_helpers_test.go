@@ -75,7 +75,7 @@ func (s *server) hook(pipeline, event, delivery, body string) (int, map[string]a
 func pushEvent(ref, before, after, message string, forced bool) string {
 	b, _ := json.Marshal(map[string]any{"ref": ref, "before": before, "after": after, "forced": forced,
 		"deleted": after == zeros, "created": before == zeros,
-		"repository": map[string]any{"full_name": "acme/hello"},
+		"repository":  map[string]any{"full_name": "acme/hello"},
 		"head_commit": map[string]any{"id": after, "message": message}})
 	return string(b)
 }
