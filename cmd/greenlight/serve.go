@@ -54,13 +54,16 @@ func (s *server) serveOn(ctx context.Context, ln net.Listener, drain time.Durati
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{}, 2)
+	done := make(chan struct{}, 3)
 	go func() { s.notifier.Run(bg); done <- struct{}{} }()
 	go func() { s.dispatcher.Run(bg); done <- struct{}{} }()
 	if err := s.engine.Start(ctx); err != nil {
 		stopBG()
 		return err
 	}
+	// The inbox starts after the engine: webhook deliveries left queued by a
+	// crash become runs only once the engine has recovered the earlier ones.
+	go func() { s.inbox.Run(bg); done <- struct{}{} }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.log.Info("greenlight is serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL)
@@ -77,6 +80,7 @@ func (s *server) serveOn(ctx context.Context, ln net.Listener, drain time.Durati
 	s.engine.Shutdown(drainCtx)
 	cancel()
 	stopBG()
+	<-done
 	<-done
 	<-done
 	s.close()
