@@ -61,10 +61,9 @@ func TestTriggerFilters(t *testing.T) {
 	}
 	started := map[string]int64{}
 	for i, tt := range tests {
-		code, out := s.hook(tt.pipeline, "push", fmt.Sprintf("filters-%d", i), pushEvent(tt.ref, tt.before, tt.after, tt.message, tt.forced))
-		id, why := answered(out)
-		if code/100 != 2 || why != tt.want || (tt.want == "") != (id != 0) {
-			t.Errorf("%s: %d %v, want reason %q", tt.name, code, out, tt.want)
+		id, why := s.send(tt.pipeline, "push", fmt.Sprintf("filters-%d", i), pushEvent(tt.ref, tt.before, tt.after, tt.message, tt.forced))
+		if why != tt.want || (tt.want == "") != (id != 0) {
+			t.Errorf("%s: run %d, reason %q; want reason %q", tt.name, id, why, tt.want)
 		}
 		if id != 0 {
 			started[tt.name] = id
@@ -73,14 +72,13 @@ func TestTriggerFilters(t *testing.T) {
 	// Paths: a draft only starts nothing; a page under docs/ does, compared
 	// with the last built commit (none yet: the push's before).
 	draft := r.commit("Draft", map[string]string{"docs/drafts/x.md": "x"})
-	if _, out := s.hook("docs", "push", "docs-1", pushEvent("refs/heads/main", c2, draft, "Draft", false)); out["ignored"] != "no changed file matches paths" {
-		t.Errorf("draft: %v", out)
+	if id, why := s.send("docs", "push", "docs-1", pushEvent("refs/heads/main", c2, draft, "Draft", false)); id != 0 || why != "no changed file matches paths" {
+		t.Errorf("draft: run %d, reason %q", id, why)
 	}
 	page := r.commit("Page", map[string]string{"docs/index.md": "hello"})
-	if _, out := s.hook("docs", "push", "docs-2", pushEvent("refs/heads/main", draft, page, "Page", false)); out["run"] == nil {
-		t.Errorf("page: %v", out)
+	if id, why := s.send("docs", "push", "docs-2", pushEvent("refs/heads/main", draft, page, "Page", false)); id == 0 {
+		t.Errorf("page: %s", why)
 	} else {
-		id, _ := answered(out)
 		started["docs page"] = id
 	}
 
@@ -134,10 +132,9 @@ func TestTriggerPullRequestAndSecrets(t *testing.T) {
         targets: [{local: "{{DIR}}/staging", env: {PORT: "{{PORT}}"}}]
         health: {url: "http://127.0.0.1:{{PORT}}/healthz", timeout: 20s}
 `)
-	code, out := s.hook("hello", "pull_request", "pr-1", pullEvent("opened", 5, head, "feature", "main"))
-	id, why := answered(out)
+	id, why := s.send("hello", "pull_request", "pr-1", pullEvent("opened", 5, head, "feature", "main"))
 	if id == 0 {
-		t.Fatalf("pull request: %d %v (%s)", code, out, why)
+		t.Fatalf("pull request started nothing: %s", why)
 	}
 	run := s.waitRun(id, 2*time.Minute, greenlight.RunSucceeded, greenlight.RunFailed)
 	if run.Status != greenlight.RunSucceeded || run.PullRequest == nil || run.PullRequest.Number != 5 {
@@ -151,8 +148,8 @@ func TestTriggerPullRequestAndSecrets(t *testing.T) {
 	if log := s.stageLog(id, "build"); !strings.Contains(log, "secret-unset") || !strings.Contains(log, "branch=feature tag= param= pr=5") {
 		t.Errorf("pull request build log:\n%s", log)
 	}
-	if _, out := s.hook("hello", "pull_request", "pr-2", pullEvent("closed", 5, head, "feature", "main")); out["run"] != nil {
-		t.Errorf("a closed pull request started a run: %v", out)
+	if id, why := s.send("hello", "pull_request", "pr-2", pullEvent("closed", 5, head, "feature", "main")); id != 0 {
+		t.Errorf("a closed pull request started run %d (%s)", id, why)
 	}
 
 	// A manual run with params: the secret is there, and masked.

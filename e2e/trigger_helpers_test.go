@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/greenlight-cd/greenlight"
 )
@@ -106,13 +107,41 @@ func (s *server) runs(pipeline string) []*greenlight.Run {
 	return runs
 }
 
-// answered reports the run id a hook answer started (0 if none) and the
-// reason it gives when it started none.
-func answered(out map[string]any) (int64, string) {
-	if run, ok := out["run"].(map[string]any); ok {
-		id, _ := run["id"].(float64)
-		return int64(id), ""
+// outcome waits until the server has processed the delivery (webhooks are
+// acknowledged at once and processed from the inbox) and returns the run it
+// started (0 if none) and, if none, why.
+func (s *server) outcome(pipeline, delivery string) (int64, string) {
+	s.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		code, body := s.api("GET", "/api/v1/deliveries?limit=100&pipeline="+pipeline, nil)
+		if code != 200 {
+			s.t.Fatalf("deliveries: %d %s", code, body)
+		}
+		var list []greenlight.Delivery
+		if err := json.Unmarshal(body, &list); err != nil {
+			s.t.Fatalf("deliveries: %v: %s", err, body)
+		}
+		for _, d := range list {
+			if d.DeliveryID == delivery && d.Status != greenlight.DeliveryQueued {
+				return d.RunID, d.Result
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	why, _ := out["ignored"].(string)
-	return 0, why
+	s.t.Fatalf("delivery %s was not processed within a minute", delivery)
+	return 0, ""
+}
+
+// send posts a signed GitHub event and waits for its outcome.
+func (s *server) send(pipeline, event, delivery, body string) (int64, string) {
+	s.t.Helper()
+	code, out := s.hook(pipeline, event, delivery, body)
+	if code/100 != 2 {
+		s.t.Fatalf("delivery %s: %d %v", delivery, code, out)
+	}
+	if why, ok := out["ignored"].(string); ok {
+		return 0, why // ignored by the web layer already (a closed pull request)
+	}
+	return s.outcome(pipeline, delivery)
 }

@@ -52,10 +52,8 @@ func TestTriggerParallelNeverDeploysOlder(t *testing.T) {
 `)
 	older := r.commit("Older", map[string]string{"slow": "1"})
 	newer := r.commit("Newer", map[string]string{"slow": ""})
-	_, out := s.hook("hello", "push", "p-1", pushEvent("refs/heads/main", zeros, older, "Older", false))
-	oldID, _ := answered(out)
-	_, out = s.hook("hello", "push", "p-2", pushEvent("refs/heads/main", older, newer, "Newer", false))
-	newID, _ := answered(out)
+	oldID, _ := s.send("hello", "push", "p-1", pushEvent("refs/heads/main", zeros, older, "Older", false))
+	newID, _ := s.send("hello", "push", "p-2", pushEvent("refs/heads/main", older, newer, "Newer", false))
 	if oldID == 0 || newID == 0 {
 		t.Fatalf("runs %d, %d", oldID, newID)
 	}
@@ -105,10 +103,9 @@ func TestTriggerQueuedUnderPressure(t *testing.T) {
 		if k > 0 {
 			before = shas[k-1]
 		}
-		_, out := s.hook("hello", "push", fmt.Sprintf("q-%d", i), pushEvent("refs/heads/main", before, shas[k], "x", false))
-		id, why := answered(out)
+		id, why := s.send("hello", "push", fmt.Sprintf("q-%d", i), pushEvent("refs/heads/main", before, shas[k], "x", false))
 		if id == 0 {
-			t.Fatalf("delivery %d: %s %v", i, why, out)
+			t.Fatalf("delivery %d: %s", i, why)
 		}
 		ids[shas[k]] = id
 	}

@@ -188,18 +188,6 @@ func (e *Engine) pullRequest(ctx context.Context, p *config.Pipeline, push *webh
 	if marker := skipMarker(push.Message); marker != "" {
 		return nil, fmt.Sprintf("the head commit's message says %s", marker), nil
 	}
-	head := push.After
-	if push.Abbreviated() {
-		// Bitbucket names the head by 12 hex digits. A branch of the
-		// pipeline's own repository can be asked for its full sha; a fork's
-		// cannot be fetched.
-		full, err := e.cfg.Git.Head(ctx, p.Source.Repo, pr.HeadBranch)
-		if err != nil || !strings.HasPrefix(full, strings.ToLower(head)) {
-			return nil, fmt.Sprintf("pull request #%d: its head %s is not the head of branch %s of the repository (a fork's commits cannot be fetched)",
-				pr.Number, clip(head, 40), clip(pr.HeadBranch, 100)), nil
-		}
-		head = full
-	}
-	return e.start(ctx, p.Name, greenlight.TriggerRequest{Commit: head, Branch: pr.HeadBranch,
+	return e.start(ctx, p.Name, greenlight.TriggerRequest{Commit: push.After, Branch: pr.HeadBranch,
 		Trigger: greenlight.TriggerWebhook, DeliveryID: push.DeliveryID, PullRequest: &pr})
 }
