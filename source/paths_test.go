@@ -1,6 +1,9 @@
 package source
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestPatterns(t *testing.T) {
 	tests := []struct {
@@ -102,5 +105,17 @@ func TestPatternsMatchAny(t *testing.T) {
 	}
 	if _, ok := p.MatchAny([]string{"docs/x", "src/y.md"}); ok {
 		t.Error("MatchAny matched files that no rule takes")
+	}
+}
+
+func BenchmarkPatternsMatchAny(b *testing.B) {
+	p, _ := ParsePatterns([]string{"src/**", "!src/**/*.md", "cmd/*/main.go"})
+	files := make([]string, 1000)
+	for i := range files {
+		files[i] = fmt.Sprintf("docs/section-%d/page.md", i)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		p.MatchAny(files)
 	}
 }

@@ -122,3 +122,19 @@ func TestScheduleNeverNoLoop(t *testing.T) {
 		t.Errorf("got %v, want a Monday", got)
 	}
 }
+
+func BenchmarkScheduleNext(b *testing.B) {
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, spec := range []string{"*/5 * * * *", "0 3 * * 1-5", "0 0 29 2 *"} {
+		s, err := ParseSchedule(spec, ny)
+		if err != nil {
+			b.Fatal(err)
+		}
+		from := time.Date(2026, 3, 1, 0, 0, 0, 0, ny)
+		b.Run(spec, func(b *testing.B) {
+			for b.Loop() {
+				s.Next(from)
+			}
+		})
+	}
+}
