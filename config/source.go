@@ -37,8 +37,6 @@ func (d *decoder) source(pipeline *object, path string, s *Source) {
 		d.errorf(o.at("poll"), "%s.poll: must not be negative", path)
 	case s.Poll > 0 && s.Poll < time.Second:
 		d.errorf(o.at("poll"), "%s.poll: must be 0 (webhooks only) or at least 1s", path)
-	case s.Poll > 0 && s.Branch == "" && o.valid("branches"):
-		d.errorf(o.at("poll"), "%s.poll: polling needs a plain branch name: set %s.branch", path, path)
 	}
 	s.WebhookSecret = o.str("webhook_secret", "")
 	d.schedule(o, path, s)
