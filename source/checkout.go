@@ -53,41 +53,38 @@ func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 			return err
 		}
 	}
-	err = g.checkout(ctx, m, sha, dst)
+	present, err := g.checkout(ctx, m, sha, dst)
 	if err == nil || ctx.Err() != nil || errors.Is(err, errSubmodules) {
 		return err
 	}
 	// The usual cause of failure is a commit pushed after the last fetch;
 	// the rare one a damaged mirror, which is cloned again.
-	runlock, lerr := m.rlock(ctx)
-	if lerr != nil {
-		return lerr
-	}
-	ok := g.has(ctx, m, sha)
-	runlock()
-	if ok {
+	if present {
 		if recloned, rerr := g.repair(ctx, m); rerr != nil || !recloned {
 			return errors.Join(err, rerr)
 		}
 	} else if err := g.Ensure(ctx, repo, sha); err != nil {
 		return err
 	}
-	return g.checkout(ctx, m, sha, dst)
+	_, err = g.checkout(ctx, m, sha, dst)
+	return err
 }
 
-// checkout is one attempt; it leaves dst empty when it fails. The read lock
-// keeps a fetch from changing the refs while they are copied.
-func (g *Git) checkout(ctx context.Context, m mirror, sha, dst string) error {
+// checkout is one attempt; it leaves dst empty when it fails, and then
+// reports whether the mirror holds the commit. The read lock keeps a fetch
+// from changing the refs while they are copied, and from bringing the
+// commit in between the failure and the look.
+func (g *Git) checkout(ctx context.Context, m mirror, sha, dst string) (present bool, err error) {
 	unlock, err := m.rlock(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
 	if err := g.workspace(ctx, m, sha, dst); err != nil {
 		empty(dst)
-		return fmt.Errorf("checkout %s of %s: %w", sha, greenlight.RedactURL(m.repo), err)
+		return g.has(ctx, m, sha), fmt.Errorf("checkout %s of %s: %w", sha, greenlight.RedactURL(m.repo), err)
 	}
-	return nil
+	return true, nil
 }
 
 func (g *Git) workspace(ctx context.Context, m mirror, sha, dst string) error {
@@ -115,8 +112,10 @@ func (g *Git) workspace(ctx context.Context, m mirror, sha, dst string) error {
 		return fmt.Errorf("add origin: %w", err)
 	}
 	// checkout takes no --end-of-options in git 2.39; the sha is validated
-	// hex, and "--" ends it as a revision.
-	if _, err := g.run(ctx, "-C", dst, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha, "--"); err != nil {
+	// hex, and "--" ends it as a revision. --force because without it git
+	// 2.39, leaving an unborn branch, reports a blob it cannot read on
+	// stderr, skips the file and exits 0.
+	if _, err := g.run(ctx, "-C", dst, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", sha, "--"); err != nil {
 		return err
 	}
 	if m.opts.Submodules {
