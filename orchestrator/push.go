@@ -188,6 +188,49 @@ func (e *Engine) pullRequest(ctx context.Context, p *config.Pipeline, push *webh
 	if marker := skipMarker(push.Message); marker != "" {
 		return nil, fmt.Sprintf("the head commit's message says %s", marker), nil
 	}
-	return e.start(ctx, p.Name, greenlight.TriggerRequest{Commit: push.After, Branch: pr.HeadBranch,
+	run, why, err := e.start(ctx, p.Name, greenlight.TriggerRequest{Commit: push.After, Branch: pr.HeadBranch,
 		Trigger: greenlight.TriggerWebhook, DeliveryID: push.DeliveryID, PullRequest: &pr})
+	if run != nil {
+		e.supersedePullRequest(ctx, run)
+	}
+	return run, why, err
+}
+
+// supersedePullRequest ends the unfinished runs of an older head of the same
+// pull request: only the newest head's result matters to its reviewers.
+func (e *Engine) supersedePullRequest(ctx context.Context, run *greenlight.Run) {
+	runs, err := e.cfg.Store.Runs(ctx, greenlight.RunFilter{Pipeline: run.Pipeline,
+		Statuses: []greenlight.RunStatus{greenlight.RunQueued, greenlight.RunRunning}, Limit: 1000})
+	if err != nil {
+		e.cfg.Log.Warn("list runs of a pull request", "pipeline", run.Pipeline, "err", err)
+		return
+	}
+	reason := fmt.Sprintf("superseded by run #%d, a newer head of pull request #%d", run.ID, run.PullRequest.Number)
+	for _, old := range runs {
+		if old.ID >= run.ID || old.PullRequest == nil || old.PullRequest.Number != run.PullRequest.Number {
+			continue
+		}
+		if _, err := e.change(context.WithoutCancel(ctx), old.ID, func(_ greenlight.Tx, r *greenlight.Run, em *emitter) error {
+			if r.Status.Terminal() {
+				return errNoChange
+			}
+			stage := ""
+			for _, s := range r.Stages {
+				if s.Status == greenlight.StageRunning {
+					stage = s.Name
+				}
+			}
+			e.finish(r, em, greenlight.RunSuperseded, stage, greenlight.StageCancelled, reason)
+			return nil
+		}); err != nil {
+			e.cfg.Log.Error("supersede a pull request's run", "run", old.ID, "err", err)
+			continue
+		}
+		e.mu.Lock()
+		if cancel, ok := e.active[old.ID]; ok {
+			cancel(errCancelled) // stops its build now
+		}
+		e.mu.Unlock()
+		e.cfg.Log.Info("run superseded", "run", old.ID, "reason", reason)
+	}
 }

@@ -152,3 +152,43 @@ func TestPullRequestRunIsBuildOnly(t *testing.T) {
 		t.Errorf("branch build log:\n%s", log)
 	}
 }
+
+func TestPullRequestNewHeadSupersedesOlder(t *testing.T) {
+	repo := newGitRepo(t, buildOK)
+	te := newTestEngine(t, `
+  - name: hello
+    source: {repo: `+repo.dir+`, branch: main}
+    stages: [{name: build, type: build}]
+`, nil, false)
+	ctx := context.Background()
+	pr := func(n int, head, delivery string) *greenlight.Run {
+		t.Helper()
+		run, why, err := te.Push(ctx, "hello", &webhook.Push{After: head, DeliveryID: delivery,
+			PullRequest: &greenlight.PullRequest{Number: n, BaseBranch: "main", HeadBranch: "x"}})
+		if err != nil || run == nil {
+			t.Fatalf("pull request %d: %v %q", n, err, why)
+		}
+		return run
+	}
+	first := pr(3, strings.Repeat("a", 40), "d1")
+	other := pr(4, strings.Repeat("b", 40), "d2")
+	branch, err := te.Trigger(ctx, "hello", greenlight.TriggerRequest{Commit: strings.Repeat("c", 40)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := pr(3, strings.Repeat("d", 40), "d3")
+	want := map[int64]greenlight.RunStatus{first.ID: greenlight.RunSuperseded, other.ID: greenlight.RunQueued,
+		branch.ID: greenlight.RunQueued, second.ID: greenlight.RunQueued}
+	for id, status := range want {
+		r, err := te.db.Run(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != status {
+			t.Errorf("run %d is %s, want %s (%s)", id, r.Status, status, r.Error)
+		}
+	}
+	if r, _ := te.db.Run(ctx, first.ID); !strings.Contains(r.Error, "a newer head of pull request #3") {
+		t.Errorf("reason %q", r.Error)
+	}
+}
