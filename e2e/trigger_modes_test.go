@@ -31,8 +31,8 @@ func gate(t *testing.T) (path string, open func()) {
 }
 
 // TestTriggerParallelNeverDeploysOlder: in mode parallel two runs build at
-// once; the newer commit reaches staging first, so the older run's deploy
-// is skipped rather than put an older commit live.
+// once; the newer commit reaches staging first, so the older commit's deploy
+// is skipped rather than put it live, though its run is the later one.
 func TestTriggerParallelNeverDeploysOlder(t *testing.T) {
 	t.Parallel()
 	path, open := gate(t)
@@ -52,8 +52,10 @@ func TestTriggerParallelNeverDeploysOlder(t *testing.T) {
 `)
 	older := r.commit("Older", map[string]string{"slow": "1"})
 	newer := r.commit("Newer", map[string]string{"slow": ""})
-	oldID, _ := s.send("hello", "push", "p-1", pushEvent("refs/heads/main", zeros, older, "Older", false))
+	// The deliveries arrive out of order: the newer commit's first, so its
+	// run has the lower id; commit order, not run order, decides.
 	newID, _ := s.send("hello", "push", "p-2", pushEvent("refs/heads/main", older, newer, "Newer", false))
+	oldID, _ := s.send("hello", "push", "p-1", pushEvent("refs/heads/main", zeros, older, "Older", false))
 	if oldID == 0 || newID == 0 {
 		t.Fatalf("runs %d, %d", oldID, newID)
 	}

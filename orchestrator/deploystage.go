@@ -60,7 +60,7 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {
 		return fmt.Errorf("read live release: %w", err)
 	}
-	if live != nil && live.RunID > run.ID && run.Trigger != greenlight.TriggerRollback {
+	if live != nil && run.Trigger != greenlight.TriggerRollback && e.liveIsNewer(ctx, p, run, live.RunID, live.Commit) {
 		reason := fmt.Sprintf("a newer run (#%d) is already deployed to %s", live.RunID, env.Name)
 		fmt.Fprintf(out, "==> skipped: %s\n", reason)
 		if p.Mode == config.ModeParallel {

@@ -97,3 +97,37 @@ func TestQueuedRunsGoInCommitOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveIsNewerFollowsCommits(t *testing.T) {
+	repo := newGitRepo(t, buildOK)
+	te := newTestEngine(t, `
+  - name: hello
+    source: {repo: `+repo.dir+`, branch: main}
+    stages: [{name: build, type: build}]
+`, nil, false)
+	c1 := repo.commit("One", nil)
+	c2 := repo.commit("Two", nil)
+	runGit(t, repo.dir, "checkout", "-q", "-b", "side", c1)
+	side := repo.commit("Side", nil)
+	p := te.cfg.Server.Pipeline("hello")
+	tests := []struct {
+		name       string
+		runID      int64
+		runCommit  string
+		liveRun    int64
+		liveCommit string
+		want       bool
+	}{
+		{"older commit, later run: live is newer", 5, c1, 4, c2, true},
+		{"newer commit, earlier run: live is older", 4, c2, 5, c1, false},
+		{"same commit: by run", 4, c1, 5, c1, true},
+		{"unrelated commits: by run", 4, side, 5, c2, true},
+		{"unrelated commits: by run, other way", 6, side, 5, c2, false},
+	}
+	for _, tt := range tests {
+		run := &greenlight.Run{ID: tt.runID, Commit: greenlight.Commit{SHA: tt.runCommit}}
+		if got := te.liveIsNewer(context.Background(), p, run, tt.liveRun, tt.liveCommit); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
