@@ -13,7 +13,7 @@ import (
 // packages → greenlight, with store and mail as adapters that decide nothing.
 var allowed = map[string][]string{
 	"":             {},
-	"config":       {""},
+	"config":       {"", "source"},
 	"source":       {""},
 	"webhook":      {""},
 	"runner":       {""},

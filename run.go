@@ -63,7 +63,8 @@ const (
 // Commit is the commit a run builds, as read from git.
 type Commit struct {
 	SHA         string `json:"sha"`
-	Branch      string `json:"branch"`
+	Branch      string `json:"branch"` // "" for a tag's run
+	Tag         string `json:"tag,omitempty"`
 	Title       string `json:"title"`
 	AuthorName  string `json:"author_name"`
 	AuthorEmail string `json:"author_email"`
@@ -148,4 +149,8 @@ type TriggerRequest struct {
 	Params     map[string]string // given to steps as GREENLIGHT_PARAM_<KEY>
 	Trigger    Trigger
 	DeliveryID string // webhook delivery id, for de-duplication; "" = none
+	// Tag is set for a tag's run (then Branch is ""): Commit is required.
+	Tag string
+	// PullRequest is set for a pull request's build: Commit is its head.
+	PullRequest *PullRequest
 }

@@ -127,6 +127,31 @@ type Tx interface {
 
 	// RecordDelivery remembers a webhook delivery id; false if it was already seen.
 	RecordDelivery(ctx context.Context, pipeline, id string, at time.Time) (bool, error)
+
+	// LastBuilt returns the last commit of a pipeline's ref (refs/heads/main)
+	// that a run was started for, or ENOTFOUND.
+	LastBuilt(ctx context.Context, pipeline, ref string) (string, error)
+	// SetLastBuilt records sha as that commit, replacing the one before.
+	SetLastBuilt(ctx context.Context, pipeline, ref, sha string, at time.Time) error
+
+	// EnqueueDelivery inserts d into the webhook inbox unless the pipeline
+	// has a delivery with d.DeliveryID already (one conditional statement);
+	// reports whether it inserted, setting d.ID if so.
+	EnqueueDelivery(ctx context.Context, d *Delivery) (bool, error)
+	// QueuedDeliveries returns up to limit deliveries whose DoneAt is unset,
+	// in inbox order (limit 0: a default).
+	QueuedDeliveries(ctx context.Context, limit int) ([]*Delivery, error)
+	// UpdateDelivery writes d's Status, RunID, Result, Attempts and DoneAt if
+	// the delivery is not done yet; false if it was. ENOTFOUND if there is
+	// no such delivery.
+	UpdateDelivery(ctx context.Context, d *Delivery) (bool, error)
+	// Deliveries returns a pipeline's deliveries (every pipeline's if ""),
+	// newest first (limit 0: a default).
+	Deliveries(ctx context.Context, pipeline string, limit int) ([]*Delivery, error)
+	// PruneDeliveries deletes the done deliveries received before before,
+	// and the delivery ids RecordDelivery remembered before it; it returns
+	// how many deliveries it deleted. Queued deliveries are kept.
+	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Logs keeps the output of stages, one append-only text file per stage, so

@@ -468,9 +468,28 @@ func (b *bench) push(pipeline, sha, delivery string) int64 {
 	req.Header.Set("X-GitHub-Event", "push")
 	req.Header.Set("X-GitHub-Delivery", delivery)
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	var out struct{ Run runView }
-	b.send(req, &out, 201)
-	return out.Run.ID
+	var out struct{ Delivery string }
+	b.send(req, &out, 202)
+	// The webhook is acknowledged at once; the inbox then starts the run.
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		var list []struct {
+			Delivery, Status, Result string
+			Run                      int64
+		}
+		b.do("GET", "/api/v1/deliveries?pipeline="+pipeline+"&limit=20", "", &list, 200)
+		for _, d := range list {
+			if d.Delivery == delivery && d.Status != "queued" {
+				if d.Run == 0 {
+					fail("delivery %s: %s %s", delivery, d.Status, d.Result)
+				}
+				return d.Run
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	fail("delivery %s not processed within a minute", delivery)
+	return 0
 }
 
 func (b *bench) get(path string) string {

@@ -38,7 +38,7 @@ func TestLoadFullExample(t *testing.T) {
 			Name: "hello",
 			Mode: ModeSuperseded,
 			Source: Source{
-				Repo: "/srv/git/hello.git", Branch: "main", Poll: 30 * time.Second, WebhookSecret: "hook-secret",
+				Repo: "/srv/git/hello.git", Branch: "main", Branches: []string{"main"}, Poll: 30 * time.Second, WebhookSecret: "hook-secret",
 			},
 			Notify: []string{"dev-team@example.com"},
 			Stages: []Stage{

@@ -23,7 +23,7 @@ func (d *decoder) firstSeen(kind, name string, at ast.Node) (pos, bool) {
 }
 
 func (d *decoder) pipeline(n ast.Node, path string) *Pipeline {
-	o, ok := d.object(n, path, "name", "mode", "source", "notify", "stages", "environments")
+	o, ok := d.object(n, path, "name", "mode", "source", "secrets", "notify", "stages", "environments")
 	if !ok {
 		return nil
 	}
@@ -42,18 +42,17 @@ func (d *decoder) pipeline(n ast.Node, path string) *Pipeline {
 
 	p.Mode = o.str("mode", ModeSuperseded)
 	switch p.Mode {
-	case ModeSuperseded, ModeQueued:
+	case ModeSuperseded, ModeQueued, ModeParallel:
 	case "":
 		if o.valid("mode") {
 			d.errorf(o.at("mode"), "%s.mode: must not be empty", path)
 		}
-	case "parallel":
-		d.errorf(o.at("mode"), "%s.mode: mode parallel is not supported yet: use superseded or queued", path)
 	default:
-		d.errorf(o.at("mode"), "%s.mode: unknown mode %q: use superseded or queued", path, p.Mode)
+		d.errorf(o.at("mode"), "%s.mode: unknown mode %q: use superseded, queued or parallel", path, p.Mode)
 	}
 
 	d.source(o, join(path, "source"), &p.Source)
+	p.Secrets = d.secrets(o, join(path, "secrets"))
 
 	notify, nodes := o.strings("notify")
 	for i, addr := range notify {
@@ -187,4 +186,27 @@ func (d *decoder) approvalStage(o *object, path string, st *Stage) {
 			d.errorf(o.at("review_url"), "%s.review_url: invalid URL %q: %s", path, st.ReviewURL, why)
 		}
 	}
+}
+
+// secrets reads the pipeline's secrets: environment names to values, given
+// to build steps. GREENLIGHT_* names are the server's own and refused.
+func (d *decoder) secrets(o *object, path string) map[string]string {
+	secrets := o.env("secrets")
+	if len(secrets) == 0 {
+		return secrets
+	}
+	var entries []*ast.MappingValueNode
+	switch m := d.resolve(o.fields["secrets"].value).(type) {
+	case *ast.MappingNode:
+		entries = m.Values
+	case *ast.MappingValueNode:
+		entries = []*ast.MappingValueNode{m}
+	}
+	for _, e := range entries {
+		if name, ok := text(e.Key); ok && strings.HasPrefix(strings.ToUpper(name), "GREENLIGHT_") {
+			d.errorf(e.Key, "%s.%s: names starting with GREENLIGHT_ are reserved for Greenlight", path, name)
+			delete(secrets, name)
+		}
+	}
+	return secrets
 }

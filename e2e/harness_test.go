@@ -417,16 +417,37 @@ func (s *server) push(sha, delivery string) (int, map[string]any) {
 // pushRun pushes sha and returns the id of the run it started.
 func (s *server) pushRun(sha string) int64 {
 	s.t.Helper()
-	code, out := s.push(sha, fmt.Sprintf("delivery-%s-%d", sha[:8], time.Now().UnixNano()))
-	if code != 201 {
+	delivery := fmt.Sprintf("delivery-%s-%d", sha[:8], time.Now().UnixNano())
+	code, out := s.push(sha, delivery)
+	if code != 202 {
 		s.t.Fatalf("push: %d %v", code, out)
 	}
-	run, _ := out["run"].(map[string]any)
-	id, _ := run["id"].(float64)
-	if id == 0 {
-		s.t.Fatalf("push answer has no run id: %v", out)
+	return s.deliveryRun(delivery)
+}
+
+// deliveryRun waits for the webhook inbox to process a delivery and returns
+// the id of the run it started.
+func (s *server) deliveryRun(delivery string) int64 {
+	s.t.Helper()
+	var got greenlight.Delivery
+	eventually(s.t, 30*time.Second, "delivery "+delivery+" processed", func() bool {
+		code, body := s.api("GET", "/api/v1/deliveries?pipeline=hello&limit=500", nil)
+		var list []greenlight.Delivery
+		if code != 200 || json.Unmarshal(body, &list) != nil {
+			s.t.Fatalf("GET deliveries: %d %s", code, body)
+		}
+		for _, d := range list {
+			if d.DeliveryID == delivery {
+				got = d
+				return d.Status != greenlight.DeliveryQueued
+			}
+		}
+		return false
+	})
+	if got.Status != greenlight.DeliveryStarted || got.RunID == 0 {
+		s.t.Fatalf("delivery %s: %s %q, want a run started", delivery, got.Status, got.Result)
 	}
-	return int64(id)
+	return got.RunID
 }
 
 // eventually polls cond every 50 ms until it holds, or fails the test with

@@ -160,13 +160,14 @@ func TestWebhookInput(t *testing.T) {
 	}
 	sha := s.repo.head()
 	code, out := s.push(sha, "same-delivery")
-	if code != 201 {
+	if code != 202 || out["queued"] != true {
 		t.Fatalf("first delivery: %d %v", code, out)
 	}
 	code, out = s.push(sha, "same-delivery")
-	if code != 200 || out["ignored"] == nil {
+	if code != 200 || out["duplicate"] != true {
 		t.Errorf("repeated delivery: %d %v", code, out)
 	}
+	s.deliveryRun("same-delivery")
 	code, body := s.api("GET", "/api/v1/runs?pipeline=hello", nil)
 	if code != 200 || strings.Count(string(body), `"trigger":"webhook"`) != 1 {
 		t.Errorf("runs after a repeated delivery: %d %s", code, body)

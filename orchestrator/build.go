@@ -40,10 +40,10 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 	if run.Commit.Title == "" && run.Commit.AuthorName == "" {
 		c, err := e.cfg.Git.Commit(ctx, p.Source.Repo, sha)
 		if err != nil {
-			return nil, fmt.Errorf("read commit %s: %w", run.Commit.Short(), err)
+			return nil, fmt.Errorf("read commit %s: %w%s", run.Commit.Short(), err, forkHint(run, p))
 		}
 		if _, err := e.change(ctx, run.ID, func(_ greenlight.Tx, r *greenlight.Run, _ *emitter) error {
-			c.Branch = r.Commit.Branch
+			c.Branch, c.Tag = r.Commit.Branch, r.Commit.Tag
 			r.Commit = c
 			return nil
 		}); err != nil {
@@ -81,6 +81,18 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 	env["GREENLIGHT_RUN"] = strconv.FormatInt(run.ID, 10)
 	env["GREENLIGHT_COMMIT"] = sha
 	env["GREENLIGHT_BRANCH"] = run.Commit.Branch
+	if run.Commit.Tag != "" {
+		env["GREENLIGHT_TAG"] = run.Commit.Tag
+	}
+	// The pipeline's secrets are for its own commits; a pull request's code
+	// (perhaps from a fork) never sees them.
+	secrets := p.Secrets
+	if pr := run.PullRequest; pr != nil {
+		secrets = nil
+		env["GREENLIGHT_PULL_REQUEST"] = strconv.Itoa(pr.Number)
+		env["GREENLIGHT_BASE_BRANCH"] = pr.BaseBranch
+		fmt.Fprintf(out, "==> pull request #%d (%s → %s): build only, without the pipeline's secrets\n", pr.Number, pr.HeadBranch, pr.BaseBranch)
+	}
 	steps := make([]runner.Step, len(b.Steps))
 	for i, s := range b.Steps {
 		steps[i] = runner.Step{Name: s.Name, Run: s.Run, Timeout: s.Timeout, Env: s.Env}
@@ -89,7 +101,7 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 	if err := os.MkdirAll(cache, 0o700); err != nil {
 		return nil, fmt.Errorf("build cache: %w", err)
 	}
-	if err := e.cfg.Runner.Run(ctx, runner.Job{Workspace: ws, Cache: cache, Env: env, Steps: steps, Log: out}); err != nil {
+	if err := e.cfg.Runner.Run(ctx, runner.Job{Workspace: ws, Cache: cache, Env: env, Secrets: secrets, Steps: steps, Log: out}); err != nil {
 		return nil, err
 	}
 	var ref *greenlight.ArtifactRef
@@ -123,4 +135,17 @@ func readBuildFile(ws, name string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, config.MaxBuildFileSize+1))
+}
+
+// forkHint explains a pull request's commit that the repository lacks: the
+// mirror fetches every ref of the repository, which on GitHub, Gitea and
+// GitLab includes the heads of pull requests from forks (refs/pull/N/head,
+// refs/merge-requests/N/head); a forge without them cannot be built from.
+func forkHint(run *greenlight.Run, p *config.Pipeline) string {
+	pr := run.PullRequest
+	if pr == nil || pr.HeadRepo == "" || pr.HeadRepo == p.Source.Repo {
+		return ""
+	}
+	return fmt.Sprintf(" (pull request #%d comes from %s; the repository does not publish its head as refs/pull/%d/head)",
+		pr.Number, greenlight.RedactURL(pr.HeadRepo), pr.Number)
 }

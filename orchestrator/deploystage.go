@@ -60,10 +60,14 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {
 		return fmt.Errorf("read live release: %w", err)
 	}
-	if live != nil && live.RunID > run.ID && run.Trigger != greenlight.TriggerRollback {
+	if live != nil && run.Trigger != greenlight.TriggerRollback && e.liveIsNewer(ctx, p, run, live.RunID, live.Commit) {
 		reason := fmt.Sprintf("a newer run (#%d) is already deployed to %s", live.RunID, env.Name)
 		fmt.Fprintf(out, "==> skipped: %s\n", reason)
-		e.supersede(ctx, run.ID, sc.Name, reason)
+		if p.Mode == config.ModeParallel {
+			e.skipStale(ctx, run.ID, sc.Name, reason)
+		} else {
+			e.supersede(ctx, run.ID, sc.Name, reason)
+		}
 		return errSuperseded
 	}
 	rel := &greenlight.Release{Pipeline: p.Name, Environment: env.Name, RunID: run.ID, Commit: run.Commit.SHA,

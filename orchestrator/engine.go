@@ -39,6 +39,7 @@ type Config struct {
 	Events  func()
 	WorkDir string // workspaces/ and cache/ live here
 	Now     greenlight.Now
+	Clock   Clock // for schedules; nil: the real one
 	Log     *slog.Logger
 }
 
@@ -55,6 +56,9 @@ func (c *Config) validate() error {
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
 	}
 	if c.Events == nil {
 		c.Events = func() {}
@@ -89,12 +93,13 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	configureSources(cfg.Git, cfg.Server)
 	return &Engine{cfg: cfg, active: map[int64]context.CancelCauseFunc{}, again: map[int64]bool{},
 		envs: map[string]chan struct{}{}}, nil
 }
 
-// Start recovers unfinished runs and starts the pollers and the approval
-// deadline loop. Work continues until Shutdown.
+// Start recovers unfinished runs and starts the pollers, the schedules and
+// the approval deadline loop. Work continues until Shutdown.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	e.base, e.stop = context.WithCancelCause(context.WithoutCancel(ctx))
@@ -108,6 +113,10 @@ func (e *Engine) Start(ctx context.Context) error {
 		if p.Source.Poll > 0 {
 			e.loops.Add(1)
 			go func() { defer e.loops.Done(); e.pollLoop(e.base, p) }()
+		}
+		if p.Source.Schedule != "" {
+			e.loops.Add(1)
+			go func() { defer e.loops.Done(); e.scheduleLoop(e.base, p) }()
 		}
 	}
 	return nil

@@ -226,3 +226,20 @@ func (e *Engine) succeed(ctx context.Context, id int64) {
 		e.cfg.Log.Error("record success", "run", id, "err", err)
 	}
 }
+
+// skipStale ends a run of a parallel pipeline whose deploy stage found a
+// newer run already live there: an older commit is never deployed over a
+// newer one. The stage is skipped with the reason and the run superseded.
+func (e *Engine) skipStale(ctx context.Context, id int64, stage, reason string) {
+	if _, err := e.change(context.WithoutCancel(ctx), id, func(_ greenlight.Tx, run *greenlight.Run, em *emitter) error {
+		if s := run.Stage(stage); run.Status.Terminal() || s == nil || s.Status != greenlight.StageRunning {
+			return errNoChange
+		}
+		e.finish(run, em, greenlight.RunSuperseded, stage, greenlight.StageSkipped, reason)
+		return nil
+	}); err != nil {
+		e.cfg.Log.Error("skip stale deploy", "run", id, "err", err)
+		return
+	}
+	e.cfg.Log.Info("deploy skipped: a newer run is live", "run", id, "stage", stage, "reason", reason)
+}

@@ -169,8 +169,11 @@ type Job struct {
 	Workspace string            // the checkout; steps run here (cwd), writable
 	Cache     string            // optional dir kept between runs (writable in the sandbox), exported as XDG_CACHE_HOME
 	Env       map[string]string // build file env + GREENLIGHT_* vars (the caller fills these)
-	Steps     []Step
-	Log       io.Writer // the stage log; output is written as it comes, from one goroutine at a time
+	// Secrets are more variables, whose values (MinMaskLen bytes or more) are
+	// replaced by *** wherever they appear in the log.
+	Secrets map[string]string
+	Steps   []Step
+	Log     io.Writer // the stage log; output is written as it comes, from one goroutine at a time
 }
 
 // Run runs the job's steps in order and stops at the first one that fails,
@@ -214,6 +217,9 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 	if err := checkEnv(job.Env); err != nil {
 		return err
 	}
+	if err := checkEnv(job.Secrets); err != nil {
+		return err
+	}
 	for _, st := range job.Steps {
 		if err := checkEnv(st.Env); err != nil {
 			return fmt.Errorf("step %q: %w", st.Name, err)
@@ -222,6 +228,15 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 	out := job.Log
 	if out == nil {
 		out = io.Discard
+	}
+	if len(job.Secrets) > 0 {
+		values := make([]string, 0, len(job.Secrets))
+		for _, v := range job.Secrets {
+			values = append(values, v)
+		}
+		var flush func() error
+		out, flush = newMasker(out, values)
+		defer flush()
 	}
 	buf := make([]byte, copyBuf)
 	var sb *sandbox
@@ -241,7 +256,7 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 			return &StepError{Step: st.Name, ExitCode: -1, Cancelled: errors.Is(err, context.Canceled),
 				TimedOut: errors.Is(err, context.DeadlineExceeded), Err: err}
 		}
-		sp := stepSpec{step: st, ws: ws, cache: cache, env: mergeEnv(base, job.Env, st.Env), out: out, buf: buf}
+		sp := stepSpec{step: st, ws: ws, cache: cache, env: mergeEnv(base, job.Env, job.Secrets, st.Env), out: out, buf: buf}
 		if !perStep && (sb == nil || sb.broken) {
 			if sb != nil {
 				sb.close()

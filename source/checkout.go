@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -52,47 +53,53 @@ func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 			return err
 		}
 	}
-	err = g.checkout(ctx, m, sha, dst)
-	if err == nil || ctx.Err() != nil {
+	present, err := g.checkout(ctx, m, sha, dst)
+	if err == nil || ctx.Err() != nil || errors.Is(err, errSubmodules) {
 		return err
 	}
-	// The usual cause of failure is a commit pushed after the last fetch.
-	m.mu.RLock()
-	ok := g.has(ctx, m, sha)
-	m.mu.RUnlock()
-	if ok {
+	// The usual cause of failure is a commit pushed after the last fetch;
+	// the rare one a damaged mirror, which is cloned again.
+	if present {
+		if recloned, rerr := g.repair(ctx, m); rerr != nil || !recloned {
+			return errors.Join(err, rerr)
+		}
+	} else if err := g.Ensure(ctx, repo, sha); err != nil {
 		return err
 	}
-	if err := g.Ensure(ctx, repo, sha); err != nil {
-		return err
-	}
-	return g.checkout(ctx, m, sha, dst)
+	_, err = g.checkout(ctx, m, sha, dst)
+	return err
 }
 
-// checkout is one attempt; it leaves dst empty when it fails. The read lock
-// keeps a fetch from changing the refs while they are copied.
-func (g *Git) checkout(ctx context.Context, m mirror, sha, dst string) error {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+// checkout is one attempt; it leaves dst empty when it fails, and then
+// reports whether the mirror holds the commit. The read lock keeps a fetch
+// from changing the refs while they are copied, and from bringing the
+// commit in between the failure and the look.
+func (g *Git) checkout(ctx context.Context, m mirror, sha, dst string) (present bool, err error) {
+	unlock, err := m.rlock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	if err := g.workspace(ctx, m, sha, dst); err != nil {
 		empty(dst)
-		return fmt.Errorf("checkout %s of %s: %w", sha, greenlight.RedactURL(m.repo), err)
+		return g.has(ctx, m, sha), fmt.Errorf("checkout %s of %s: %w", sha, greenlight.RedactURL(m.repo), err)
 	}
-	return nil
+	return true, nil
 }
 
 func (g *Git) workspace(ctx context.Context, m mirror, sha, dst string) error {
-	args := []string{"init", "--quiet", "--template="}
-	if len(sha) == 64 {
-		args = append(args, "--object-format=sha256")
-	}
-	if _, err := g.run(ctx, append(args, "--", dst)...); err != nil {
-		return err
-	}
 	gitDir := filepath.Join(dst, ".git")
+	if err := initRepo(gitDir, len(sha) == 64); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
 	alternates := filepath.Join(gitDir, "objects", "info", "alternates")
 	if err := os.WriteFile(alternates, []byte(filepath.Join(m.dir, "objects")+"\n"), 0o644); err != nil {
 		return err
+	}
+	// A shallow mirror's boundary commits lack their parents: the
+	// workspace must know, or git log and fsck in a build fail.
+	if err := copyFile(filepath.Join(m.dir, "shallow"), filepath.Join(gitDir, "shallow")); err != nil {
+		return fmt.Errorf("copy shallow: %w", err)
 	}
 	if err := copyRefs(m.dir, gitDir); err != nil {
 		return fmt.Errorf("copy refs: %w", err)
@@ -101,9 +108,50 @@ func (g *Git) workspace(ctx context.Context, m mirror, sha, dst string) error {
 		return fmt.Errorf("add origin: %w", err)
 	}
 	// checkout takes no --end-of-options in git 2.39; the sha is validated
-	// hex, and "--" ends it as a revision.
-	_, err := g.run(ctx, "-C", dst, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha, "--")
-	return err
+	// hex, and "--" ends it as a revision. --force because without it git
+	// 2.39, leaving an unborn branch, reports a blob it cannot read on
+	// stderr, skips the file and exits 0.
+	// checkout.workers=0 writes files with one worker per core: on two
+	// loaded cores, 300 files took 0.27 s against 0.46 s with one.
+	if _, err := g.run(ctx, "-C", dst, "-c", "advice.detachedHead=false", "-c", "checkout.workers=0",
+		"checkout", "--quiet", "--force", "--detach", sha, "--"); err != nil {
+		return err
+	}
+	if m.opts.Submodules {
+		return g.submodules(ctx, m, dst)
+	}
+	return nil
+}
+
+// initRepo writes what git init --template= would: HEAD, a config, and the
+// objects and refs directories. One process fewer per checkout: under load,
+// git init took 10 to 100 ms of a checkout's 300 to 600.
+func initRepo(gitDir string, sha256 bool) error {
+	for _, d := range []string{"objects/info", "objects/pack", "refs/heads", "refs/tags"} {
+		if err := os.MkdirAll(filepath.Join(gitDir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	config := "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n"
+	if sha256 {
+		config = strings.Replace(config, "= 0", "= 1", 1) + "[extensions]\n\tobjectformat = sha256\n"
+	}
+	if err := os.WriteFile(filepath.Join(gitDir, "config"), []byte(config), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(gitDir, "HEAD"), []byte("ref: refs/heads/main\n"), 0o644)
+}
+
+// copyFile copies from to to; a missing from is no error and copies nothing.
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o644)
 }
 
 // copyRefs copies a repository's refs as files: packed-refs and the loose

@@ -203,3 +203,25 @@ func TestCheckoutFileURL(t *testing.T) {
 		t.Error("two URLs share one mirror")
 	}
 }
+
+// Repositories with SHA-256 object names check out too: the workspace is
+// made in the same object format.
+func TestCheckoutSHA256(t *testing.T) {
+	u := &upstream{t: t, dir: filepath.Join(t.TempDir(), "app")}
+	u.git("init", "--quiet", "--object-format=sha256", "--initial-branch=main", u.dir)
+	sha := u.commit(map[string]string{"f": "sha256\n"}, "first")
+	if len(sha) != 64 {
+		t.Fatalf("sha %q is not SHA-256", sha)
+	}
+	dst := filepath.Join(t.TempDir(), "ws")
+	if err := newGit(t).Checkout(ctx, u.dir, sha, dst); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "f")); string(got) != "sha256\n" {
+		t.Errorf("f = %q", got)
+	}
+	if got := gitIn(t, dst, "rev-parse", "HEAD"); got != sha {
+		t.Errorf("HEAD = %s, want %s", got, sha)
+	}
+	gitIn(t, dst, "fsck", "--no-progress", "--connectivity-only")
+}

@@ -27,13 +27,17 @@ import (
 )
 
 // Git is a cache of bare mirrors in one directory, one per repository URL,
-// named by the SHA-256 of the URL (<dir>/<hex>.git). <dir>/home is git's HOME
-// and <dir>/tmp holds clones in progress.
+// named by the SHA-256 of the URL (<dir>/<hex>.git, locked through
+// <dir>/<hex>.lock). <dir>/home is git's HOME and <dir>/tmp holds clones in
+// progress.
 //
-// All methods are safe for concurrent use. Fetches into one mirror are
-// serialised by a per-repository lock; reads of a mirror (Commit, Changes,
-// ReadFile, Checkout) run concurrently with each other but never during a
-// fetch. Read methods fetch on their own when the commit is not mirrored yet.
+// All methods are safe for concurrent use, and several Git values, in one
+// process or several, may share a directory. Fetches into one mirror are
+// serialised by a per-repository lock (a mutex and flock); reads of a mirror
+// (Commit, Changes, ReadFile, Checkout) run concurrently with each other but
+// never during a fetch. Read methods fetch on their own when the commit is
+// not mirrored yet. A mirror found corrupted is cloned again, with a
+// warning in the log.
 //
 // Errors carry git's stderr and the operation. A commit, branch or file that
 // does not exist is a *greenlight.Error with code ENOTFOUND; a malformed sha,
@@ -45,11 +49,12 @@ type Git struct {
 
 	mu    sync.Mutex
 	locks map[string]*sync.RWMutex // by mirror name
+	repos map[string]repoConfig    // by repository URL, from Configure
 }
 
 // New returns a Git keeping its mirrors under dir. A nil log discards. It
-// removes clones a crash left half-made in <dir>/tmp, so one process at a
-// time may use dir.
+// removes clones a crash left half-made in <dir>/tmp (never one another
+// process is making).
 func New(dir string, log *slog.Logger) *Git {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -57,15 +62,15 @@ func New(dir string, log *slog.Logger) *Git {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	if err := os.RemoveAll(filepath.Join(dir, "tmp")); err != nil {
-		log.Warn("remove unfinished clones", "err", err)
-	}
-	return &Git{
+	g := &Git{
 		dir:   dir,
 		log:   log,
 		env:   gitEnv(filepath.Join(dir, "home")),
 		locks: make(map[string]*sync.RWMutex),
+		repos: make(map[string]repoConfig),
 	}
+	g.removeStaleClones()
+	return g
 }
 
 // gitEnv is the whole environment git runs with. HOME points into the cache
@@ -90,11 +95,14 @@ func gitEnv(home string) []string {
 	return env
 }
 
-// mirror is one repository's bare mirror and its lock.
+// mirror is one repository's bare mirror, its locks and options.
 type mirror struct {
-	repo string
-	dir  string
-	mu   *sync.RWMutex
+	repo     string
+	name     string // hex SHA-256 of repo
+	dir      string
+	lockPath string
+	mu       *sync.RWMutex
+	repoConfig
 }
 
 func (g *Git) mirror(repo string) mirror {
@@ -107,42 +115,64 @@ func (g *Git) mirror(repo string) mirror {
 		g.locks[name] = mu
 	}
 	g.mu.Unlock()
-	return mirror{repo: repo, dir: filepath.Join(g.dir, name+".git"), mu: mu}
+	return mirror{repo: repo, name: name, dir: filepath.Join(g.dir, name+".git"),
+		lockPath: filepath.Join(g.dir, name+".lock"), mu: mu, repoConfig: g.config(repo)}
 }
 
 // run runs git with args and returns its stdout. The error holds git's
 // trimmed stderr. A cancelled ctx kills git's whole process group (git runs
 // helpers such as ssh and upload-pack as children).
 func (g *Git) run(ctx context.Context, args ...string) ([]byte, error) {
-	return g.runIn(ctx, nil, args...)
+	return g.exec(ctx, call{}, args...)
 }
 
 func (g *Git) runIn(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	return g.exec(ctx, call{stdin: stdin}, args...)
+}
+
+// call is what one git run needs besides its arguments.
+type call struct {
+	access access // credentials, for runs that reach the remote
+	stdin  []byte
+	maxOut int // stdout beyond this many bytes fails the run; 0: no limit
+}
+
+// errTooMuchOutput is the error of a run whose stdout passed call.maxOut.
+var errTooMuchOutput = errors.New("git: output too large")
+
+func (g *Git) exec(ctx context.Context, c call, args ...string) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Join(g.dir, "home"), 0o700); err != nil {
 		return nil, fmt.Errorf("git home: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Env = g.env
+	cmd.Env = append(g.env[:len(g.env):len(g.env)], c.access.env...)
 	cmd.Dir = g.dir
 	// A new session: no controlling terminal for ssh to prompt on, and a
 	// process group to kill.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
+	if c.stdin != nil {
+		cmd.Stdin = bytes.NewReader(c.stdin)
 	}
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
+	out := &limitedBuffer{max: c.maxOut, buf: &stdout, strict: true}
+	cmd.Stdout = out
+	if c.maxOut == 0 {
+		cmd.Stdout = &stdout
+	}
 	cmd.Stderr = &limitedBuffer{max: 4096, buf: &stderr}
 	start := time.Now()
 	err := cmd.Run()
 	g.log.Debug("git", "args", redactArgs(args), "took", time.Since(start), "err", err)
+	if out.over {
+		return nil, errTooMuchOutput
+	}
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("git: %w", ctxErr)
 		}
-		msg := strings.TrimSpace(stderr.String())
+		msg := strings.TrimSpace(c.access.redact(stderr.String()))
 		if msg == "" {
 			return nil, err
 		}
@@ -154,13 +184,24 @@ func (g *Git) runIn(ctx context.Context, stdin []byte, args ...string) ([]byte, 
 // limitedBuffer keeps the first max bytes written to it: git's stderr is for
 // error messages, and a runaway remote must not fill memory.
 type limitedBuffer struct {
-	max int
-	buf *bytes.Buffer
+	max  int
+	buf  *bytes.Buffer
+	over bool // more than max bytes were written
+	// strict makes a write past max fail, so git gets EPIPE and stops
+	// instead of producing output nobody reads.
+	strict bool
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.buf.Len(); room > 0 {
+	room := b.max - b.buf.Len()
+	if room > 0 {
 		b.buf.Write(p[:min(room, len(p))])
+	}
+	if len(p) > room {
+		b.over = true
+		if b.strict {
+			return 0, errTooMuchOutput
+		}
 	}
 	return len(p), nil
 }

@@ -195,8 +195,10 @@ func TestMirrorRecovery(t *testing.T) {
 	}
 }
 
-// A failed re-clone keeps the old mirror: what was fetched stays readable.
-func TestFailedRecloneKeepsMirror(t *testing.T) {
+// A fetch that fails while the mirror is sound (the remote is gone) keeps
+// the mirror and does not clone again; a corrupted mirror whose re-clone
+// fails is kept too, and the error names both failures.
+func TestFailedFetchKeepsMirror(t *testing.T) {
 	u := newUpstream(t)
 	sha := u.git("rev-parse", "HEAD")
 	g := newGit(t)
@@ -207,11 +209,23 @@ func TestFailedRecloneKeepsMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := g.Fetch(ctx, u.dir)
-	if err == nil || !strings.Contains(err.Error(), "fetch "+u.dir) || !strings.Contains(err.Error(), "clone again") {
-		t.Fatalf("Fetch of a vanished remote = %v, want both the fetch and the clone error", err)
+	if err == nil || !strings.Contains(err.Error(), "fetch "+u.dir) || strings.Contains(err.Error(), "clone again") {
+		t.Fatalf("Fetch of a vanished remote = %v, want the fetch error alone", err)
 	}
 	if _, err := g.Commit(ctx, u.dir, sha); err != nil {
-		t.Fatalf("mirror lost after a failed re-clone: %v", err)
+		t.Fatalf("mirror lost after a failed fetch: %v", err)
+	}
+
+	m := g.mirror(u.dir)
+	if err := os.WriteFile(filepath.Join(m.dir, "config"), []byte("[[[garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = g.Fetch(ctx, u.dir)
+	if err == nil || !strings.Contains(err.Error(), "clone again") {
+		t.Fatalf("Fetch of a corrupted mirror of a vanished remote = %v, want both errors", err)
+	}
+	if isNotExist(filepath.Join(m.dir, "HEAD")) {
+		t.Fatal("the corrupted mirror was removed although no new one replaced it")
 	}
 }
 

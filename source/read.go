@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,6 +71,10 @@ func title(msg string) string {
 // not from from), newest first, at most max of them (max <= 0: all). An empty
 // from (nothing released yet) means all of to's history. Both commits are
 // fetched if needed.
+//
+// A shallow mirror (Options.Depth) lists only the commits it holds: history
+// beyond its depth is left out. If from cannot be fetched into it, to's
+// mirrored history is listed, bounded by max.
 func (g *Git) Changes(ctx context.Context, repo, from, to string, max int) ([]string, error) {
 	if err := checkRepo(repo); err != nil {
 		return nil, err
@@ -78,28 +83,36 @@ func (g *Git) Changes(ctx context.Context, repo, from, to string, max int) ([]st
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"log", "-z", "--format=%B"}
-	if max > 0 {
-		args = append(args, "--max-count="+strconv.Itoa(max))
-	}
-	if from == "" { // nothing released yet: everything up to `to` is new (bounded by max)
-		args = append(args, "--end-of-options", to)
-	} else {
+	if from != "" {
 		if from, err = checkSHA(from); err != nil {
 			return nil, err
 		}
-		if err := g.Ensure(ctx, repo, from); err != nil {
-			return nil, err
-		}
-		args = append(args, "--end-of-options", from+".."+to)
 	}
 	if err := g.Ensure(ctx, repo, to); err != nil {
 		return nil, err
 	}
 	m := g.mirror(repo)
-	m.mu.RLock()
-	out, err := g.run(ctx, append([]string{"--git-dir=" + m.dir}, args...)...)
-	m.mu.RUnlock()
+	rev := to
+	if from != "" {
+		rev = from + ".." + to
+		if err := g.Ensure(ctx, repo, from); err != nil {
+			if m.opts.Depth == 0 || greenlight.ErrorCode(err) != greenlight.ENOTFOUND {
+				return nil, err
+			}
+			rev = to
+		}
+	}
+	args := []string{"--git-dir=" + m.dir, "log", "-z", "--format=%B"}
+	if max > 0 {
+		args = append(args, "--max-count="+strconv.Itoa(max))
+	}
+	args = append(args, "--end-of-options", rev)
+	unlock, err := m.rlock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := g.run(ctx, args...)
+	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("changes %s..%s: %w", from, to, err)
 	}
@@ -162,23 +175,38 @@ func batchBlob(out []byte, path, sha string) ([]byte, error) {
 }
 
 // withCommit runs read under the mirror's read lock. If it fails because the
-// commit is not mirrored yet, it fetches and runs read once more.
+// commit is not mirrored yet, it fetches and runs read once more; if it fails
+// with the commit present and the mirror turns out corrupted, the mirror is
+// cloned again and read runs once more.
 func (g *Git) withCommit(ctx context.Context, repo, sha string, read func(m mirror) error) error {
 	m := g.mirror(repo)
 	// attempt reports whether the commit is present when read fails.
 	attempt := func() (present bool, err error) {
-		m.mu.RLock()
-		defer m.mu.RUnlock()
+		unlock, err := m.rlock(ctx)
+		if err != nil {
+			return true, err
+		}
+		defer unlock()
 		if err = read(m); err == nil {
 			return true, nil
 		}
 		return ctx.Err() != nil || g.has(ctx, m, sha), err
 	}
 	present, err := attempt()
-	if err == nil || present {
-		return err
+	if err == nil {
+		return nil
 	}
-	if err := g.Ensure(ctx, repo, sha); err != nil {
+	if present {
+		// A missing file is an answer, not damage.
+		var ge *greenlight.Error
+		if ctx.Err() != nil || errors.As(err, &ge) {
+			return err
+		}
+		recloned, rerr := g.repair(ctx, m)
+		if rerr != nil || !recloned {
+			return errors.Join(err, rerr)
+		}
+	} else if err := g.Ensure(ctx, repo, sha); err != nil {
 		return err
 	}
 	_, err = attempt()

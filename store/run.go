@@ -13,7 +13,8 @@ import (
 const defaultLimit = 100
 
 const runColumns = `id, pipeline, status, trigger_type, commit_sha, branch, title, author_name,
-	author_email, params, hooks, created_at, finished_at, artifact_sha256, artifact_size, error`
+	author_email, params, hooks, created_at, finished_at, artifact_sha256, artifact_size, error,
+	tag, pull_request`
 
 const stageColumns = `run_id, idx, name, type, environment, status, started_at, finished_at, error, attempts`
 
@@ -28,15 +29,21 @@ func (o *ops) CreateRun(ctx context.Context, run *greenlight.Run) error {
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
+	var pr any
+	if run.PullRequest != nil {
+		if pr, err = jsonText(run.PullRequest); err != nil {
+			return fmt.Errorf("create run: %w", err)
+		}
+	}
 	sha, size := artifactArgs(run.Artifact)
 	return o.atomic(ctx, func(o *ops) error {
 		err := o.insertRow(ctx, `INSERT INTO runs (pipeline, status, trigger_type, commit_sha, branch,
 			title, author_name, author_email, params, hooks, created_at, finished_at,
-			artifact_sha256, artifact_size, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			artifact_sha256, artifact_size, error, tag, pull_request)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			run.Pipeline, run.Status, run.Trigger, run.Commit.SHA, run.Commit.Branch,
 			run.Commit.Title, run.Commit.AuthorName, run.Commit.AuthorEmail, params, hooks,
-			o.t(run.CreatedAt), o.nt(run.FinishedAt), sha, size, run.Error).Scan(&run.ID)
+			o.t(run.CreatedAt), o.nt(run.FinishedAt), sha, size, run.Error, run.Commit.Tag, pr).Scan(&run.ID)
 		if err != nil {
 			return fmt.Errorf("create run: %w", err)
 		}
@@ -139,7 +146,8 @@ func scanRun(row scanner) (*greenlight.Run, error) {
 	var size int64
 	err := row.Scan(&r.ID, &r.Pipeline, &r.Status, &r.Trigger, &r.Commit.SHA, &r.Commit.Branch,
 		&r.Commit.Title, &r.Commit.AuthorName, &r.Commit.AuthorEmail, jsonCol{&r.Params},
-		jsonCol{&r.Hooks}, utc{&r.CreatedAt}, nullUTC{&r.FinishedAt}, &sha, &size, &r.Error)
+		jsonCol{&r.Hooks}, utc{&r.CreatedAt}, nullUTC{&r.FinishedAt}, &sha, &size, &r.Error,
+		&r.Commit.Tag, jsonCol{&r.PullRequest})
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/approval"
 	"github.com/greenlight-cd/greenlight/config"
+	"github.com/greenlight-cd/greenlight/orchestrator"
 	"github.com/greenlight-cd/greenlight/store"
 	"github.com/greenlight-cd/greenlight/webhook"
 )
@@ -74,9 +75,15 @@ func (e *testEngine) Trigger(ctx context.Context, name string, req greenlight.Tr
 	return run, nil
 }
 
+// Push stands in for the orchestrator's push path: it starts a run of the
+// pipeline's branch or of a pull request, once per delivery id.
 func (e *testEngine) Push(ctx context.Context, name string, p *webhook.Push) (*greenlight.Run, string, error) {
 	pl := e.srv.Pipeline(name)
+	if pl == nil {
+		return nil, "", greenlight.Errorf(greenlight.ENOTFOUND, "no pipeline %s", name)
+	}
 	switch {
+	case p.PullRequest != nil:
 	case p.Branch != pl.Source.Branch:
 		return nil, fmt.Sprintf("branch %s is not %s", p.Branch, pl.Source.Branch), nil
 	case p.Deleted:
@@ -92,6 +99,9 @@ func (e *testEngine) Push(ctx context.Context, name string, p *webhook.Push) (*g
 		}
 	}
 	run, err := e.Trigger(ctx, name, greenlight.TriggerRequest{Commit: p.After, Trigger: greenlight.TriggerWebhook})
+	if err == nil && p.PullRequest != nil {
+		run.PullRequest = p.PullRequest
+	}
 	return run, "", err
 }
 
@@ -127,6 +137,10 @@ type env struct {
 	store *store.DB
 	logs  *store.Logs
 	clock *clock
+	eng   *testEngine
+	inbox *orchestrator.Inbox // processes the webhook deliveries; started by newEnv
+	// stopInbox stops the inbox's worker and waits for it.
+	stopInbox func()
 }
 
 // newEnv starts a Greenlight web server on a fresh store.
@@ -168,11 +182,37 @@ func newEnv(t testing.TB) *env {
 			Stages: []config.Stage{{Name: "build", Type: greenlight.StageBuild}},
 		}},
 	}
-	eng := &testEngine{srv: e.srv, store: db, approvals: approval.New(db, clk.Now), now: clk.Now}
-	e.ts.Config.Handler = NewServer(Config{Server: e.srv, Store: db, Logs: e.logs, Engine: eng, Now: clk.Now})
+	e.eng = &testEngine{srv: e.srv, store: db, approvals: approval.New(db, clk.Now), now: clk.Now}
+	inbox, err := orchestrator.NewInbox(orchestrator.InboxConfig{Store: db, Push: e.eng.Push, Head: fakeHead, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.inbox = inbox
+	e.ts.Config.Handler = NewServer(Config{Server: e.srv, Store: db, Logs: e.logs, Engine: e.eng, Inbox: inbox, Now: clk.Now})
 	e.ts.Start()
 	t.Cleanup(e.ts.Close)
+	e.startInbox()
 	return e
+}
+
+// startInbox runs the inbox's worker until the test ends or stopInbox.
+func (e *env) startInbox() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.inbox.Run(ctx); close(done) }()
+	var once sync.Once
+	e.stopInbox = func() { once.Do(func() { cancel(); <-done }) }
+	e.t.Cleanup(e.stopInbox)
+}
+
+// fakeHead stands in for git ls-remote: branch2 (of Bitbucket's sample pull
+// request) points to the commit its abbreviated head names, every other
+// branch to ffff….
+func fakeHead(ctx context.Context, repo, branch string) (string, error) {
+	if branch == "branch2" {
+		return "d3022fc0ca3d" + strings.Repeat("0", 28), nil
+	}
+	return strings.Repeat("f", 40), nil
 }
 
 // do sends a request and returns the status and body.

@@ -1,10 +1,16 @@
 package web
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/config"
@@ -14,10 +20,20 @@ import (
 // maxHookBody bounds a push payload. GitHub caps its payloads at 25 MB.
 const maxHookBody = 25 << 20
 
-// handleHook receives a push webhook for one pipeline: the signature is
-// checked against the pipeline's webhook_secret (a pipeline without one
-// accepts nothing), then the engine decides whether the push starts a run.
-func handleHook(srv *config.Server, engine Engine, log *slog.Logger) http.HandlerFunc {
+// Inbox is told when a webhook delivery was queued (implemented by
+// *orchestrator.Inbox). Wake must return at once.
+type Inbox interface {
+	Wake()
+}
+
+// handleHook receives a webhook for one pipeline and acknowledges it fast:
+// the signature is checked against the pipeline's webhook_secret (a pipeline
+// without one accepts nothing), the event is parsed, and one statement
+// stores it in the inbox unless its delivery id was seen before. The inbox's
+// worker then processes it; nothing here waits for git or a run. Forges time
+// deliveries out after 10 s (GitHub) and redeliver; the answer must not
+// depend on how long building takes.
+func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now greenlight.Now, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("pipeline")
 		p := srv.Pipeline(name)
@@ -44,21 +60,82 @@ func handleHook(srv *config.Server, engine Engine, log *slog.Logger) http.Handle
 			writeError(w, r, log, err)
 			return
 		}
-		if push.Ping {
-			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-			return
-		}
-		run, reason, err := engine.Push(r.Context(), p.Name, push)
+		d, err := newDelivery(p.Name, push, now())
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		if run == nil {
-			writeJSON(w, http.StatusOK, map[string]string{"ignored": reason})
+		fresh, err := store.EnqueueDelivery(r.Context(), d)
+		if err != nil {
+			writeError(w, r, log, err)
 			return
 		}
-		log.InfoContext(r.Context(), "webhook started a run", "pipeline", p.Name, "run", run.ID,
-			"forge", push.Forge, "delivery", push.DeliveryID, "commit", push.After)
-		writeJSON(w, http.StatusCreated, map[string]*greenlight.Run{"run": run})
+		switch {
+		case !fresh:
+			log.InfoContext(r.Context(), "webhook delivery seen before", "pipeline", p.Name, "delivery", d.DeliveryID)
+			writeJSON(w, http.StatusOK, map[string]any{"duplicate": true, "delivery": d.DeliveryID})
+		case push.Ping:
+			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "delivery": d.DeliveryID})
+		case push.Ignored != "":
+			writeJSON(w, http.StatusOK, map[string]any{"ignored": push.Ignored, "delivery": d.DeliveryID})
+		default:
+			if inbox != nil {
+				inbox.Wake()
+			}
+			writeJSON(w, http.StatusAccepted, map[string]any{"queued": true, "delivery": d.DeliveryID})
+		}
+	}
+}
+
+// newDelivery makes the inbox row of a verified event. A delivery without an
+// id gets a random one: it cannot be recognised when sent again, but its run
+// is still keyed by it. Pings and ignored events are stored done, so that the
+// listing shows them too.
+func newDelivery(pipeline string, push *webhook.Push, now time.Time) (*greenlight.Delivery, error) {
+	if push.DeliveryID == "" {
+		var b [16]byte
+		rand.Read(b[:])
+		push.DeliveryID = "greenlight-" + hex.EncodeToString(b[:])
+	}
+	payload, err := json.Marshal(push)
+	if err != nil {
+		return nil, fmt.Errorf("encode webhook event: %w", err)
+	}
+	d := &greenlight.Delivery{Pipeline: pipeline, DeliveryID: push.DeliveryID, Forge: push.Forge, Event: push.Kind(),
+		Ref: push.Ref, Commit: push.After, Payload: string(payload), Status: greenlight.DeliveryQueued, ReceivedAt: now}
+	switch {
+	case push.Ping:
+		d.Status, d.Result, d.DoneAt = greenlight.DeliveryIgnored, "ping", &now
+	case push.Ignored != "":
+		d.Status, d.Result, d.DoneAt = greenlight.DeliveryIgnored, push.Ignored, &now
+	}
+	return d, nil
+}
+
+const (
+	defaultDeliveryLimit = 50
+	maxDeliveryLimit     = 500
+)
+
+// handleDeliveries lists recent webhook deliveries, newest first, with what
+// became of each: ?pipeline=NAME (else every pipeline's) and ?limit=N.
+func handleDeliveries(store greenlight.Store, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit := defaultDeliveryLimit
+		if s := q.Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > maxDeliveryLimit {
+				writeError(w, r, log, greenlight.Errorf(greenlight.EINVALID, "limit must be a number from 1 to %d", maxDeliveryLimit))
+				return
+			}
+			limit = n
+		}
+		list, err := store.Deliveries(r.Context(), q.Get("pipeline"), limit)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, list)
 	}
 }

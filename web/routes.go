@@ -10,7 +10,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /static/", handleStatic(s.static))
 
 	// Push webhooks: authenticated by each pipeline's webhook_secret.
-	mux.HandleFunc("POST /hooks/{pipeline}", handleHook(s.cfg.Server, s.cfg.Engine, s.cfg.Log))
+	mux.HandleFunc("POST /hooks/{pipeline}", handleHook(s.cfg.Server, s.cfg.Store, s.cfg.Inbox, s.cfg.Now, s.cfg.Log))
 
 	// Approval decision pages: the token in the URL is the credential.
 	mux.HandleFunc("GET /approvals/{token}", s.handleDecisionPage())
@@ -27,6 +27,7 @@ func (s *server) routes() http.Handler {
 	api("GET /api/v1/runs/{id}/logs", handleRunLogs(s.cfg.Store, s.cfg.Logs, s.cfg.Log))
 	api("GET /api/v1/approvals", handleApprovals(s.cfg.Store, s.cfg.Log))
 	api("GET /api/v1/outbox", handleOutbox(s.cfg.Store, s.cfg.Log))
+	api("GET /api/v1/deliveries", handleDeliveries(s.cfg.Store, s.cfg.Log))
 	api("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such endpoint")
 	})

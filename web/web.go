@@ -16,7 +16,6 @@ import (
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/approval"
 	"github.com/greenlight-cd/greenlight/config"
-	"github.com/greenlight-cd/greenlight/webhook"
 )
 
 // Engine is what the web layer needs from the orchestrator (implemented by
@@ -29,9 +28,6 @@ import (
 type Engine interface {
 	// Trigger starts a run of the pipeline.
 	Trigger(ctx context.Context, pipeline string, req greenlight.TriggerRequest) (*greenlight.Run, error)
-	// Push handles a verified push: starts a run, or returns run nil and a
-	// reason (other branch, duplicate delivery, branch deleted).
-	Push(ctx context.Context, pipeline string, p *webhook.Push) (*greenlight.Run, string, error)
 	// Cancel cancels a run that has not finished (ECONFLICT if it has).
 	Cancel(ctx context.Context, runID int64) (*greenlight.Run, error)
 	// Lookup shows what a token approves; it changes nothing.
@@ -47,6 +43,7 @@ type Config struct {
 	Store      greenlight.Store // reads: runs, approvals, releases, mail
 	Logs       greenlight.Logs
 	Engine     Engine
+	Inbox      Inbox  // woken when a webhook delivery is queued; optional
 	AdminToken string // "" means Server.AdminToken; an empty token admits no one
 	Now        greenlight.Now
 	Log        *slog.Logger

@@ -14,6 +14,7 @@ import (
 const (
 	eventPush = "push"
 	eventPing = "ping"
+	eventPull = "pull"
 )
 
 // forge describes how one sender signs and labels its deliveries.
@@ -27,40 +28,65 @@ type forge struct {
 	prefix      string
 	tokenHeader string
 	eventHeader string
-	// events maps the forge's event names to eventPush or eventPing.
+	// events maps the forge's event names to eventPush, eventPing or
+	// eventPull.
 	events map[string]string
 }
+
+var (
+	hubEvents    = map[string]string{"push": eventPush, "ping": eventPing, "pull_request": eventPull}
+	giteaEvents  = map[string]string{"push": eventPush, "pull_request": eventPull}
+	gitlabEvents = map[string]string{"Push Hook": eventPush, "Tag Push Hook": eventPush, "Merge Request Hook": eventPull}
+)
 
 // detect recognises the sender by its headers. Forgejo also sends the
 // X-Gitea-* headers and Gitea also sends X-GitHub-Event and
 // X-Hub-Signature-256, so Forgejo is looked for first, then Gitea, then GitHub.
+// Bitbucket Cloud names its events in X-Event-Key. Its X-Hook-UUID names the
+// webhook, the same for every delivery, so only X-Request-UUID is a delivery
+// id.
 func detect(h http.Header) forge {
 	switch {
 	case h.Get("X-Forgejo-Event") != "" || h.Get("X-Forgejo-Signature") != "":
 		return forge{name: Forgejo, deliveryHeader: "X-Forgejo-Delivery", signature: "X-Forgejo-Signature",
-			eventHeader: "X-Forgejo-Event", events: map[string]string{"push": eventPush}}
+			eventHeader: "X-Forgejo-Event", events: giteaEvents}
 	case h.Get("X-Gitea-Event") != "" || h.Get("X-Gitea-Signature") != "":
 		return forge{name: Gitea, deliveryHeader: "X-Gitea-Delivery", signature: "X-Gitea-Signature",
-			eventHeader: "X-Gitea-Event", events: map[string]string{"push": eventPush}}
+			eventHeader: "X-Gitea-Event", events: giteaEvents}
 	case h.Get("X-Gitlab-Event") != "" || h.Get("X-Gitlab-Token") != "":
 		return forge{name: GitLab, deliveryHeader: "X-Gitlab-Event-UUID", tokenHeader: "X-Gitlab-Token",
-			eventHeader: "X-Gitlab-Event", events: map[string]string{"Push Hook": eventPush, "Tag Push Hook": eventPush}}
+			eventHeader: "X-Gitlab-Event", events: gitlabEvents}
 	case h.Get("X-GitHub-Event") != "":
 		return forge{name: GitHub, deliveryHeader: "X-GitHub-Delivery", signature: "X-Hub-Signature-256", prefix: "sha256=",
-			eventHeader: "X-GitHub-Event", events: map[string]string{"push": eventPush, "ping": eventPing}}
+			eventHeader: "X-GitHub-Event", events: hubEvents}
+	case h.Get("X-Event-Key") != "":
+		return forge{name: Bitbucket, deliveryHeader: "X-Request-UUID", signature: "X-Hub-Signature", prefix: "sha256=",
+			eventHeader: "X-Event-Key"}
 	}
 	return forge{name: Generic, deliveryHeader: "X-Greenlight-Delivery", signature: "X-Hub-Signature-256", prefix: "sha256="}
 }
 
-func (f forge) event(h http.Header) string {
+// event returns the kind of event the request announces, and for a
+// Bitbucket pull request event its action (created, updated, fulfilled…);
+// an unknown event is returned under its own name.
+func (f forge) event(h http.Header) (kind, action string) {
 	if f.eventHeader == "" {
-		return eventPush
+		return eventPush, ""
 	}
 	name := h.Get(f.eventHeader)
-	if kind, ok := f.events[name]; ok {
-		return kind
+	if f.name == Bitbucket {
+		switch {
+		case name == "repo:push":
+			return eventPush, ""
+		case strings.HasPrefix(name, "pullrequest:"):
+			return eventPull, strings.TrimPrefix(name, "pullrequest:")
+		}
+		return name, ""
 	}
-	return name
+	if kind, ok := f.events[name]; ok {
+		return kind, ""
+	}
+	return name, ""
 }
 
 func (f forge) verify(h http.Header, body []byte, secret string) error {

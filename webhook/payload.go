@@ -12,19 +12,32 @@ import (
 	"github.com/greenlight-cd/greenlight"
 )
 
-// payload is the part of a push body Greenlight reads. GitHub, GitLab, Gitea,
-// Forgejo and the generic form all name these fields alike.
-type payload struct {
-	Ref   *string `json:"ref"`
-	After *string `json:"after"`
+// zeroSHA is what forges send for the missing side of a created or deleted ref.
+var zeroSHA = strings.Repeat("0", 40)
+
+// commit is a commit as GitHub, GitLab and Gitea list them in a push.
+type commit struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
 }
 
-// readPush fills p's ref and sha from a verified body.
-func readPush(p *Push, h http.Header, body []byte) error {
-	body, err := jsonBody(h, body)
-	if err != nil {
-		return err
-	}
+// payload is the part of a push body Greenlight reads. GitHub, GitLab, Gitea,
+// Forgejo and the generic form name these fields alike; the rest are said by
+// some of them only.
+type payload struct {
+	Ref         *string  `json:"ref"`
+	Before      string   `json:"before"`
+	After       *string  `json:"after"`
+	Created     *bool    `json:"created"` // GitHub
+	Forced      bool     `json:"forced"`  // GitHub
+	CheckoutSHA *string  `json:"checkout_sha"`
+	HeadCommit  *commit  `json:"head_commit"` // GitHub, Gitea
+	Commits     []commit `json:"commits"`
+}
+
+// readPush fills p from the verified JSON of a GitHub, GitLab, Gitea,
+// Forgejo or generic push.
+func readPush(p *Push, body []byte) error {
 	var pl payload
 	if err := json.Unmarshal(body, &pl); err != nil {
 		return greenlight.Errorf(greenlight.EINVALID, "malformed %s push payload: %s", p.Forge, jsonProblem(err))
@@ -35,21 +48,76 @@ func readPush(p *Push, h http.Header, body []byte) error {
 	if pl.After == nil || *pl.After == "" {
 		return greenlight.Errorf(greenlight.EINVALID, "push payload has no \"after\" commit")
 	}
-	if err := checkRef(*pl.Ref); err != nil {
+	after, err := fullSHA("after", *pl.After)
+	if err != nil {
 		return err
 	}
-	after := strings.ToLower(*pl.After)
-	if !greenlight.ValidSHA(after) {
-		return greenlight.Errorf(greenlight.EINVALID, "push payload's \"after\" %q is not a full commit sha (40 hex digits)", clip(after))
+	before := ""
+	if pl.Before != "" {
+		if before, err = fullSHA("before", pl.Before); err != nil {
+			return err
+		}
 	}
-	p.Ref = *pl.Ref
-	p.Branch, _ = strings.CutPrefix(p.Ref, "refs/heads/")
-	if p.Branch == p.Ref {
-		p.Branch = ""
+	if err := setRef(p, *pl.Ref); err != nil {
+		return err
 	}
-	p.After = after
-	p.Deleted = strings.Trim(after, "0") == ""
+	p.Before, p.After = before, after
+	p.Deleted = after == zeroSHA
+	p.Created = before == zeroSHA
+	if pl.Created != nil {
+		p.Created = *pl.Created
+	}
+	p.Forced = pl.Forced
+	if p.Tag != "" && !p.Deleted {
+		// An annotated tag's "after" is the tag object; build the commit it
+		// tags, which GitLab gives as checkout_sha and GitHub and Gitea as
+		// the head commit.
+		if pl.CheckoutSHA != nil && greenlight.ValidSHA(*pl.CheckoutSHA) {
+			p.After = strings.ToLower(*pl.CheckoutSHA)
+		} else if pl.HeadCommit != nil && greenlight.ValidSHA(pl.HeadCommit.ID) {
+			p.After = strings.ToLower(pl.HeadCommit.ID)
+		}
+	}
+	p.Message = headMessage(pl, p.After)
 	return nil
+}
+
+// headMessage finds the message of the pushed head commit: GitHub's and
+// Gitea's head_commit, or the commit of the list that is the new head (GitLab
+// lists commits oldest first, and at most 20 of them).
+func headMessage(pl payload, head string) string {
+	if pl.HeadCommit != nil && strings.EqualFold(pl.HeadCommit.ID, head) {
+		return pl.HeadCommit.Message
+	}
+	for i := len(pl.Commits) - 1; i >= 0; i-- {
+		if strings.EqualFold(pl.Commits[i].ID, head) {
+			return pl.Commits[i].Message
+		}
+	}
+	return ""
+}
+
+// setRef checks ref and sets p's Ref and its Branch or Tag.
+func setRef(p *Push, ref string) error {
+	if err := checkRef(ref); err != nil {
+		return err
+	}
+	p.Ref = ref
+	if b, ok := strings.CutPrefix(ref, "refs/heads/"); ok {
+		p.Branch = b
+	} else if t, ok := strings.CutPrefix(ref, "refs/tags/"); ok {
+		p.Tag = t
+	}
+	return nil
+}
+
+// fullSHA checks a full commit sha sent as field and returns it lower-case.
+func fullSHA(field, sha string) (string, error) {
+	sha = strings.ToLower(sha)
+	if !greenlight.ValidSHA(sha) {
+		return "", greenlight.Errorf(greenlight.EINVALID, "push payload's %q %q is not a full commit sha (40 hex digits)", field, clip(sha))
+	}
+	return sha, nil
 }
 
 // jsonBody returns the JSON of a delivery. GitHub and Gitea may send it as
@@ -95,7 +163,8 @@ func checkRef(ref string) error {
 		return bad("is not a full ref name (refs/heads/… or refs/tags/…)")
 	case len(ref) > 255:
 		return bad("is too long")
-	case strings.Contains(ref, ".."), strings.HasSuffix(ref, "/"), strings.ContainsAny(ref, " ~^:?*[\\"):
+	case strings.Contains(ref, ".."), strings.HasSuffix(ref, "/"), strings.ContainsAny(ref, " ~^:?*[\\"),
+		strings.Contains(ref, "//"), strings.Contains(ref, "@{"), strings.HasSuffix(ref, ".lock"):
 		return bad("is not a valid ref name")
 	}
 	for i := 0; i < len(ref); i++ {

@@ -55,7 +55,7 @@ func (s *server) serveOn(ctx context.Context, ln net.Listener, drain time.Durati
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	loops := s.loops()
-	done := make(chan struct{}, len(loops))
+	done := make(chan struct{}, len(loops)+1)
 	for _, run := range loops {
 		go func() { run(bg); done <- struct{}{} }()
 	}
@@ -63,6 +63,9 @@ func (s *server) serveOn(ctx context.Context, ln net.Listener, drain time.Durati
 		stopBG()
 		return err
 	}
+	// The inbox starts after the engine: webhook deliveries left queued by a
+	// crash become runs only once the engine has recovered the earlier ones.
+	go func() { s.inbox.Run(bg); done <- struct{}{} }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.log.Info("greenlight is serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL)
@@ -79,7 +82,7 @@ func (s *server) serveOn(ctx context.Context, ln net.Listener, drain time.Durati
 	s.engine.Shutdown(drainCtx)
 	cancel()
 	stopBG()
-	for range loops {
+	for range len(loops) + 1 {
 		<-done
 	}
 	s.close()

@@ -34,6 +34,7 @@ type server struct {
 	log        *slog.Logger
 	store      *store.DB
 	engine     *orchestrator.Engine
+	inbox      *orchestrator.Inbox
 	notifier   *notify.Notifier
 	dispatcher *notify.Dispatcher
 	statuses   *notify.StatusReporter
@@ -94,9 +95,10 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		Reports: func(p string) bool { return forges[p] != nil }, Now: now, Log: log, Queued: statusSend.Kick})
 	approvals := approval.New(db, now)
 	logs := &store.Logs{Dir: filepath.Join(cfg.DataDir, "logs")}
+	git := source.New(filepath.Join(cfg.DataDir, "git"), log)
 	engine, err := orchestrator.New(orchestrator.Config{
 		Server: cfg, Store: db, Logs: logs,
-		Git:       source.New(filepath.Join(cfg.DataDir, "git"), log),
+		Git:       git,
 		Runner:    run,
 		Artifacts: &artifact.Store{Dir: filepath.Join(cfg.DataDir, "artifacts")},
 		Deployer:  deploy.New(log),
@@ -110,9 +112,15 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		db.Close()
 		return nil, err
 	}
-	handler := web.NewServer(web.Config{Server: cfg, Store: db, Logs: logs, Engine: engine,
+	inbox, err := orchestrator.NewInbox(orchestrator.InboxConfig{Store: db, Push: engine.Push, Head: git.Head,
+		Now: now, Log: log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	handler := web.NewServer(web.Config{Server: cfg, Store: db, Logs: logs, Engine: engine, Inbox: inbox,
 		AdminToken: token, Now: now, Log: log})
-	return &server{cfg: cfg, log: log, store: db, engine: engine, notifier: notifier,
+	return &server{cfg: cfg, log: log, store: db, engine: engine, inbox: inbox, notifier: notifier,
 		dispatcher: dispatcher, statuses: statuses, statusSend: statusSend, handler: handler}, nil
 }
 

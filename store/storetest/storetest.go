@@ -43,6 +43,11 @@ func Run(t *testing.T, open Opener) {
 		{"DueMail", testDueMail},
 		{"RecordDelivery", testRecordDelivery},
 		{"StatusOutbox", testStatusOutbox},
+		{"LastBuilt", testLastBuilt},
+		{"RunTagAndPullRequest", testRunTagAndPullRequest},
+		{"Inbox", testInbox},
+		{"PruneDeliveries", testPruneDeliveries},
+		{"EnqueueDeliveryRace", testEnqueueDeliveryRace},
 		{"InTx", testInTx},
 	}
 	for _, tt := range tests {
