@@ -78,9 +78,13 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		Enqueued: dispatcher.Kick})
 	approvals := approval.New(db, now)
 	logs := &store.Logs{Dir: filepath.Join(cfg.DataDir, "logs")}
+	git := source.New(filepath.Join(cfg.DataDir, "git"), log)
+	for _, p := range cfg.Pipelines {
+		git.Configure(p.Source.Repo, sourceOptions(p.Source))
+	}
 	engine, err := orchestrator.New(orchestrator.Config{
 		Server: cfg, Store: db, Logs: logs,
-		Git:       source.New(filepath.Join(cfg.DataDir, "git"), log),
+		Git:       git,
 		Runner:    run,
 		Artifacts: &artifact.Store{Dir: filepath.Join(cfg.DataDir, "artifacts")},
 		Deployer:  deploy.New(log),
@@ -98,6 +102,19 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		AdminToken: token, Now: now, Log: log})
 	return &server{cfg: cfg, log: log, store: db, engine: engine, notifier: notifier,
 		dispatcher: dispatcher, handler: handler}, nil
+}
+
+// sourceOptions are how source reaches a pipeline's repository. Pipelines
+// sharing a repository share its mirror and these options: the last one
+// listed wins.
+func sourceOptions(src config.Source) source.Options {
+	return source.Options{
+		Token:         src.Token,
+		SSHKey:        src.SSHKey,
+		SSHKnownHosts: src.SSHKnownHosts,
+		Submodules:    src.Submodules,
+		Depth:         src.Depth,
+	}
 }
 
 func (s *server) close() {
