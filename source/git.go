@@ -1,10 +1,14 @@
 // Package source reads application repositories with the git command-line
 // tool: it keeps one bare mirror per repository, fetches into it, checks exact
-// commits out into fresh workspaces, and reads commits, changelogs and files.
+// commits out into fresh workspaces (with their submodules if asked), and
+// reads commits, changelogs, changed files and files.
 //
 // git runs as a separate process with a fixed environment and argument lists
 // (never a shell), so neither a repository URL, a branch name nor the user's
-// git configuration can make it run commands.
+// git configuration can make it run commands. A private repository's
+// credentials (Options: an HTTPS token, an ssh deploy key) reach git through
+// its environment only: never its arguments, a config file or the log, and
+// they are stripped from its error messages.
 package source
 
 import (
@@ -73,10 +77,10 @@ func New(dir string, log *slog.Logger) *Git {
 	return g
 }
 
-// gitEnv is the whole environment git runs with. HOME points into the cache
-// so the server user's ~/.gitconfig is not read (credentials and ssh keys for
-// private repositories go in <Dir>/home); GIT_ALLOW_PROTOCOL shuts out
-// ext:: and fd:: URLs, which run commands.
+// gitEnv is the environment git runs with, to which a repository's access
+// (options.go) adds credentials. HOME points into the cache so the server
+// user's ~/.gitconfig is not read (credentials come from Configure);
+// GIT_ALLOW_PROTOCOL shuts out ext:: and fd:: URLs, which run commands.
 func gitEnv(home string) []string {
 	env := []string{
 		"GIT_TERMINAL_PROMPT=0",

@@ -135,7 +135,9 @@ func (g *Git) has(ctx context.Context, m mirror, sha string) bool {
 // that is now configured for full history is deepened; a full one stays
 // full.
 func (g *Git) fetchArgs(m mirror, shas ...string) []string {
-	args := []string{"--git-dir=" + m.dir, "fetch", "--quiet"}
+	// A fetch may start gc --auto, which by default detaches and goes on
+	// repacking after fetch returns, outside the mirror's lock.
+	args := []string{"--git-dir=" + m.dir, "-c", "gc.autoDetach=false", "fetch", "--quiet"}
 	shallow := exists(filepath.Join(m.dir, "shallow"))
 	switch {
 	case m.opts.Depth > 0 && shallow:
@@ -211,6 +213,9 @@ func checkPacks(dir string) error {
 			return err
 		}
 		pf, err := os.Open(pack)
+		if os.IsNotExist(err) {
+			continue // a pack git removed between the glob and here
+		}
 		if err != nil {
 			return fmt.Errorf("pack of %s: %w", filepath.Base(idx), err)
 		}

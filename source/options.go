@@ -2,10 +2,13 @@ package source
 
 import (
 	"encoding/base64"
+	"net"
 	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/greenlight-cd/greenlight"
 )
 
 // Options are how one repository is reached and checked out. The zero value
@@ -60,9 +63,21 @@ func (g *Git) Configure(repo string, o Options) {
 			}
 		}
 	}
+	if u, err := url.Parse(repo); err == nil && o.Token != "" && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		g.log.Warn("a token is sent over plain http: use https", "repo", greenlight.RedactURL(repo))
+	}
 	g.mu.Lock()
 	g.repos[repo] = repoConfig{opts: o, access: newAccess(repo, o)}
 	g.mu.Unlock()
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // config returns repo's options and access.

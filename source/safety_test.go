@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/greenlight-cd/greenlight/source/gittest"
@@ -142,4 +143,29 @@ func TestMirrorWorkerProcess(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// New removes clones a crash left in tmp, but not one whose mirror is
+// locked: another process may be making it.
+func TestRemoveStaleClones(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "tmp", strings.Repeat("a", 64)+"-123")
+	busy := filepath.Join(dir, "tmp", strings.Repeat("b", 64)+"-456")
+	for _, d := range []string{stale, busy} {
+		if err := os.MkdirAll(filepath.Join(d, "mirror.git"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lock, err := flock(ctx, filepath.Join(dir, strings.Repeat("b", 64)+".lock"), syscall.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	New(dir, nil)
+	if !isNotExist(stale) {
+		t.Error("an abandoned clone was kept")
+	}
+	if isNotExist(busy) {
+		t.Error("a clone in progress (its mirror locked) was removed")
+	}
 }

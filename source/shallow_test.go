@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/source/gittest"
 )
 
@@ -76,6 +77,14 @@ func TestShallowMirror(t *testing.T) {
 		t.Errorf("Changes on a shallow mirror = %q, want a few titles from c10 down", titles)
 	}
 
+	// A from the remote does not have (history rewritten): the shallow
+	// mirror lists to's history it holds rather than failing.
+	gone := "0123456789abcdef0123456789abcdef01234567"
+	titles, err = g.Changes(ctx, url, gone, shas[9], 50)
+	if err != nil || len(titles) == 0 || titles[0] != "c10" {
+		t.Errorf("Changes from an unknown commit on a shallow mirror = %q, %v", titles, err)
+	}
+
 	// New commits arrive with the next fetch.
 	c11 := r.Commit(map[string]string{"n": "11"}, "c11")
 	if err := g.Fetch(ctx, url); err != nil {
@@ -100,4 +109,7 @@ func TestShallowMirror(t *testing.T) {
 	if err != nil || len(titles) != 9 {
 		t.Errorf("Changes on the full mirror = %q, %v; want 9 titles", titles, err)
 	}
+	// On a full mirror the same unknown from is an error.
+	_, err = g.Changes(ctx, url, gone, shas[9], 50)
+	wantCode(t, err, greenlight.ENOTFOUND)
 }

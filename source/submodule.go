@@ -21,17 +21,23 @@ var errSubmodules = errors.New("submodules")
 // Submodules are cloned from their remotes into the workspace, not mirrored:
 // they are usually small, and each is at a fixed commit.
 //
-// Since git 2.38.1 submodules may not use the file transport (a repository
-// could point one at any repository on the server's disk). It is allowed
-// again only when the superproject itself is a local repository: whoever
-// can push to it already works on this machine's disk.
+// Submodules may not use the file transport (a repository could point one
+// at any repository on the server's disk, another pipeline's mirror
+// included): git's own rule since 2.38.1, which the GIT_ALLOW_PROTOCOL of
+// every other git run would override. It is allowed only when the
+// superproject itself is a local repository: whoever can push to it already
+// works on this machine's disk.
 func (g *Git) submodules(ctx context.Context, m mirror, dst string) error {
-	args := []string{"-C", dst}
+	allow := "git:http:https:ssh"
 	if isLocal(m.repo) {
-		args = append(args, "-c", "protocol.file.allow=always")
+		allow = "file:" + allow
 	}
-	args = append(args, "submodule", "--quiet", "update", "--init", "--recursive")
-	if _, err := g.exec(ctx, call{access: m.access}, args...); err != nil {
+	a := access{
+		env:     append(append([]string(nil), m.access.env...), "GIT_ALLOW_PROTOCOL="+allow),
+		secrets: m.access.secrets,
+	}
+	args := []string{"-C", dst, "submodule", "--quiet", "update", "--init", "--recursive"}
+	if _, err := g.exec(ctx, call{access: a}, args...); err != nil {
 		return fmt.Errorf("%w: %w", errSubmodules, err)
 	}
 	return nil

@@ -96,3 +96,38 @@ func TestSubmoduleFailure(t *testing.T) {
 		t.Errorf("failed checkout left %d entries in the workspace", len(entries))
 	}
 }
+
+// A superproject on the server's disk may have submodules on the disk too
+// (git refuses the file transport for submodules by default since 2.38.1);
+// one served over HTTP may not point at the server's disk.
+func TestLocalSubmodules(t *testing.T) {
+	root := t.TempDir()
+	lib := gittest.NewRepo(t, filepath.Join(root, "lib.git"))
+	lib.Commit(map[string]string{"lib.txt": "local lib\n"}, "lib")
+	app := gittest.NewRepo(t, filepath.Join(root, "app.git"))
+	app.Git("submodule", "--quiet", "add", "../lib.git", "vendor/lib")
+	sha := app.Commit(nil, "add lib")
+
+	g := newGit(t)
+	g.Configure(app.Dir, Options{Submodules: true})
+	ws := filepath.Join(t.TempDir(), "ws")
+	if err := g.Checkout(ctx, app.Dir, sha, ws); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(ws, "vendor/lib/lib.txt")); err != nil || string(got) != "local lib\n" {
+		t.Errorf("vendor/lib/lib.txt = %q, %v", got, err)
+	}
+
+	// Over HTTP, a .gitmodules naming a path on the server's disk is
+	// refused.
+	srv := gittest.NewServer(t, "")
+	remote := srv.NewRepo("app")
+	remote.Git("submodule", "--quiet", "add", lib.Dir, "vendor/lib")
+	rsha := remote.Commit(nil, "submodule on the server's disk")
+	url := srv.RepoURL("app")
+	g.Configure(url, Options{Submodules: true})
+	err := g.Checkout(ctx, url, rsha, filepath.Join(t.TempDir(), "ws"))
+	if err == nil || !strings.Contains(err.Error(), "transport 'file' not allowed") {
+		t.Errorf("Checkout with a file:// submodule from an HTTP repository = %v, want transport not allowed", err)
+	}
+}
