@@ -102,7 +102,7 @@ func Parse(h http.Header, body []byte, secret string) (*Push, error) {
 	if err := f.verify(h, body, secret); err != nil {
 		return nil, err
 	}
-	delivery, err := deliveryID(h.Get(f.deliveryHeader))
+	delivery, err := deliveryID(f.delivery(h))
 	if err != nil {
 		return nil, err
 	}
