@@ -21,7 +21,7 @@ type Delivery struct {
 	Pipeline   string `json:"pipeline"`
 	DeliveryID string `json:"delivery"` // the forge's id, or one made up when it sent none
 	Forge      string `json:"forge"`
-	Event      string `json:"event"` // push, tag, pull_request, ping, ignored
+	Event      string `json:"event"` // push, tag, pull_request, ping
 	Ref        string `json:"ref"`
 	Commit     string `json:"commit"`
 	// Payload is the parsed event (a webhook.Push) as JSON, what the

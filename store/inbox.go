@@ -13,6 +13,10 @@ import (
 const inboxColumns = `id, pipeline, delivery_id, forge, event, ref, commit_sha, payload, status, run_id,
 	result, attempts, received_at, done_at`
 
+const enqueueDeliverySQL = `INSERT INTO webhook_inbox (pipeline, delivery_id, forge, event, ref, commit_sha,
+	payload, status, run_id, result, attempts, received_at, done_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline, delivery_id) DO NOTHING RETURNING id`
+
 // EnqueueDelivery inserts d unless its pipeline has a delivery with the same
 // id (one statement, ON CONFLICT DO NOTHING), reporting whether it inserted
 // and setting d.ID if so.
@@ -21,10 +25,7 @@ func (o *ops) EnqueueDelivery(ctx context.Context, d *greenlight.Delivery) (bool
 	if d.RunID != 0 {
 		run = d.RunID
 	}
-	err := o.insertRow(ctx, `INSERT INTO webhook_inbox (pipeline, delivery_id, forge, event, ref, commit_sha,
-		payload, status, run_id, result, attempts, received_at, done_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline, delivery_id) DO NOTHING RETURNING id`,
-		d.Pipeline, d.DeliveryID, d.Forge, d.Event, d.Ref, d.Commit, d.Payload, string(d.Status), run, d.Result,
+	err := o.insertRow(ctx, enqueueDeliverySQL, d.Pipeline, d.DeliveryID, d.Forge, d.Event, d.Ref, d.Commit, d.Payload, string(d.Status), run, d.Result,
 		d.Attempts, o.t(d.ReceivedAt), o.nt(d.DoneAt)).Scan(&d.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil

@@ -47,6 +47,8 @@ type DB struct {
 	log     *slog.Logger
 	stmts   stmtCache
 	writer  writeLock // SQLite only
+	// inboxBatch groups concurrent EnqueueDelivery calls (SQLite only).
+	inboxBatch enqueueBatch
 }
 
 var _ greenlight.Store = (*DB)(nil)

@@ -122,6 +122,15 @@ func TestHookAnswers(t *testing.T) {
 		})
 	}
 	e.delivery("d-1")
+	list, err := e.store.Deliveries(t.Context(), "hello", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stored: d-1, the generic push, the ping, the closed pull request.
+	if len(list) != 4 || list[0].Event != "pull_request" || list[0].Status != greenlight.DeliveryIgnored ||
+		list[0].Result != "pull request action closed" || list[1].Event != "ping" || list[1].DoneAt == nil {
+		t.Fatalf("deliveries stored: %d, newest %+v", len(list), list[0])
+	}
 	if runs := e.webhookRuns(); len(runs) < 1 || runs[len(runs)-1].Commit.SHA != sha2 {
 		t.Fatalf("runs after the pushes = %d, want webhook runs of %s", len(runs), sha2)
 	}

@@ -19,8 +19,10 @@ const (
 
 // forge describes how one sender signs and labels its deliveries.
 type forge struct {
-	name           string
-	deliveryHeader string
+	name string
+	// deliveryHeader names the delivery id, the same when the forge sends
+	// the event again; a forge may have an older header as a fallback.
+	deliveryHeader, deliveryFallback string
 	// signature is the header holding a hex HMAC-SHA256 of the body
 	// (optionally "sha256="-prefixed); "" means the forge sends the secret
 	// itself in tokenHeader instead (GitLab).
@@ -54,7 +56,9 @@ func detect(h http.Header) forge {
 		return forge{name: Gitea, deliveryHeader: "X-Gitea-Delivery", signature: "X-Gitea-Signature",
 			eventHeader: "X-Gitea-Event", events: giteaEvents}
 	case h.Get("X-Gitlab-Event") != "" || h.Get("X-Gitlab-Token") != "":
-		return forge{name: GitLab, deliveryHeader: "X-Gitlab-Event-UUID", tokenHeader: "X-Gitlab-Token",
+		// Idempotency-Key (GitLab 17.4+) is kept by retries; the older
+		// X-Gitlab-Event-UUID also names one event.
+		return forge{name: GitLab, deliveryHeader: "Idempotency-Key", deliveryFallback: "X-Gitlab-Event-UUID", tokenHeader: "X-Gitlab-Token",
 			eventHeader: "X-Gitlab-Event", events: gitlabEvents}
 	case h.Get("X-GitHub-Event") != "":
 		return forge{name: GitHub, deliveryHeader: "X-GitHub-Delivery", signature: "X-Hub-Signature-256", prefix: "sha256=",
@@ -87,6 +91,14 @@ func (f forge) event(h http.Header) (kind, action string) {
 		return kind, ""
 	}
 	return name, ""
+}
+
+// delivery returns the request's delivery id, or "".
+func (f forge) delivery(h http.Header) string {
+	if id := h.Get(f.deliveryHeader); id != "" || f.deliveryFallback == "" {
+		return id
+	}
+	return h.Get(f.deliveryFallback)
 }
 
 func (f forge) verify(h http.Header, body []byte, secret string) error {

@@ -238,6 +238,19 @@ func TestParseBitbucketPush(t *testing.T) {
 
 // The X-Hook-UUID of Bitbucket names the webhook, not the delivery: using it
 // would make every delivery after the first a duplicate.
+// GitLab's Idempotency-Key, kept by retries, wins over X-Gitlab-Event-UUID.
+func TestGitLabDeliveryID(t *testing.T) {
+	body := readTestdata(t, "gitlab/push.json")
+	h := signed(GitLab, "Push Hook", "event-uuid", body)
+	if got, err := Parse(h, body, secret); err != nil || got.DeliveryID != "event-uuid" {
+		t.Fatalf("without Idempotency-Key: got %+v, %v; want the event UUID", got, err)
+	}
+	h.Set("Idempotency-Key", "idem-1")
+	if got, err := Parse(h, body, secret); err != nil || got.DeliveryID != "idem-1" {
+		t.Fatalf("with Idempotency-Key: got %+v, %v; want it", got, err)
+	}
+}
+
 func TestBitbucketDeliveryID(t *testing.T) {
 	body := readTestdata(t, "bitbucket/repo_push.json")
 	h := signed(Bitbucket, "repo:push", "", body)

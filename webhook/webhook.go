@@ -68,18 +68,16 @@ func (p *Push) Abbreviated() bool {
 	return p.After != "" && !greenlight.ValidSHA(p.After)
 }
 
-// Kind names the event for people: push, tag, pull_request, ping, or the
-// ignored event's kind.
+// Kind names the event for people: push, tag, pull_request or ping. (Only
+// pull request events are ever Ignored.)
 func (p *Push) Kind() string {
 	switch {
 	case p.Ping:
 		return "ping"
-	case p.PullRequest != nil:
+	case p.PullRequest != nil, p.Ignored != "":
 		return "pull_request"
 	case p.Tag != "":
 		return "tag"
-	case p.Ignored != "":
-		return "ignored"
 	}
 	return "push"
 }
@@ -102,7 +100,7 @@ func Parse(h http.Header, body []byte, secret string) (*Push, error) {
 	if err := f.verify(h, body, secret); err != nil {
 		return nil, err
 	}
-	delivery, err := deliveryID(h.Get(f.deliveryHeader))
+	delivery, err := deliveryID(f.delivery(h))
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,9 @@
 -- +goose Up
 -- The webhook inbox: every verified delivery, stored before it is
 -- acknowledged and processed afterwards in id order. The unique index is the
--- de-duplication of redeliveries.
+-- de-duplication of redeliveries. Indexes are few: each one costs every
+-- acknowledgement. Pruning (hourly) scans the table; a pipeline's listing
+-- reads the newest rows by id.
 CREATE TABLE webhook_inbox (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     pipeline    TEXT    NOT NULL,
@@ -20,8 +22,6 @@ CREATE TABLE webhook_inbox (
 );
 CREATE UNIQUE INDEX webhook_inbox_delivery ON webhook_inbox (pipeline, delivery_id);
 CREATE INDEX webhook_inbox_queued ON webhook_inbox (id) WHERE done_at IS NULL;
-CREATE INDEX webhook_inbox_pipeline ON webhook_inbox (pipeline, id DESC);
-CREATE INDEX webhook_inbox_received ON webhook_inbox (received_at);
 CREATE INDEX deliveries_at ON deliveries (at);
 
 -- +goose Down
