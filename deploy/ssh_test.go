@@ -192,7 +192,7 @@ func TestSSHHostKeyRefused(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, knownHosts string
-		want            []string
+		want             []string
 	}{
 		{"unknown", empty, []string{"is not in known_hosts " + empty, "[127.0.0.1]:" + strconv.Itoa(e.h.Port), "refusing to connect"}},
 		{"changed", e.h.WrongKnownHosts(t), []string{"[127.0.0.1]:" + strconv.Itoa(e.h.Port), "has CHANGED", "refusing to connect"}},
@@ -314,7 +314,7 @@ func TestSSHEnvValuesArriveLiterally(t *testing.T) {
 	target.Env["WEIRD"] = weird
 	_, err := New(nil).Deploy(context.Background(), Request{
 		Release: "1", Archive: archive, Digest: digest, Targets: []Target{target},
-		Hooks:   greenlight.Hooks{Start: `printf '%s' "$WEIRD" > weird.txt; printf '%s' "$GREENLIGHT_RELEASE_DIR" > dir.txt`},
+		Hooks: greenlight.Hooks{Start: `printf '%s' "$WEIRD" > weird.txt; printf '%s' "$GREENLIGHT_RELEASE_DIR" > dir.txt`},
 	})
 	if err != nil {
 		t.Fatal(err)
