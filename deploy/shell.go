@@ -8,7 +8,7 @@ import (
 
 // shellQuote quotes s as one word for a POSIX shell. Inside single quotes
 // nothing is special (not $, `, \ or a newline) except the quote itself,
-// written as '\” : close, an escaped quote, reopen.
+// which is written as: close quote, backslash-quote, reopen quote.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
