@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -29,6 +28,8 @@ type sshHost struct {
 	t    *SSHTarget
 	name string // Target.Name()
 	pool *connPool
+	// transfer is how Install sends the artifact: viaSFTP ("") or viaStdin.
+	transfer string
 }
 
 var _ host = (*sshHost)(nil)
@@ -102,73 +103,6 @@ func (s *sshHost) Current(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("current of %s points outside its releases: %s", s.name, target)
 	}
 	return release, nil
-}
-
-// installScript receives the archive on stdin into releases/.tmp-<release>-
-// XXXXXX.tar.gz, checks its SHA-256 on the host, unpacks it beside, stores
-// the info and renames the directory into place. Any failure removes both.
-//
-// tar unpacks without path checks of its own beyond GNU tar's defaults
-// (it drops leading "/" and refuses ".." members): what makes that safe is
-// that the digest was just proved to be the one of our archive, and our
-// archives are checked for escaping paths and links when they are packed
-// (artifact.Pack). --no-same-owner keeps a deploy user from being handed
-// files owned by others when it happens to be root.
-const installScript = `set -e
-umask 022
-mkdir -p %[1]s/releases
-cd %[1]s
-tmp=$(mktemp -d releases/%[2]s)
-trap 'rm -rf "$tmp" "$tmp.tar.gz"' EXIT
-chmod 755 "$tmp"
-cat > "$tmp.tar.gz"
-sum=$(sha256sum < "$tmp.tar.gz")
-sum=${sum%%%% *}
-if [ "$sum" != %[3]s ]; then
-	echo "artifact received has SHA-256 $sum, want "%[3]s": refusing to unpack it" >&2
-	exit 1
-fi
-tar -xzf "$tmp.tar.gz" -C "$tmp" --no-same-owner
-rm -f "$tmp.tar.gz"
-printf '%%s\n' %[4]s > "$tmp/` + infoFile + `"
-rm -rf releases/%[5]s
-mv "$tmp" releases/%[5]s
-trap - EXIT
-`
-
-func (s *sshHost) Install(ctx context.Context, archive string, info releaseInfo) error {
-	what := "install release " + info.Release
-	infoJSON, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode release info: %w", err)
-	}
-	current, err := s.Current(ctx)
-	if err != nil {
-		return err
-	}
-	if current == info.Release {
-		// As for a local target: the live release keeps its files (its app
-		// may hold pid files and logs there); only its info is refreshed.
-		dir := s.releaseDir(info.Release)
-		script := "[ -d " + shellQuote(dir) + " ] || { echo missing; exit 0; }\nprintf '%s\\n' " + shellQuote(string(infoJSON)) +
-			" > " + shellQuote(path.Join(dir, infoFile))
-		out, err := s.output(ctx, "write release info", script)
-		if err != nil || out == "" {
-			return err
-		}
-		// The directory is gone: install it afresh.
-	}
-	f, err := os.Open(archive)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer f.Close()
-	script := fmt.Sprintf(installScript, shellQuote(s.t.Dir),
-		shellQuote(tmpPrefix+info.Release+"-XXXXXX"), shellQuote(info.Artifact),
-		shellQuote(string(infoJSON)), shellQuote(info.Release))
-	// Streamed on the session's stdin: measured against scp by
-	// BenchmarkSSHTransfer.
-	return s.run(ctx, what, script, f, nil)
 }
 
 func (s *sshHost) Info(ctx context.Context, release string) (releaseInfo, bool, error) {

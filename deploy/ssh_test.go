@@ -282,25 +282,48 @@ func TestSSHHostDownMidDeploy(t *testing.T) {
 	mustCurrent(t, f.ssh[0].h.Dir, "1")
 }
 
-func TestSSHDigestMismatchOnHost(t *testing.T) {
+func TestSSHInstallTransfers(t *testing.T) {
 	t.Parallel()
 	e := newSSHEnv(t)
-	archive, _ := appArchive(t, "v1")
+	archive, digest := appArchive(t, "v1")
 	pool := newConnPool()
 	defer pool.Close()
 	target, err := e.target().checked()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &sshHost{t: target.SSH, name: target.Name(), pool: pool}
-	wrong := strings.Repeat("ab", 32)
-	err = h.Install(context.Background(), archive, releaseInfo{Release: "1", Artifact: wrong})
-	if err == nil || !strings.Contains(err.Error(), "want "+wrong+": refusing to unpack it") {
-		t.Fatalf("install = %v, want a digest mismatch", err)
+	releases := filepath.Join(e.h.Dir, "releases")
+	for _, via := range []string{viaSFTP, viaStdin} {
+		h := &sshHost{t: target.SSH, name: target.Name(), pool: pool, transfer: via}
+		// The digest the host computes must match: a corrupted or swapped
+		// file is never unpacked, and leaves nothing behind.
+		wrong := strings.Repeat("ab", 32)
+		err = h.Install(context.Background(), archive, releaseInfo{Release: "1", Artifact: wrong})
+		if err == nil || !strings.Contains(err.Error(), "want "+wrong+": refusing to unpack it") {
+			t.Fatalf("%s: install = %v, want a digest mismatch", via, err)
+		}
+		entries, err := os.ReadDir(releases)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			if en.Name() != viaSFTP { // installed in the first round
+				t.Errorf("%s: %s in releases after a refused install", via, en.Name())
+			}
+		}
+		if err := h.Install(context.Background(), archive, releaseInfo{Release: via, Artifact: digest}); err != nil {
+			t.Fatalf("%s: %v", via, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(releases, via, "VERSION")); err != nil || string(b) != "v1" {
+			t.Errorf("%s: VERSION = %q, %v; want v1", via, b, err)
+		}
+		fi, err := os.Stat(filepath.Join(releases, via))
+		if err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("%s: release directory %v, %v; want mode 0755", via, fi, err)
+		}
 	}
-	entries, err := os.ReadDir(filepath.Join(e.h.Dir, "releases"))
-	if err != nil || len(entries) != 0 {
-		t.Errorf("releases after a refused install: %v, %v; want empty", entries, err)
+	if entries, _ := os.ReadDir(releases); len(entries) != 2 {
+		t.Errorf("releases = %v, want just the two installed", entries)
 	}
 }
 

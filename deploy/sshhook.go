@@ -107,15 +107,25 @@ func (s *sshHost) Run(ctx context.Context, release, hook, command string, env ma
 		select {
 		case id := <-pgid:
 			kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			s.run(kctx, "kill hook "+hook, "kill -KILL -- -"+strconv.Itoa(id)+" 2>/dev/null || true", nil, nil)
+			s.run(kctx, "kill hook "+hook, "kill -s KILL -- -"+strconv.Itoa(id)+" 2>/dev/null || true", nil, nil)
 			kcancel()
 		default:
 		}
 		select {
 		case err = <-done:
 		case <-time.After(waitDelay):
+			// sshd holds the session until its command exits: if the kill
+			// did not reach the host, give up on the session rather than
+			// wait for it.
 			sess.Close()
-			err = <-done
+			select {
+			case err = <-done:
+			case <-time.After(waitDelay):
+				if ctx.Err() != nil {
+					return fmt.Errorf("hook %s cancelled, and could not be killed on %s", hook, sshName(s.t))
+				}
+				return fmt.Errorf("hook %s timed out after %s, and could not be killed on %s", hook, timeout, sshName(s.t))
+			}
 		}
 	}
 	wg.Wait()
