@@ -180,12 +180,19 @@ Subsystem sftp internal-sftp
 MaxSessions 100
 MaxStartups 100
 LogLevel VERBOSE
+SetEnv SHLVL=1
 `, h.Port, filepath.Join(h.confDir, "host_key"), filepath.Join(h.confDir, "sshd.pid"),
 		filepath.Join(h.confDir, "authorized_keys"))
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
 		h.t.Fatalf("sshtest: %v", err)
 	}
 }
+
+// SetEnv SHLVL=1 in the config: bash, the login shell every remote command
+// goes through, sources ~/.bashrc when started by sshd at shell level 1;
+// this machine's root .bashrc runs `pyenv init`, 160 ms of CPU per command,
+// which would make the hosts (all sharing this machine's cores) measure
+// that file rather than the deploy. A real host pays its own shell's cost.
 
 // start runs sshd in the foreground (-D) as a child, so that Stop knows its
 // pid, and waits until it accepts connections.
