@@ -175,12 +175,24 @@ func BenchmarkSSHFleet(b *testing.B) {
 		hosts[i] = sshtest.Start(b)
 	}
 	archive, digest := makeArchive(b, map[string]string{"VERSION": "v1", "deploy/start.sh": "#!/bin/sh\necho started\n"})
-	for _, n := range []int{1, 20} {
-		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		n        int
+		strategy Strategy
+	}{
+		{1, Strategy{}},
+		{20, Strategy{}},
+		{20, Strategy{Type: Rolling, Batch: Amount{N: 25, Percent: true}}},
+	} {
+		n := c.n
+		name := fmt.Sprintf("hosts=%d", n)
+		if c.strategy.Type != "" {
+			name += "/rolling-25%"
+		}
+		b.Run(name, func(b *testing.B) {
 			var targets []Target
 			for _, h := range hosts[:n] {
 				targets = append(targets, Target{SSH: &SSHTarget{User: h.User, Host: "127.0.0.1", Port: h.Port,
-					Dir: filepath.Join(h.Dir, strconv.Itoa(n)), Key: h.ClientKey, KnownHosts: h.KnownHosts}})
+					Dir: filepath.Join(h.Dir, name), Key: h.ClientKey, KnownHosts: h.KnownHosts}})
 			}
 			d := New(nil)
 			i := 0
@@ -189,7 +201,7 @@ func BenchmarkSSHFleet(b *testing.B) {
 				i++
 				_, err := d.Deploy(context.Background(), Request{
 					Release: strconv.Itoa(i), Archive: archive, Digest: digest, Targets: targets,
-					Hooks: greenlight.Hooks{Start: "deploy/start.sh"}, Parallel: 20,
+					Hooks: greenlight.Hooks{Start: "deploy/start.sh"}, Parallel: 20, Strategy: c.strategy,
 				})
 				if err != nil {
 					b.Fatal(err)

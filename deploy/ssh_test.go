@@ -12,15 +12,15 @@ import (
 	"github.com/greenlight-cd/greenlight"
 )
 
-// fleet is two SSH hosts and one local target, deployed together.
-type fleet struct {
+// sshFleet is two SSH hosts and one local target, deployed together.
+type sshFleet struct {
 	ssh   []*sshEnv
 	local *env
 	log   *syncBuffer
 }
 
-func newFleet(t *testing.T) *fleet {
-	f := &fleet{ssh: []*sshEnv{newSSHEnv(t), newSSHEnv(t)}, local: newEnv(t), log: &syncBuffer{}}
+func newSSHFleet(t *testing.T) *sshFleet {
+	f := &sshFleet{ssh: []*sshEnv{newSSHEnv(t), newSSHEnv(t)}, local: newEnv(t), log: &syncBuffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("stage log:\n%s", f.log.String())
@@ -29,7 +29,7 @@ func newFleet(t *testing.T) *fleet {
 	return f
 }
 
-func (f *fleet) request(t *testing.T, release, version string) Request {
+func (f *sshFleet) request(t *testing.T, release, version string) Request {
 	archive, digest := appArchive(t, version)
 	targets := []Target{f.ssh[0].target(), f.ssh[1].target(),
 		{Local: f.local.dir, Env: map[string]string{"PORT": strconv.Itoa(f.local.port), "APP_BIN": appBin}}}
@@ -43,11 +43,11 @@ func (f *fleet) request(t *testing.T, release, version string) Request {
 	}
 }
 
-func (f *fleet) ports() []int { return []int{f.ssh[0].port, f.ssh[1].port, f.local.port} }
+func (f *sshFleet) ports() []int { return []int{f.ssh[0].port, f.ssh[1].port, f.local.port} }
 
 func TestSSHFleetDeploy(t *testing.T) {
 	t.Parallel()
-	f := newFleet(t)
+	f := newSSHFleet(t)
 	d := New(nil)
 	if _, err := d.Deploy(context.Background(), f.request(t, "1", "v1")); err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestSSHFleetDeploy(t *testing.T) {
 
 func TestSSHRollbackOnFailingHook(t *testing.T) {
 	t.Parallel()
-	f := newFleet(t)
+	f := newSSHFleet(t)
 	d := New(nil)
 	if _, err := d.Deploy(context.Background(), f.request(t, "1", "v1")); err != nil {
 		t.Fatal(err)
@@ -243,7 +243,7 @@ func TestSSHAgentAuth(t *testing.T) {
 
 func TestSSHHostDownMidDeploy(t *testing.T) {
 	t.Parallel()
-	f := newFleet(t)
+	f := newSSHFleet(t)
 	d := New(nil)
 	if _, err := d.Deploy(context.Background(), f.request(t, "1", "v1")); err != nil {
 		t.Fatal(err)
