@@ -71,6 +71,10 @@ func (s *sshHost) Run(ctx context.Context, release, hook, command string, env ma
 		return fmt.Errorf("hook %s: %w", hook, err)
 	}
 	sess.Stdout = log
+	// The script goes on stdin, not in the command line: it holds the
+	// target's env, and a command line is visible to every user of the
+	// host (ps) for as long as the hook runs. Nothing in it reads stdin.
+	sess.Stdin = strings.NewReader(script)
 	pgid := make(chan int, 1)
 	var wrapperMsg strings.Builder
 	var wg sync.WaitGroup
@@ -91,7 +95,7 @@ func (s *sshHost) Run(ctx context.Context, release, hook, command string, env ma
 		}
 		io.Copy(io.Discard, stderr)
 	}()
-	if err := sess.Start("/bin/sh -c " + shellQuote(script)); err != nil {
+	if err := sess.Start("/bin/sh -s"); err != nil {
 		return fmt.Errorf("hook %s: %s: %w", hook, sshName(s.t), err)
 	}
 	done := make(chan error, 1)
