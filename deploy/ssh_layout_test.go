@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/greenlight-cd/greenlight"
@@ -58,4 +59,19 @@ func TestSSHRedeployKeepsLiveReleaseAndPrunes(t *testing.T) {
 		t.Errorf("releases after 10 deploys = %v, want the newest five %v and no leftover", got, want)
 	}
 	mustCurrent(t, e.h.Dir, "11")
+}
+
+func TestSSHUnreachableHost(t *testing.T) {
+	t.Parallel()
+	e := newSSHEnv(t)
+	e.h.Stop()
+	archive, digest := makeArchive(t, map[string]string{"VERSION": "v"})
+	res, err := New(nil).Deploy(context.Background(), Request{
+		Release: "1", Archive: archive, Digest: digest, Targets: []Target{e.target()},
+		Hooks: greenlight.Hooks{Start: "true"},
+	})
+	want := e.h.User + "@127.0.0.1:" + strconv.Itoa(e.h.Port) + ": connect: "
+	if err == nil || !strings.Contains(err.Error(), want) || res.Targets[0].Status != StatusFailed {
+		t.Fatalf("deploy = %+v, %v; want a failure containing %q", res, err, want)
+	}
 }
