@@ -80,7 +80,12 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 		Digest: run.Artifact.SHA256, Hooks: run.Hooks, Log: out,
 		Health: deploy.Health{URL: env.Health.URL, Timeout: env.Health.Timeout, Passes: env.Health.Passes, Interval: env.Health.Interval}}
 	for _, t := range env.Targets {
-		req.Targets = append(req.Targets, deploy.Target{Local: t.Local, Env: t.Env})
+		dt := deploy.Target{Local: t.Local, Group: t.Group, Env: t.Env}
+		if t.SSH != nil {
+			s := deploy.SSHTarget(*t.SSH) // same fields: config parses, deploy connects
+			dt.SSH = &s
+		}
+		req.Targets = append(req.Targets, dt)
 	}
 	fmt.Fprintf(out, "==> deploying run %d (%s, artifact %s) to %s\n", run.ID, run.Commit.Short(), run.Artifact.SHA256[:12], env.Name)
 	res, derr := e.cfg.Deployer.Deploy(ctx, req)
