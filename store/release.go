@@ -43,7 +43,8 @@ func (o *ops) UpdateRelease(ctx context.Context, r *greenlight.Release) error {
 	return nil
 }
 
-// Releases returns an environment's releases, newest first (limit 0: all).
+// Releases returns an environment's releases, newest first (limit 0: all),
+// each with its stored target states as Targets when it has any.
 func (o *ops) Releases(ctx context.Context, pipeline, env string, limit int) ([]*greenlight.Release, error) {
 	q := `SELECT ` + releaseColumns + ` FROM releases WHERE pipeline = ? AND environment = ? ORDER BY id DESC`
 	args := []any{pipeline, env}
@@ -67,6 +68,10 @@ func (o *ops) Releases(ctx context.Context, pipeline, env string, limit int) ([]
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list releases of %s/%s: %w", pipeline, env, err)
 	}
+	rows.Close() // before the next query: SQLite may have one connection free
+	if err := o.fillTargets(ctx, list); err != nil {
+		return nil, fmt.Errorf("list releases of %s/%s: %w", pipeline, env, err)
+	}
 	return list, nil
 }
 
@@ -77,6 +82,9 @@ func (o *ops) LiveRelease(ctx context.Context, pipeline, env string) (*greenligh
 		pipeline, env))
 	if err != nil {
 		return nil, notFound(err, "live release of %s/%s", pipeline, env)
+	}
+	if err := o.fillTargets(ctx, []*greenlight.Release{r}); err != nil {
+		return nil, fmt.Errorf("live release of %s/%s: %w", pipeline, env, err)
 	}
 	return r, nil
 }
