@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/greenlight-cd/greenlight"
@@ -35,7 +36,10 @@ func (e *Engine) envLock(ctx context.Context, pipeline, env string) (func(), err
 }
 
 // deployStage installs the run's artifact in the stage's environment. An older
-// commit is never deployed over a newer one: such a run is superseded.
+// commit is never deployed over a newer one: such a run is superseded (a
+// rollback run excepted). Each target's state is stored as the deploy goes;
+// a deploy of this run cut off by a crash is resumed from those states, or
+// rolled back if it was already failing.
 func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage) error {
 	env := p.Environments[sc.Environment]
 	if env == nil {
@@ -66,22 +70,51 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 		e.supersede(ctx, run.ID, sc.Name, reason)
 		return errSuperseded
 	}
-	rel := &greenlight.Release{Pipeline: p.Name, Environment: env.Name, RunID: run.ID, Commit: run.Commit.SHA,
-		Artifact: run.Artifact.SHA256, Status: greenlight.ReleaseDeploying, DeployedAt: e.cfg.Now()}
-	if err := e.cfg.Store.CreateRelease(ctx, rel); err != nil {
-		return fmt.Errorf("record release: %w", err)
+	req := e.deployRequest(run, p, env, out)
+	// TODO(strategy merge): req.Active = activeGroup(live)
+	rel, states, err := e.interrupted(ctx, run.ID, p.Name, env.Name)
+	if err != nil {
+		return err
 	}
-	req := deploy.Request{Pipeline: p.Name, Environment: env.Name, RunID: run.ID, Commit: run.Commit.SHA,
-		Release: strconv.FormatInt(run.ID, 10), Archive: e.cfg.Artifacts.Path(run.Artifact.SHA256),
-		Digest: run.Artifact.SHA256, Hooks: run.Hooks, Log: out,
-		Health: deploy.Health{URL: env.Health.URL, Timeout: env.Health.Timeout, Passes: env.Health.Passes, Interval: env.Health.Interval}}
-	for _, t := range env.Targets {
-		req.Targets = append(req.Targets, deploy.Target{Local: t.Local, Env: t.Env})
+	if rel != nil && failing(states) {
+		fmt.Fprintf(out, "==> the deploy of run %d was cut off while it was failing (%s): rolling back\n", run.ID, phaseSummary(states))
+		return e.rollbackInterrupted(ctx, rel, req, states, out)
 	}
-	fmt.Fprintf(out, "==> deploying run %d (%s, artifact %s) to %s\n", run.ID, run.Commit.Short(), run.Artifact.SHA256[:12], env.Name)
+	if rel != nil {
+		fmt.Fprintf(out, "==> resuming the deploy of run %d cut off by a server restart (%s)\n", run.ID, phaseSummary(states))
+		req.Resume = deployStates(states)
+	} else {
+		rel = &greenlight.Release{Pipeline: p.Name, Environment: env.Name, RunID: run.ID, Commit: run.Commit.SHA,
+			Artifact: run.Artifact.SHA256, Status: greenlight.ReleaseDeploying, DeployedAt: e.cfg.Now()}
+		if err := e.cfg.Store.CreateRelease(ctx, rel); err != nil {
+			return fmt.Errorf("record release: %w", err)
+		}
+	}
+	prog := e.newProgress(rel.ID, req.Targets, states)
+	if len(states) == 0 { // every target pending: the release shows the whole fleet from the start
+		if err := prog.seed(ctx); err != nil {
+			return err
+		}
+	}
+	req.Progress = func(s deploy.TargetState) error { return prog.set(ctx, s) }
+	fmt.Fprintf(out, "==> deploying run %d (%s, artifact %s) to %s: %d targets, %s\n", run.ID, run.Commit.Short(),
+		run.Artifact.SHA256[:12], env.Name, len(req.Targets), strategyName(req.Strategy))
 	res, derr := e.cfg.Deployer.Deploy(ctx, req)
 	derr = stageErr(ctx, derr)
+	return e.finishDeploy(ctx, run, p, env, rel, live, prog, res, derr, out)
+}
+
+// finishDeploy stores what a deploy did on each target and the release's
+// outcome, says both in the stage log, and after a blue-green switch
+// schedules the old group's retirement.
+func (e *Engine) finishDeploy(ctx context.Context, run *greenlight.Run, p *config.Pipeline, env *config.Environment,
+	rel, live *greenlight.Release, prog *progress, res deploy.Result, derr error, out io.Writer) error {
+	wctx := context.WithoutCancel(ctx) // a cancelled deploy's outcome is recorded too
+	if err := prog.outcomes(wctx, res.Targets); err != nil {
+		e.cfg.Log.Error("record target outcomes", "release", rel.ID, "err", err)
+	}
 	rel.Targets = res.Targets
+	writeOutcomes(out, res.Targets)
 	if derr != nil {
 		rel.Status, rel.Error = greenlight.ReleaseFailed, derr.Error()
 		if res.RolledBack {
@@ -92,16 +125,49 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 		rel.Status, rel.DeployedAt = greenlight.ReleaseLive, e.cfg.Now()
 		fmt.Fprintf(out, "==> %s is live on %s\n", run.Commit.Short(), env.Name)
 	}
-	if err := e.recordRelease(context.WithoutCancel(ctx), rel); err != nil {
+	if err := e.recordRelease(wctx, rel); err != nil {
 		return err
 	}
 	if derr != nil {
 		return derr
 	}
+	e.scheduleRetirement(wctx, env, rel, live, res.Targets, out)
 	if p.Mode != config.ModeQueued {
 		e.supersedeOlder(ctx, run, env.Name)
 	}
 	return nil
+}
+
+// deployRequest is the deploy of run's artifact to env: the environment's
+// plan plus this release.
+func (e *Engine) deployRequest(run *greenlight.Run, p *config.Pipeline, env *config.Environment, out io.Writer) deploy.Request {
+	req := deployPlan(env)
+	req.Pipeline, req.RunID, req.Commit = p.Name, run.ID, run.Commit.SHA
+	req.Release = strconv.FormatInt(run.ID, 10)
+	req.Archive, req.Digest = e.cfg.Artifacts.Path(run.Artifact.SHA256), run.Artifact.SHA256
+	req.Hooks, req.Log = run.Hooks, out
+	return req
+}
+
+func strategyName(s deploy.Strategy) string {
+	if s.Type == "" {
+		return deploy.AllAtOnce
+	}
+	return s.Type
+}
+
+// writeOutcomes says in the stage log what happened on each target.
+func writeOutcomes(out io.Writer, targets []greenlight.TargetOutcome) {
+	for _, t := range targets {
+		line := fmt.Sprintf("==> target %s: %s", t.Target, t.Status)
+		if t.Group != "" {
+			line += " (group " + t.Group + ")"
+		}
+		if t.Error != "" {
+			line += ": " + t.Error
+		}
+		fmt.Fprintln(out, line)
+	}
 }
 
 // recordRelease writes the release's outcome; a live one replaces the

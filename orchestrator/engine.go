@@ -104,6 +104,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.loops.Add(1)
 	go func() { defer e.loops.Done(); e.expireLoop(e.base) }()
+	e.loops.Add(1)
+	go func() { defer e.loops.Done(); e.retireLoop(e.base) }()
 	for _, p := range e.cfg.Server.Pipelines {
 		if p.Source.Poll > 0 {
 			e.loops.Add(1)
