@@ -11,7 +11,7 @@
 // cancellation, rolls back: `stop` of the new release (best effort),
 // `current` back to the previous release (or removed), and `start` of the
 // previous release with its own stored hooks if its `stop` ran. The newest
-// five releases are kept.
+// Request.Keep releases are kept (default 5).
 //
 // A hook is a shell command line, run as `/bin/sh -e -c HOOK` in the release
 // directory: `deploy/start.sh` runs that file, which must be executable. Its
@@ -26,17 +26,19 @@
 // dies of a closed pipe. A hook past its timeout is killed with its whole
 // process group.
 //
-// Today a target is a directory on the server's machine and the strategy is
-// all-at-once; the seams for SSH hosts (host) and for rolling, canary, linear
-// and blue-green (strategy) are in host.go and strategy.go.
+// A strategy (strategy*.go) orders these per-target steps across the
+// environment: all-at-once, rolling batches, canary and linear steps (of
+// hosts, or of traffic through a router: router*.go), and blue-green groups.
+// Each target's phase is reported through Request.Progress so that a deploy
+// cut off by a crash can be resumed (Request.Resume) or undone (Rollback).
 package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -63,26 +65,35 @@ type Request struct {
 	Router      *Router // nil: no traffic router
 	Health      Health
 	Parallel    int           // most targets changed at once; default 10
-	HookTimeout time.Duration // per hook; default 5m
+	Keep        int           // releases kept per target; default 5
+	HookTimeout time.Duration // per hook and per router command; default 5m
 	Log         io.Writer     // the stage log: what happens, step by step, per target
+	// Active is the blue-green group that serves traffic now; "" when none
+	// does, and then the first group is the idle one.
+	Active string
 
 	// Progress, when set, is called (from any goroutine, one call at a
-	// time) each time a target's state changes, before the deploy goes on:
+	// time) each time a target's phase changes, before the deploy goes on:
 	// the caller stores it so that a deploy cut off by a crash can resume or
 	// roll back. An error stops the deploy, which then rolls back.
 	Progress func(TargetState) error
 	// Resume holds the stored states of an earlier, interrupted attempt of
-	// this same release: targets already live are not redone, and each
-	// target's Previous is the release to roll back to (not what `current`
-	// says now, which may already be this release).
+	// this same release: targets stored live that still run it and pass
+	// health are not redone, and each target's Previous is the release to
+	// roll back to (not what `current` says now, which may already be this
+	// release).
 	Resume []TargetState
 }
 
-// Result is what a deploy did on each target, in the order of
-// Request.Targets, and whether it rolled any of them back.
+// Result is what a deploy did on each target it touched, in the order of
+// Request.Targets (in blue-green, the idle group's targets), and whether it
+// rolled any of them back.
 type Result struct {
 	Targets    []greenlight.TargetOutcome
 	RolledBack bool
+	// Active is the blue-green group serving traffic after the deploy: the
+	// deployed group on success, Request.Active otherwise.
+	Active string
 }
 
 // Target outcome statuses (SPEC §9): the release statuses, per target.
@@ -97,7 +108,6 @@ const (
 type Deployer struct {
 	log    *slog.Logger
 	base   []string // the server's PATH, HOME, LANG: all hooks get of its environment
-	keep   int      // releases kept per target
 	now    greenlight.Now
 	unpack func(archive, wantSHA256, dst string) error
 }
@@ -111,7 +121,7 @@ func New(log *slog.Logger) *Deployer {
 	if home := os.Getenv("HOME"); home != "" {
 		base = append(base, "HOME="+home)
 	}
-	return &Deployer{log: log, base: base, keep: 5, now: time.Now, unpack: artifact.Unpack}
+	return &Deployer{log: log, base: base, now: time.Now, unpack: artifact.Unpack}
 }
 
 func envOr(key, def string) string {
@@ -121,70 +131,58 @@ func envOr(key, def string) string {
 	return def
 }
 
-// Deploy installs req.Release on every target and returns nil once all are
-// live and healthy. Otherwise its error says what failed and whether the
-// targets were rolled back, e.g. `hook start failed: exit status 1; rolled
-// back to release 11`; Result tells each target's outcome. A bad request (a
-// release name, a digest mismatch, a health URL naming an env the target
-// lacks) is a *greenlight.Error of code EINVALID, returned before any target
-// is touched. Cancelling ctx rolls back what was changed.
+// Deploy installs req.Release on the targets as req.Strategy says and
+// returns nil once they are live and healthy (in rolling, failed hosts
+// within MaxFailed are rolled back and reported in Result, and Deploy still
+// succeeds). Otherwise its error says what failed and whether the targets
+// were rolled back, e.g. `hook start failed: exit status 1; rolled back to
+// release 11`; Result tells each target's outcome. A bad request (a release
+// name, a digest mismatch, a health URL naming an env the target lacks) is a
+// *greenlight.Error of code EINVALID, returned before any target is touched.
+// Cancelling ctx rolls back what was changed, router weights included.
 func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
-	if err := d.prepare(&req); err != nil {
+	if err := d.prepare(&req, true); err != nil {
 		return Result{}, err
 	}
-	stage := newStageLog(req.Log)
-	conns := newConnPool()
-	defer conns.Close()
-	rs := make([]*rollout, len(req.Targets))
-	for i, t := range req.Targets {
-		h, err := d.hostFor(t, conns)
-		if err != nil {
-			return Result{}, err
-		}
-		r, err := d.newRollout(&req, h, t.Env, stage.target(h.Name()))
-		if err != nil {
-			return Result{}, err
-		}
-		rs[i] = r
+	dep, err := d.newDeployment(&req)
+	if err != nil {
+		return Result{}, err
 	}
+	defer dep.close()
 	if err := verifyDigest(req.Archive, req.Digest); err != nil {
 		return Result{}, err
 	}
 
 	start := time.Now()
-	allAtOnce(ctx, rs)
-
-	var res Result
-	var errs []error
-	for _, r := range rs {
-		res.Targets = append(res.Targets, r.outcome)
-		if r.outcome.Status == StatusRolledBack {
-			res.RolledBack = true
-		}
-		if r.failure != nil && len(rs) > 1 {
-			errs = append(errs, fmt.Errorf("target %s: %w", r.h.Name(), r.failure))
-		} else if r.failure != nil {
-			errs = append(errs, r.failure)
+	for _, r := range dep.rs {
+		if r.stored == nil {
+			if err := r.report(PhasePending, ""); err != nil {
+				return Result{}, fmt.Errorf("record progress: %w", err)
+			}
 		}
 	}
-	if len(errs) == 0 {
-		for _, r := range rs {
-			r.prune(ctx, d.keep)
+	err = dep.run(ctx)
+	res := dep.result()
+	if err == nil {
+		for _, r := range dep.rs {
+			if r.outcome.Status == StatusLive {
+				r.prune(ctx, req.Keep)
+			}
 		}
 	}
-	err := errors.Join(errs...)
 	d.log.Info("deploy", "pipeline", req.Pipeline, "environment", req.Environment, "run", req.RunID,
-		"release", req.Release, "targets", len(rs), "rolled_back", res.RolledBack,
+		"release", req.Release, "strategy", req.Strategy.Type, "targets", len(dep.rs), "rolled_back", res.RolledBack,
 		"duration", time.Since(start).Round(time.Millisecond), "ok", err == nil) // the caller reports err
 	return res, err
 }
 
-// prepare checks req and fills its defaults. Nothing is touched yet.
-func (d *Deployer) prepare(req *Request) error {
+// prepare checks req and fills its defaults. Nothing is touched yet. A
+// rollback needs no archive.
+func (d *Deployer) prepare(req *Request, install bool) error {
 	if err := validRelease(req.Release); err != nil {
 		return err
 	}
-	if req.Archive == "" {
+	if install && req.Archive == "" {
 		return greenlight.Errorf(greenlight.EINVALID, "deploy: no artifact archive")
 	}
 	if len(req.Targets) == 0 {
@@ -208,23 +206,50 @@ func (d *Deployer) prepare(req *Request) error {
 	if req.HookTimeout <= 0 {
 		req.HookTimeout = 5 * time.Minute
 	}
-	req.Health = req.Health.withDefaults()
+	if req.Parallel <= 0 {
+		req.Parallel = 10
+	}
+	if req.Keep <= 0 {
+		req.Keep = 5
+	}
+	h, err := req.Health.check()
+	if err != nil {
+		return err
+	}
+	req.Health = h
+	s, err := req.Strategy.check(req)
+	if err != nil {
+		return err
+	}
+	req.Strategy = s
+	if req.Router != nil {
+		rt, err := req.Router.check()
+		if err != nil {
+			return err
+		}
+		req.Router = &rt
+	}
 	return nil
 }
 
-// newRollout prepares one target's part of the deploy; the health URL is
-// resolved here so a bad template fails before any target changes.
-func (d *Deployer) newRollout(req *Request, h host, targetEnv map[string]string, log *lineWriter) (*rollout, error) {
-	r := &rollout{req: req, h: h, log: log, now: d.now}
+// newRollout prepares one target's part of the deploy; the health URL and
+// the router's server address are resolved here so a bad template fails
+// before any target changes.
+func (d *Deployer) newRollout(req *Request, h host, t Target, log *lineWriter, track *tracker) (*rollout, error) {
+	r := &rollout{req: req, h: h, group: t.Group, log: log, now: d.now, track: track, hooks: req.Hooks}
+	r.health = checker{h: req.Health, run: r.runHealthCommand}
 	if req.Health.URL != "" {
-		u, err := healthURL(req.Health.URL, h.Addr(), targetEnv)
+		u, err := healthURL(req.Health.URL, h.Addr(), t.Env)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", h.Name(), err)
 		}
-		r.health = u
+		r.health.url = u
+	}
+	if port := t.Env["PORT"]; port != "" {
+		r.server = net.JoinHostPort(h.Addr(), port)
 	}
 	r.env = map[string]string{}
-	for k, v := range targetEnv {
+	for k, v := range t.Env {
 		r.env[k] = v
 	}
 	// Set last: a target's env cannot pass for another run or environment.

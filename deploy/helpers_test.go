@@ -121,7 +121,7 @@ type env struct {
 
 // newEnv makes a target directory and, in t.Cleanup, kills every process
 // whose pid a hook left in a *.pid file of a release.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{dir: filepath.Join(t.TempDir(), "target"), port: freePort(t), log: &syncBuffer{}}
 	t.Cleanup(func() {
@@ -190,7 +190,7 @@ func waitAnswer(t *testing.T, port int, want string) {
 // an app restarted during a rollback would then fail to bind.
 var nextPort atomic.Int32
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	nextPort.CompareAndSwap(0, int32(20000+rand.IntN(10000)))
 	for range 100 {

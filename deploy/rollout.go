@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/greenlight-cd/greenlight"
 )
@@ -14,12 +16,18 @@ type rollout struct {
 	req    *Request
 	h      host
 	env    map[string]string // for hooks: the target's env and GREENLIGHT_*
-	health string            // resolved health URL, "" for none
+	group  string            // blue-green group
+	server string            // host:port for a router, "" without env.PORT
+	health checker
+	hooks  greenlight.Hooks // the new release's hooks
 	log    *lineWriter
 	now    greenlight.Now
+	track  *tracker
 
-	prev     string      // release live before, "" if none
-	prevInfo releaseInfo // what the previous release is (run, commit), when stored
+	stored   *TargetState // from Request.Resume, nil if none
+	prev     string       // release live before, "" if none
+	prevInfo releaseInfo  // what the previous release is (run, commit), when stored
+	phase    string       // last phase reported
 	// How far install got; each is true once the step was attempted.
 	stoppedPrev bool // prev's stop hook ran: it needs starting again
 	touched     bool // a hook of the new release ran or current moved
@@ -29,32 +37,93 @@ type rollout struct {
 	failure error // why this target did not end live, as Deploy reports it
 }
 
+// report records a phase change through Request.Progress.
+func (r *rollout) report(phase, why string) error {
+	r.phase = phase
+	return r.track.report(TargetState{Target: r.h.Name(), Phase: phase, Previous: r.prev, Error: why})
+}
+
+// findPrevious sets prev: the stored Previous of a resumed target (current
+// may already be this release), else what `current` says now.
+func (r *rollout) findPrevious(ctx context.Context) error {
+	if r.stored != nil {
+		r.prev = r.stored.Previous
+	} else {
+		prev, err := r.h.Current(ctx)
+		if err != nil {
+			return err
+		}
+		r.prev = prev
+	}
+	if r.prev == "" {
+		return nil
+	}
+	// Read before Install: redeploying the live release rewrites its info.
+	info, ok, err := r.h.Info(ctx, r.prev)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		r.log.Printf("previous release %s has no stored hooks: nothing to stop or restart", r.prev)
+	}
+	r.prevInfo = info
+	return nil
+}
+
+// already reports whether the host runs the release and passes its health
+// check, so that it need not be installed again: a resumed target stored
+// live, or a blue-green group that had the release before.
+func (r *rollout) already(ctx context.Context) bool {
+	cur, err := r.h.Current(ctx)
+	if err != nil || cur != r.req.Release {
+		return false
+	}
+	if r.health.url != "" || r.health.h.Command != "" {
+		if err := r.health.wait(ctx, r.log); err != nil {
+			r.log.Printf("release %s is current but not healthy: installing it again", cur)
+			return false
+		}
+	}
+	return true
+}
+
+// skip marks the host live without installing: it already runs the
+// release. A resumed target keeps what the interrupted attempt did, so a
+// later rollback still returns it to its stored Previous.
+func (r *rollout) skip(ctx context.Context) error {
+	if r.stored != nil {
+		if err := r.findPrevious(ctx); err != nil {
+			return err
+		}
+		r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
+	} else {
+		r.prev = r.req.Release
+	}
+	r.log.Printf("release %s is already live and healthy here", r.req.Release)
+	if err := r.report(PhaseLive, ""); err != nil {
+		return err
+	}
+	r.outcome.Status = StatusLive
+	return nil
+}
+
 // install takes the host from the previous release to the new one, through
 // the health check. It stops at the first error and leaves undoing it to
 // rollback.
 func (r *rollout) install(ctx context.Context) error {
 	req := r.req
-	prev, err := r.h.Current(ctx)
-	if err != nil {
+	if err := r.findPrevious(ctx); err != nil {
 		return err
 	}
-	r.prev = prev
-	if prev != "" {
-		// Read before Install: redeploying the live release rewrites its info.
-		info, ok, err := r.h.Info(ctx, prev)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			r.log.Printf("previous release %s has no stored hooks: nothing to stop or restart", prev)
-		}
-		r.prevInfo = info
+	// Stored before anything changes: a crash from here on leaves a target
+	// whose Previous is known.
+	if err := r.report(PhaseInstalling, ""); err != nil {
+		return err
 	}
-
-	r.log.Printf("installing release %s (previous: %s)", req.Release, orNone(prev))
+	r.log.Printf("installing release %s (previous: %s)", req.Release, orNone(r.prev))
 	info := releaseInfo{
 		Release: req.Release, Pipeline: req.Pipeline, Environment: req.Environment,
-		RunID: req.RunID, Commit: req.Commit, Artifact: req.Digest, Hooks: req.Hooks,
+		RunID: req.RunID, Commit: req.Commit, Artifact: req.Digest, Hooks: r.hooks,
 		InstalledAt: r.now().UTC(),
 	}
 	if err := r.h.Install(ctx, req.Archive, info); err != nil {
@@ -64,14 +133,14 @@ func (r *rollout) install(ctx context.Context) error {
 		return fmt.Errorf("deploy cancelled: %w", err)
 	}
 
-	if prev != "" && r.prevInfo.Hooks.Stop != "" {
+	if r.prev != "" && r.prevInfo.Hooks.Stop != "" {
 		r.stoppedPrev = true
-		if err := r.hook(ctx, prev, "stop", r.prevInfo.Hooks.Stop); err != nil {
+		if err := r.hook(ctx, r.prev, "stop", r.prevInfo.Hooks.Stop); err != nil {
 			return err
 		}
 	}
 	r.touched = true
-	if err := r.hook(ctx, req.Release, "before_install", req.Hooks.BeforeInstall); err != nil {
+	if err := r.hook(ctx, req.Release, "before_install", r.hooks.BeforeInstall); err != nil {
 		return err
 	}
 	r.switched = true
@@ -80,17 +149,20 @@ func (r *rollout) install(ctx context.Context) error {
 	}
 	r.log.Printf("current -> releases/%s", req.Release)
 	for _, step := range []struct{ name, cmd string }{
-		{"after_install", req.Hooks.AfterInstall},
-		{"start", req.Hooks.Start},
-		{"validate", req.Hooks.Validate},
+		{"after_install", r.hooks.AfterInstall},
+		{"start", r.hooks.Start},
+		{"validate", r.hooks.Validate},
 	} {
 		if err := r.hook(ctx, req.Release, step.name, step.cmd); err != nil {
 			return err
 		}
 	}
-	if r.health == "" {
+	if !req.Health.enabled() {
 		r.log.Printf("no health check configured")
-	} else if err := checkHealth(ctx, r.health, req.Health, r.log); err != nil {
+	} else if err := r.health.wait(ctx, r.log); err != nil {
+		return err
+	}
+	if err := r.report(PhaseLive, ""); err != nil {
 		return err
 	}
 	r.log.Printf("release %s is live", req.Release)
@@ -112,6 +184,11 @@ func (r *rollout) hook(ctx context.Context, release, name, command string) error
 	return err
 }
 
+// runHealthCommand runs the health command in the new release's directory.
+func (r *rollout) runHealthCommand(ctx context.Context, command string, timeout time.Duration, log io.Writer) error {
+	return r.h.Run(ctx, r.req.Release, "health", command, r.env, timeout, log)
+}
+
 // envFor is the hook environment of a release: the previous release's hooks
 // see its own run and commit, so an app restarted by a rollback says what it is.
 func (r *rollout) envFor(release string) map[string]string {
@@ -130,6 +207,7 @@ func (r *rollout) envFor(release string) map[string]string {
 // rollback returns the host to the previous release after reason, and
 // records the outcome. It runs to the end even when ctx is cancelled (the
 // cancellation may be its reason): each hook is still bounded by its timeout.
+// Progress errors cannot stop it; they are logged.
 func (r *rollout) rollback(ctx context.Context, reason error) {
 	ctx = context.WithoutCancel(ctx)
 	r.outcome.Status = StatusFailed
@@ -137,12 +215,16 @@ func (r *rollout) rollback(ctx context.Context, reason error) {
 	if !r.touched && !r.stoppedPrev {
 		r.failure = reason
 		r.log.Printf("deploy failed before changing anything: %v", reason)
+		if r.phase != "" && r.phase != PhasePending {
+			r.reportQuietly(PhaseRolledBack, reason.Error())
+		}
 		return
 	}
+	r.reportQuietly(PhaseRollingBack, reason.Error())
 	r.log.Printf("rolling back to %s: %v", orNone(r.prev), reason)
-	if r.req.Hooks.Stop != "" && r.touched {
+	if r.hooks.Stop != "" && r.touched {
 		// Best effort: the new release may never have started.
-		r.hook(ctx, r.req.Release, "stop", r.req.Hooks.Stop)
+		r.hook(ctx, r.req.Release, "stop", r.hooks.Stop)
 	}
 	var errs []error
 	if r.switched {
@@ -163,6 +245,7 @@ func (r *rollout) rollback(ctx context.Context, reason error) {
 		r.outcome.Error = fmt.Sprintf("%v; rollback failed: %v", reason, err)
 		r.failure = fmt.Errorf("%w; rollback failed: %w", reason, err)
 		r.log.Printf("rollback failed: %v", err)
+		r.reportQuietly(PhaseFailed, r.outcome.Error)
 		return
 	}
 	r.outcome.Status = StatusRolledBack
@@ -172,6 +255,14 @@ func (r *rollout) rollback(ctx context.Context, reason error) {
 		r.failure = fmt.Errorf("%w; rolled back to release %s", reason, r.prev)
 	}
 	r.log.Printf("rolled back to %s", orNone(r.prev))
+	r.reportQuietly(PhaseRolledBack, reason.Error())
+}
+
+// reportQuietly reports a phase of a rollback, which goes on regardless.
+func (r *rollout) reportQuietly(phase, why string) {
+	if err := r.report(phase, why); err != nil {
+		r.log.Printf("warning: recording phase %s: %v", phase, err)
+	}
 }
 
 // prune keeps the newest releases after a successful deploy; failing to

@@ -1,0 +1,73 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// Rollback undoes an interrupted deploy of req.Release that will not be
+// resumed: every target whose state in req.Resume is not pending (nor
+// already rolled-back) goes back to its stored Previous, the last targets
+// first, and the router (if any) gets the weights of before the deploy
+// (in blue-green, all traffic on req.Active). The release's stop hook is
+// that of req.Hooks, or the one stored with the release when req.Hooks is
+// empty. No archive is needed. Result lists the targets it returned.
+func (d *Deployer) Rollback(ctx context.Context, req Request) (Result, error) {
+	if err := d.prepare(&req, false); err != nil {
+		return Result{}, err
+	}
+	dep, err := d.newDeployment(&req)
+	if err != nil {
+		return Result{}, err
+	}
+	defer dep.close()
+	start := time.Now()
+
+	var rs []*rollout
+	for _, r := range dep.rs {
+		if r.stored == nil || r.stored.Phase == PhaseRolledBack {
+			continue
+		}
+		if err := r.findPrevious(ctx); err != nil {
+			return Result{}, fmt.Errorf("target %s: %w", r.h.Name(), err)
+		}
+		if req.Hooks == (greenlight.Hooks{}) {
+			if info, ok, err := r.h.Info(ctx, req.Release); err == nil && ok {
+				r.hooks = info.Hooks
+			}
+		}
+		// The interrupted attempt may have gone as far as starting the
+		// release: undo all of it.
+		r.phase = r.stored.Phase
+		r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
+		rs = append(rs, r)
+	}
+	var rerr error
+	if dep.router != nil {
+		dep.routed = true
+		rerr = dep.restoreRouter(ctx)
+	}
+	reason := fmt.Errorf("interrupted deploy of release %s not resumed", req.Release)
+	errs := make([]error, len(rs))
+	for i := range errs {
+		errs[i] = reason
+	}
+	dep.undo(ctx, rs, errs)
+	for _, r := range rs {
+		if r.outcome.Status == StatusRolledBack {
+			r.failure = nil // the outcome of a rollback, not a failure of it
+		}
+	}
+	res := dep.result()
+	err = errors.Join(rerr, failures(rs))
+	if err == nil {
+		res.RolledBack = len(rs) > 0
+	}
+	d.log.Info("rollback", "pipeline", req.Pipeline, "environment", req.Environment, "release", req.Release,
+		"targets", len(rs), "duration", time.Since(start).Round(time.Millisecond), "ok", err == nil)
+	return res, err
+}
