@@ -73,7 +73,7 @@ type Retirement struct {
 	Pipeline    string
 	Environment string
 	Group       string
-	ReleaseID   int64 // the release whose switch made Group idle
+	ReleaseID   int64 // the release Group runs, live until the switch: its stop hook runs
 	DueAt       time.Time
 	DoneAt      *time.Time
 	Outcome     string // what happened: "retired", "skipped: …", or the error

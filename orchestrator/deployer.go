@@ -2,20 +2,22 @@ package orchestrator
 
 import (
 	"context"
-	"errors"
+	"strconv"
 
+	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/deploy"
 )
 
 // rollbackDeploy returns every target of req that a cut-off deploy changed
 // to its stored Previous release (req.Resume).
-// TODO(strategy merge): call Deployer.Rollback.
 func (e *Engine) rollbackDeploy(ctx context.Context, req deploy.Request) (deploy.Result, error) {
-	return deploy.Result{}, errors.New("rollback of an interrupted deploy is not available yet")
+	return e.cfg.Deployer.Rollback(ctx, req)
 }
 
-// retireGroup runs the stop hook of a blue-green group made idle by a switch.
-// TODO(strategy merge): call Deployer.Retire.
-func (e *Engine) retireGroup(ctx context.Context, req deploy.Request, group string) error {
-	return errors.New("retiring a blue-green group is not available yet")
+// retireGroup runs the stop hook of rel (the release a blue-green group
+// runs) on the group's targets, once a switch made the group idle.
+func (e *Engine) retireGroup(ctx context.Context, req deploy.Request, rel *greenlight.Release, group string) error {
+	return e.cfg.Deployer.Retire(ctx, deploy.RetireRequest{Pipeline: req.Pipeline, Environment: req.Environment,
+		Release: strconv.FormatInt(rel.RunID, 10), Group: group, Targets: req.Targets, HookTimeout: req.HookTimeout,
+		Log: req.Log})
 }

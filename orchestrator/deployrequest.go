@@ -21,8 +21,8 @@ func deployPlan(env *config.Environment) deploy.Request {
 			Interval:  env.Strategy.Interval,
 			KeepOld:   env.Strategy.KeepOld,
 		},
-		Health: deploy.Health{URL: env.Health.URL, Timeout: env.Health.Timeout,
-			Passes: env.Health.Passes, Interval: env.Health.Interval},
+		Health: deploy.Health{URL: env.Health.URL, Body: env.Health.Body, Command: env.Health.Command,
+			Timeout: env.Health.Timeout, Passes: env.Health.Passes, Interval: env.Health.Interval},
 		Parallel: env.Parallel,
 	}
 	for _, s := range env.Strategy.Steps {

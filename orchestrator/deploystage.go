@@ -71,7 +71,7 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 		return errSuperseded
 	}
 	req := e.deployRequest(run, p, env, out)
-	// TODO(strategy merge): req.Active = activeGroup(live)
+	req.Active = activeGroup(live)
 	rel, states, err := e.interrupted(ctx, run.ID, p.Name, env.Name)
 	if err != nil {
 		return err
@@ -91,7 +91,9 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 		}
 	}
 	prog := e.newProgress(rel.ID, req.Targets, states)
-	if len(states) == 0 { // every target pending: the release shows the whole fleet from the start
+	// Every target pending, so the release shows the whole fleet from the
+	// start; but blue-green touches one group, which the deploy picks.
+	if len(states) == 0 && req.Strategy.Type != deploy.BlueGreen {
 		if err := prog.seed(ctx); err != nil {
 			return err
 		}
@@ -131,7 +133,7 @@ func (e *Engine) finishDeploy(ctx context.Context, run *greenlight.Run, p *confi
 	if derr != nil {
 		return derr
 	}
-	e.scheduleRetirement(wctx, env, rel, live, res.Targets, out)
+	e.scheduleRetirement(wctx, env, live, res.Active, out)
 	if p.Mode != config.ModeQueued {
 		e.supersedeOlder(ctx, run, env.Name)
 	}

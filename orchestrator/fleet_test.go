@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/artifact"
 	"github.com/greenlight-cd/greenlight/config"
 )
 
@@ -142,5 +143,102 @@ func TestRetirementSkippedWhenActiveAgain(t *testing.T) {
 	})
 	if log := f.stageLog(run.ID, "production"); strings.Contains(log, "retiring group") {
 		t.Errorf("the active group was retired:\n%s", log)
+	}
+}
+
+// interrupt stores run v2 as cut off mid-deploy on targets that ran v1:
+// target 0 already switched to v2 (on disk too) with the given phase,
+// target 1 in phase1. It returns the run and its release.
+func (f *fleet) interrupt(v1 *greenlight.Run, status greenlight.RunStatus, phase0, phase1, err1 string) (*greenlight.Run, *greenlight.Release) {
+	f.t.Helper()
+	ctx := context.Background()
+	now := f.clock.Now()
+	stage := greenlight.Stage{Name: "production", Type: greenlight.StageDeploy, Environment: "production",
+		Status: greenlight.StageRunning, StartedAt: &now, Attempts: 1}
+	if status.Terminal() {
+		stage.Status, stage.FinishedAt = greenlight.StageCancelled, &now
+	}
+	v2 := f.store(&greenlight.Run{Pipeline: "hello", Status: status, Trigger: greenlight.TriggerAPI,
+		Commit: greenlight.Commit{SHA: strings.Repeat("d", 40)}, Artifact: f.pack("v2"), CreatedAt: now,
+		Stages: []greenlight.Stage{stage}})
+	name := strconv.FormatInt(v2.ID, 10)
+	t0 := f.env.Targets[0].Local
+	if err := artifact.Unpack(f.artifacts.Path(v2.Artifact.SHA256), v2.Artifact.SHA256, filepath.Join(t0, "releases", name)); err != nil {
+		f.t.Fatal(err)
+	}
+	os.Remove(filepath.Join(t0, "current"))
+	if err := os.Symlink(filepath.Join("releases", name), filepath.Join(t0, "current")); err != nil {
+		f.t.Fatal(err)
+	}
+	if f.version(0) != "v2" {
+		f.t.Fatalf("target 0 serves %q, want v2", f.version(0))
+	}
+	rel := f.release(v2, greenlight.ReleaseDeploying)
+	prev := strconv.FormatInt(v1.ID, 10)
+	for i, st := range []greenlight.TargetState{{Phase: phase0}, {Phase: phase1, Error: err1}} {
+		st.ReleaseID, st.Target, st.Position, st.Previous, st.UpdatedAt = rel.ID, f.env.Targets[i].Local, i, prev, now
+		if err := f.db.SetTargetState(ctx, &st); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	return v2, rel
+}
+
+// TestRollbackAfterCrash: a deploy cut off while it was failing is rolled
+// back by the next start, not resumed; so is one whose run was cancelled.
+// Either way every target is back on v1 and the release says so per target.
+func TestRollbackAfterCrash(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name           string
+		status         greenlight.RunStatus
+		phase1, err1   string
+		wantRun        greenlight.RunStatus
+		wantRunError   string
+		wantReleaseErr string
+	}{
+		{"failing", greenlight.RunRunning, greenlight.PhaseFailed, "health check: 503 Service Unavailable",
+			greenlight.RunFailed, "health check: 503", "while failing (target "},
+		{"cancelled", greenlight.RunCancelled, greenlight.PhaseInstalling, "",
+			greenlight.RunCancelled, "", "cut off by a server restart; rolled back"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFleet(t, 2, config.Strategy{Type: config.StrategyAllAtOnce})
+			e := f.start()
+			v1 := f.deploy("v1", greenlight.Hooks{})
+			if r := f.waitRun(v1.ID); r.Status != greenlight.RunSucceeded {
+				t.Fatalf("v1: %s %s", r.Status, r.Error)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			e.Shutdown(ctx) // the "crash": nothing runs while the states are written
+			cancel()
+			v2, rel := f.interrupt(v1, tt.status, greenlight.PhaseLive, tt.phase1, tt.err1)
+			f.start()
+			var got *greenlight.Release
+			eventually(t, "the interrupted release is rolled back", func() bool {
+				got = f.history()[0]
+				return got.Status != greenlight.ReleaseDeploying
+			})
+			run := f.waitRun(v2.ID)
+			if run.Status != tt.wantRun || !strings.Contains(run.Error, tt.wantRunError) {
+				t.Errorf("run %s (%q), want %s with %q", run.Status, run.Error, tt.wantRun, tt.wantRunError)
+			}
+			if got.ID != rel.ID || got.Status != greenlight.ReleaseRolledBack || !strings.Contains(got.Error, tt.wantReleaseErr) {
+				t.Errorf("release %d %s (%q), want %d rolled-back with %q", got.ID, got.Status, got.Error, rel.ID, tt.wantReleaseErr)
+			}
+			if o := outcomes(got); !strings.Contains(o, "target0=rolled-back") {
+				t.Errorf("target outcomes %s, want target0 rolled back", o)
+			}
+			for i := range 2 {
+				if v := f.version(i); v != "v1" {
+					t.Errorf("target %d serves %q, want v1", i, v)
+				}
+			}
+			if live := f.history()[1]; live.RunID != v1.ID || live.Status != greenlight.ReleaseLive {
+				t.Errorf("v1's release is %s, want live", live.Status)
+			}
+		})
 	}
 }

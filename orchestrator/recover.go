@@ -133,7 +133,14 @@ func (e *Engine) rollbackOrphan(ctx context.Context, pipeline, env string, rel *
 	}
 	defer out.Close()
 	fmt.Fprintf(out, "==> the server restarted during this deploy and run %d is %s: rolling back (%s)\n", run.ID, run.Status, phaseSummary(states))
-	err = e.rollbackInterrupted(ctx, rel, e.deployRequest(run, p, envCfg, out), states, out)
+	req := e.deployRequest(run, p, envCfg, out)
+	live, err := e.cfg.Store.LiveRelease(ctx, pipeline, env)
+	if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {
+		log.Error("read live release", "err", err)
+		return
+	}
+	req.Active = activeGroup(live) // blue-green: traffic goes back to the group that served
+	err = e.rollbackInterrupted(ctx, rel, req, states, out)
 	log.Info("interrupted deploy rolled back", "outcome", err)
 }
 

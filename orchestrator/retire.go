@@ -10,21 +10,21 @@ import (
 	"github.com/greenlight-cd/greenlight/config"
 )
 
-// scheduleRetirement records, after a blue-green switch, when the group
-// that served before is to be retired (its stop hook run): keep_old from
-// now. The row survives restarts; retireLoop carries it out.
-func (e *Engine) scheduleRetirement(ctx context.Context, env *config.Environment, rel, live *greenlight.Release,
-	targets []greenlight.TargetOutcome, out io.Writer) {
+// scheduleRetirement records, after a blue-green switch from the live
+// release's group to active, when that old group is to be retired (the
+// stop hook of the release it runs): keep_old from now. The row survives
+// restarts; retireLoop carries it out.
+func (e *Engine) scheduleRetirement(ctx context.Context, env *config.Environment, live *greenlight.Release,
+	active string, out io.Writer) {
 	if env.Strategy.Type != config.StrategyBlueGreen {
 		return
 	}
 	old := activeGroup(live)
-	now := activeGroup(&greenlight.Release{Targets: targets})
-	if old == "" || old == now {
+	if old == "" || old == active {
 		return
 	}
-	r := &greenlight.Retirement{Pipeline: rel.Pipeline, Environment: rel.Environment, Group: old,
-		ReleaseID: rel.ID, DueAt: e.cfg.Now().Add(env.Strategy.KeepOld)}
+	r := &greenlight.Retirement{Pipeline: live.Pipeline, Environment: live.Environment, Group: old,
+		ReleaseID: live.ID, DueAt: e.cfg.Now().Add(env.Strategy.KeepOld)}
 	if err := e.cfg.Store.CreateRetirement(ctx, r); err != nil {
 		// The deploy succeeded; the old group merely stays up.
 		e.cfg.Log.Error("schedule the retirement of a blue-green group", "environment", env.Name, "group", old, "err", err)
@@ -102,7 +102,7 @@ func (e *Engine) retire(ctx context.Context, r *greenlight.Retirement) {
 	}
 	rel, err := e.releaseByID(ctx, r.Pipeline, r.Environment, r.ReleaseID)
 	if err != nil {
-		log.Error("read the release that retired the group", "err", err)
+		log.Error("read the release the group runs", "err", err)
 		return
 	}
 	run, err := e.cfg.Store.Run(ctx, rel.RunID)
@@ -123,7 +123,7 @@ func (e *Engine) retire(ctx context.Context, r *greenlight.Retirement) {
 	}
 	defer out.Close()
 	fmt.Fprintf(out, "==> keep_old has passed: retiring group %s\n", r.Group)
-	if err := e.retireGroup(ctx, e.deployRequest(run, p, env, out), r.Group); err != nil {
+	if err := e.retireGroup(ctx, e.deployRequest(run, p, env, out), rel, r.Group); err != nil {
 		if ctx.Err() != nil {
 			return // cut off by a shutdown: due again at the next start
 		}
