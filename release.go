@@ -1,6 +1,9 @@
 package greenlight
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // ReleaseStatus is the state of an artifact installed in an environment.
 type ReleaseStatus string
@@ -25,6 +28,17 @@ type Release struct {
 	DeployedAt  time.Time       `json:"deployed_at"`
 	Error       string          `json:"error,omitempty"`
 	Targets     []TargetOutcome `json:"targets,omitempty"`
+	// Name is the release's directory on the targets: the run id, or for a
+	// rollback run the name of the release it returns to.
+	Name string `json:"-"`
+}
+
+// DirName is the release's directory on the targets.
+func (r *Release) DirName() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return strconv.FormatInt(r.RunID, 10)
 }
 
 // TargetOutcome is what one deploy did on one target (SPEC §9).

@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/deploy"
@@ -18,6 +17,6 @@ func (e *Engine) rollbackDeploy(ctx context.Context, req deploy.Request) (deploy
 // runs) on the group's targets, once a switch made the group idle.
 func (e *Engine) retireGroup(ctx context.Context, req deploy.Request, rel *greenlight.Release, group string) error {
 	return e.cfg.Deployer.Retire(ctx, deploy.RetireRequest{Pipeline: req.Pipeline, Environment: req.Environment,
-		Release: strconv.FormatInt(rel.RunID, 10), Group: group, Targets: req.Targets, HookTimeout: req.HookTimeout,
+		Release: rel.DirName(), Group: group, Targets: req.Targets, HookTimeout: req.HookTimeout,
 		Log: req.Log})
 }

@@ -70,12 +70,21 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 		e.supersede(ctx, run.ID, sc.Name, reason)
 		return errSuperseded
 	}
-	req := e.deployRequest(run, p, env, out)
-	req.Active = activeGroup(live)
 	rel, states, err := e.interrupted(ctx, run.ID, p.Name, env.Name)
 	if err != nil {
 		return err
 	}
+	name := strconv.FormatInt(run.ID, 10)
+	switch {
+	case rel != nil:
+		name = rel.DirName()
+	case run.Trigger == greenlight.TriggerRollback:
+		if name, err = e.rollbackName(ctx, run, p.Name, env.Name); err != nil {
+			return err
+		}
+	}
+	req := e.deployRequest(run, p, env, out, name)
+	req.Active = activeGroup(live)
 	if rel != nil && failing(states) {
 		fmt.Fprintf(out, "==> the deploy of run %d was cut off while it was failing (%s): rolling back\n", run.ID, phaseSummary(states))
 		return e.rollbackInterrupted(ctx, rel, req, states, out)
@@ -85,7 +94,7 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 		req.Resume = deployStates(states)
 	} else {
 		rel = &greenlight.Release{Pipeline: p.Name, Environment: env.Name, RunID: run.ID, Commit: run.Commit.SHA,
-			Artifact: run.Artifact.SHA256, Status: greenlight.ReleaseDeploying, DeployedAt: e.cfg.Now()}
+			Artifact: run.Artifact.SHA256, Status: greenlight.ReleaseDeploying, DeployedAt: e.cfg.Now(), Name: name}
 		if err := e.cfg.Store.CreateRelease(ctx, rel); err != nil {
 			return fmt.Errorf("record release: %w", err)
 		}
@@ -140,15 +149,33 @@ func (e *Engine) finishDeploy(ctx context.Context, run *greenlight.Run, p *confi
 	return nil
 }
 
-// deployRequest is the deploy of run's artifact to env: the environment's
-// plan plus this release.
-func (e *Engine) deployRequest(run *greenlight.Run, p *config.Pipeline, env *config.Environment, out io.Writer) deploy.Request {
+// deployRequest is the deploy of run's artifact to env as release name:
+// the environment's plan plus this release.
+func (e *Engine) deployRequest(run *greenlight.Run, p *config.Pipeline, env *config.Environment, out io.Writer, name string) deploy.Request {
 	req := deployPlan(env)
 	req.Pipeline, req.RunID, req.Commit = p.Name, run.ID, run.Commit.SHA
-	req.Release = strconv.FormatInt(run.ID, 10)
+	req.Release = name
 	req.Archive, req.Digest = e.cfg.Artifacts.Path(run.Artifact.SHA256), run.Artifact.SHA256
 	req.Hooks, req.Log = run.Hooks, out
 	return req
+}
+
+// rollbackName is the release a rollback run returns to: the directory of
+// the newest release of env with the run's artifact that went live, so that
+// targets still keeping it (a blue-green group, above all) need no new
+// install.
+func (e *Engine) rollbackName(ctx context.Context, run *greenlight.Run, pipeline, env string) (string, error) {
+	rels, err := e.cfg.Store.Releases(ctx, pipeline, env, 0)
+	if err != nil {
+		return "", fmt.Errorf("read releases: %w", err)
+	}
+	for _, r := range rels {
+		if r.RunID != run.ID && r.Artifact == run.Artifact.SHA256 &&
+			(r.Status == greenlight.ReleaseLive || r.Status == greenlight.ReleaseReplaced) {
+			return r.DirName(), nil
+		}
+	}
+	return strconv.FormatInt(run.ID, 10), nil
 }
 
 func strategyName(s deploy.Strategy) string {

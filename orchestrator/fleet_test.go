@@ -50,7 +50,7 @@ func TestCancelDuringDeploy(t *testing.T) {
 		t.Errorf("release = run %d %s (%s), want run %d rolled-back", rel.RunID, rel.Status, rel.Error, v2.ID)
 	}
 	if got := outcomes(rel); got != "target0=rolled-back target1=rolled-back target2=rolled-back" {
-		t.Errorf("target outcomes = %s", got)
+		t.Errorf("target outcomes = %s: %+v\n%s", got, rel.Targets, f.stageLog(v2.ID, "production"))
 	}
 	for i := range 3 {
 		if v := f.version(i); v != "v1" {

@@ -133,7 +133,7 @@ func (e *Engine) rollbackOrphan(ctx context.Context, pipeline, env string, rel *
 	}
 	defer out.Close()
 	fmt.Fprintf(out, "==> the server restarted during this deploy and run %d is %s: rolling back (%s)\n", run.ID, run.Status, phaseSummary(states))
-	req := e.deployRequest(run, p, envCfg, out)
+	req := e.deployRequest(run, p, envCfg, out, rel.DirName())
 	live, err := e.cfg.Store.LiveRelease(ctx, pipeline, env)
 	if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {
 		log.Error("read live release", "err", err)

@@ -123,7 +123,7 @@ func (e *Engine) retire(ctx context.Context, r *greenlight.Retirement) {
 	}
 	defer out.Close()
 	fmt.Fprintf(out, "==> keep_old has passed: retiring group %s\n", r.Group)
-	if err := e.retireGroup(ctx, e.deployRequest(run, p, env, out), rel, r.Group); err != nil {
+	if err := e.retireGroup(ctx, e.deployRequest(run, p, env, out, rel.DirName()), rel, r.Group); err != nil {
 		if ctx.Err() != nil {
 			return // cut off by a shutdown: due again at the next start
 		}

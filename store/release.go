@@ -8,7 +8,7 @@ import (
 )
 
 const releaseColumns = `id, pipeline, environment, run_id, commit_sha, artifact, status,
-	deployed_at, error, targets`
+	deployed_at, error, targets, name`
 
 // CreateRelease inserts r, setting r.ID.
 func (o *ops) CreateRelease(ctx context.Context, r *greenlight.Release) error {
@@ -17,9 +17,9 @@ func (o *ops) CreateRelease(ctx context.Context, r *greenlight.Release) error {
 		return fmt.Errorf("create release: %w", err)
 	}
 	err = o.insertRow(ctx, `INSERT INTO releases (pipeline, environment, run_id, commit_sha, artifact,
-		status, deployed_at, error, targets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		status, deployed_at, error, targets, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		r.Pipeline, r.Environment, r.RunID, r.Commit, r.Artifact, r.Status, o.t(r.DeployedAt),
-		r.Error, targets).Scan(&r.ID)
+		r.Error, targets, r.Name).Scan(&r.ID)
 	if err != nil {
 		return fmt.Errorf("create release: %w", err)
 	}
@@ -92,7 +92,7 @@ func (o *ops) LiveRelease(ctx context.Context, pipeline, env string) (*greenligh
 func scanRelease(row scanner) (*greenlight.Release, error) {
 	var r greenlight.Release
 	err := row.Scan(&r.ID, &r.Pipeline, &r.Environment, &r.RunID, &r.Commit, &r.Artifact, &r.Status,
-		utc{&r.DeployedAt}, &r.Error, jsonCol{&r.Targets})
+		utc{&r.DeployedAt}, &r.Error, jsonCol{&r.Targets}, &r.Name)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,15 @@ func testTargetStates(t *testing.T, s greenlight.Store) {
 		return r
 	}
 	old, rel, other := mk("production", 1), mk("production", 2), mk("staging", 2)
+	named := &greenlight.Release{Pipeline: "hello", Environment: "staging", RunID: 3, Name: "1",
+		Status: greenlight.ReleaseLive, DeployedAt: at(0)}
+	must(t, s.CreateRelease(ctx, named))
+	if live, err := s.LiveRelease(ctx, "hello", "staging"); err != nil || live.Name != "1" || live.DirName() != "1" {
+		t.Fatalf("a rollback's release keeps the name of the one it returns to: got %+v, %v", live, err)
+	}
+	if old.DirName() != "1" {
+		t.Errorf("a release without a name is in the directory of its run: got %q", old.DirName())
+	}
 
 	list, err := s.TargetStates(ctx, rel.ID)
 	must(t, err)

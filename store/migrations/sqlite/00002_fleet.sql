@@ -1,7 +1,10 @@
 -- +goose Up
 -- Per-target states of a release's deploy (see greenlight.TargetState),
 -- written as the deploy goes; and the scheduled retirements of blue-green
--- groups made idle by a switch.
+-- groups made idle by a switch. A release names its directory on the
+-- targets (a rollback run reinstalls the release it returns to).
+
+ALTER TABLE releases ADD COLUMN name TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE target_states (
     release_id INTEGER NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
@@ -30,3 +33,4 @@ CREATE INDEX retirements_due ON retirements (due_at, id) WHERE done_at IS NULL;
 -- +goose Down
 DROP TABLE retirements;
 DROP TABLE target_states;
+ALTER TABLE releases DROP COLUMN name;
