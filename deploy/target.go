@@ -1,7 +1,9 @@
 package deploy
 
 import (
+	"path"
 	"strconv"
+	"strings"
 
 	"github.com/greenlight-cd/greenlight"
 )
@@ -37,7 +39,19 @@ func (t Target) Name() string {
 // checked returns t with defaults filled, or an EINVALID error.
 func (t Target) checked() (Target, error) {
 	if t.SSH != nil {
-		return t, greenlight.Errorf(greenlight.EINVALID, "deploy: ssh targets are not supported yet")
+		if t.Local != "" {
+			return t, greenlight.Errorf(greenlight.EINVALID, "deploy: target %s is both local and ssh", t.Local)
+		}
+		s := *t.SSH
+		if s.Port == 0 {
+			s.Port = 22
+		}
+		if err := s.check(); err != nil {
+			return t, err
+		}
+		s.Dir = path.Clean(s.Dir)
+		t.SSH = &s
+		return t, nil
 	}
 	dir, err := localDir(t.Local)
 	if err != nil {
@@ -47,17 +61,35 @@ func (t Target) checked() (Target, error) {
 	return t, nil
 }
 
-// connPool holds the SSH connections of one deploy, so that every step on a
-// host reuses one connection; Deploy closes it at its end.
-type connPool struct{}
-
-func newConnPool() *connPool { return &connPool{} }
-
-// Close closes every connection of the pool.
-func (p *connPool) Close() error { return nil }
+// check refuses an SSH target that cannot be reached safely. The host and
+// user end up in an address and a login name, not in a shell command, but
+// are still kept plain so that logs and errors cannot be confused.
+func (s *SSHTarget) check() error {
+	bad := func(format string, args ...any) error {
+		return greenlight.Errorf(greenlight.EINVALID, "deploy: ssh target %s@%s: "+format, append([]any{s.User, s.Host}, args...)...)
+	}
+	switch {
+	case s.User == "" || strings.ContainsAny(s.User, "@: \t\n/"):
+		return bad("invalid user %q", s.User)
+	case s.Host == "" || strings.ContainsAny(s.Host, "@ \t\n/[]"):
+		return bad("invalid host %q", s.Host)
+	case s.Port < 1 || s.Port > 65535:
+		return bad("port %d is not in 1..65535", s.Port)
+	case !path.IsAbs(s.Dir) || path.Clean(s.Dir) == "/":
+		return bad("dir %q must be an absolute path below /", s.Dir)
+	case strings.ContainsAny(s.Dir, "\x00\n"):
+		return bad("dir %q holds a NUL or newline", s.Dir)
+	case s.KnownHosts == "":
+		return bad("no known_hosts file: the host's key must be known before connecting")
+	}
+	return nil
+}
 
 // hostFor returns the host that carries out deploys on t, over conns for an
-// SSH target.
+// SSH target. Nothing is dialled yet: the first step on the host does it.
 func (d *Deployer) hostFor(t Target, conns *connPool) (host, error) {
+	if t.SSH != nil {
+		return &sshHost{t: t.SSH, name: t.Name(), pool: conns}, nil
+	}
 	return &localHost{dir: t.Local, base: d.base, unpack: d.unpack}, nil
 }
