@@ -28,8 +28,15 @@ func TestCancelDuringDeploy(t *testing.T) {
 		t.Fatalf("v1: %s %s", r.Status, r.Error)
 	}
 	v2 := f.deploy("v2", hangingStart)
-	started := filepath.Join(f.env.Targets[2].Local, "releases", strconv.FormatInt(v2.ID, 10), "started")
-	eventually(t, "v2's start hook runs", func() bool { _, err := os.Stat(started); return err == nil })
+	// Cancelled once every target runs the start hook: each was changed.
+	eventually(t, "v2's start hook runs on every target", func() bool {
+		for _, tg := range f.env.Targets {
+			if _, err := os.Stat(filepath.Join(tg.Local, "releases", strconv.FormatInt(v2.ID, 10), "started")); err != nil {
+				return false
+			}
+		}
+		return true
+	})
 	// Meanwhile the release shows the fleet's progress.
 	if rel := f.history()[0]; rel.Status != greenlight.ReleaseDeploying || len(rel.Targets) != 3 {
 		t.Errorf("release during the deploy = %s %+v, want deploying with 3 targets", rel.Status, rel.Targets)
