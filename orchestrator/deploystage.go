@@ -161,7 +161,8 @@ func (e *Engine) deployRequest(run *greenlight.Run, p *config.Pipeline, env *con
 }
 
 // rollbackName is the release a rollback run returns to: the directory of
-// the newest release of env with the run's artifact that went live, so that
+// the newest release of env with the run's commit and artifact that went
+// live, so that
 // targets still keeping it (a blue-green group, above all) need no new
 // install.
 func (e *Engine) rollbackName(ctx context.Context, run *greenlight.Run, pipeline, env string) (string, error) {
@@ -170,7 +171,7 @@ func (e *Engine) rollbackName(ctx context.Context, run *greenlight.Run, pipeline
 		return "", fmt.Errorf("read releases: %w", err)
 	}
 	for _, r := range rels {
-		if r.RunID != run.ID && r.Artifact == run.Artifact.SHA256 &&
+		if r.RunID != run.ID && r.Artifact == run.Artifact.SHA256 && r.Commit == run.Commit.SHA &&
 			(r.Status == greenlight.ReleaseLive || r.Status == greenlight.ReleaseReplaced) {
 			return r.DirName(), nil
 		}

@@ -15,7 +15,7 @@ import (
 // Rollback starts a run that deploys an earlier release of an environment
 // again: the release of run fromRun, or with fromRun 0 the release that was
 // live before the current one (the newest earlier release of env that went
-// live, with another artifact). The new run has trigger "rollback", the old
+// live, with another commit or artifact). The new run has trigger "rollback", the old
 // run's commit, artifact and hooks, and one deploy stage: the pipeline's
 // stage for env, so the environment's strategy and health checks apply.
 // Its release is recorded in env's history as a release of the new run.
@@ -131,7 +131,7 @@ func (e *Engine) envBusy(ctx context.Context, pipeline, env string) error {
 
 // rollbackSource picks the release to deploy again: fromRun's release of
 // env that went live, or with fromRun 0 the newest release before the live
-// one that went live with another artifact.
+// one that went live with another commit or artifact.
 func (e *Engine) rollbackSource(ctx context.Context, pipeline, env string, fromRun int64) (*greenlight.Release, error) {
 	if fromRun > 0 {
 		run, err := e.cfg.Store.Run(ctx, fromRun)
@@ -161,7 +161,7 @@ func (e *Engine) rollbackSource(ctx context.Context, pipeline, env string, fromR
 		switch {
 		case r.Status == greenlight.ReleaseLive && live == nil:
 			live = r
-		case r.Status == greenlight.ReleaseReplaced && (live == nil || r.Artifact != live.Artifact):
+		case r.Status == greenlight.ReleaseReplaced && (live == nil || r.Artifact != live.Artifact || r.Commit != live.Commit):
 			return r, nil
 		}
 	}
