@@ -162,9 +162,8 @@ func (e *Engine) deployRequest(run *greenlight.Run, p *config.Pipeline, env *con
 
 // rollbackName is the release a rollback run returns to: the directory of
 // the newest release of env with the run's commit and artifact that went
-// live, so that
-// targets still keeping it (a blue-green group, above all) need no new
-// install.
+// live, so that targets still keeping it (a blue-green group, above all)
+// need no new install.
 func (e *Engine) rollbackName(ctx context.Context, run *greenlight.Run, pipeline, env string) (string, error) {
 	rels, err := e.cfg.Store.Releases(ctx, pipeline, env, 0)
 	if err != nil {
