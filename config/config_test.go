@@ -23,7 +23,7 @@ func TestLoadFullExample(t *testing.T) {
 		return &Environment{
 			Name:     name,
 			Targets:  []Target{{Local: dir, Env: map[string]string{"PORT": port}}},
-			Strategy: Strategy{Type: StrategyAllAtOnce}, Parallel: 10,
+			Strategy: Strategy{Type: StrategyAllAtOnce, Batch: Amount{N: 1}}, Parallel: 10, Keep: 5,
 			Health: Health{URL: "http://127.0.0.1:" + port + "/healthz", Timeout: 30 * time.Second, Passes: 1, Interval: time.Second},
 		}
 	}

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -8,16 +11,6 @@ import (
 
 	"github.com/greenlight-cd/greenlight"
 )
-
-// laterStrategy reports whether name is a strategy of SPEC §9 that is
-// recognised but not implemented yet.
-func laterStrategy(name string) bool {
-	switch name {
-	case "rolling", "canary", "linear", "blue-green":
-		return true
-	}
-	return false
-}
 
 func (d *decoder) environments(pipeline *object, path string, p *Pipeline) {
 	if !pipeline.has("environments") {
@@ -53,81 +46,119 @@ func (d *decoder) environments(pipeline *object, path string, p *Pipeline) {
 }
 
 func (d *decoder) environment(n ast.Node, path, name string) *Environment {
-	env := &Environment{Name: name, Strategy: Strategy{Type: StrategyAllAtOnce}, Parallel: 10}
-	o, ok := d.object(n, path, "targets", "strategy", "health", "ssh", "groups", "router")
+	env := &Environment{Name: name, Strategy: Strategy{Type: StrategyAllAtOnce, Batch: Amount{N: 1}}, Parallel: 10, Keep: 5}
+	o, ok := d.object(n, path, "targets", "strategy", "health", "ssh", "groups", "router", "keep", "parallel")
 	if !ok {
 		return env
 	}
 	defaults := d.sshDefaults(o, join(path, "ssh"))
-	if o.has("groups") {
-		d.errorf(o.keyAt("groups"), "%s.groups: target groups (blue-green) are not supported yet", path)
-	}
-	if o.has("router") {
-		d.errorf(o.keyAt("router"), "%s.router: traffic routers are not supported yet", path)
-	}
-	items := o.sequence("targets")
-	if len(items) == 0 && o.valid("targets") && !o.has("groups") {
-		d.errorf(o.keyAt("targets"), "%s.targets: at least one target is required", path)
-	}
-	for i, item := range items {
-		if t, ok := d.target(item, index(join(path, "targets"), i), defaults); ok {
-			env.Targets = append(env.Targets, t)
+	env.Router = d.router(o, join(path, "router"))
+	env.Strategy = d.strategy(o, join(path, "strategy"), env.Router != nil || o.has("router"))
+	blueGreen := env.Strategy.Type == StrategyBlueGreen
+
+	var nodes []ast.Node // each target's node, for messages about it
+	switch {
+	case o.has("targets") && o.has("groups"):
+		d.errorf(o.keyAt("groups"), "%s.groups: targets and groups exclude each other: a blue-green environment lists its targets in groups", path)
+	case o.has("groups") && !blueGreen:
+		d.errorf(o.keyAt("groups"), "%s.groups: target groups are for the blue-green strategy only", path)
+	case o.has("groups"):
+		env.Groups, env.Targets, nodes = d.groups(o, join(path, "groups"), defaults)
+	case blueGreen:
+		d.errorf(o.keyAt("targets"), "%s: the blue-green strategy needs groups (groups: {blue: [...], green: [...]}) instead of targets", path)
+	default:
+		items := o.sequence("targets")
+		if len(items) == 0 && o.valid("targets") {
+			d.errorf(o.keyAt("targets"), "%s.targets: at least one target is required", path)
+		}
+		for i, item := range items {
+			if t, ok := d.target(item, index(join(path, "targets"), i), defaults); ok {
+				env.Targets = append(env.Targets, t)
+				nodes = append(nodes, item)
+			}
 		}
 	}
-	env.Strategy = Strategy{Type: d.strategy(o, join(path, "strategy"))}
+
+	if o.has("router") {
+		switch env.Strategy.Type {
+		case StrategyAllAtOnce, StrategyRolling:
+			d.errorf(o.keyAt("router"), "%s.router: the %s strategy does not steer traffic: use canary, linear or blue-green", path, env.Strategy.Type)
+		}
+		// The router sends traffic to {host}:{env.PORT}.
+		for i, t := range env.Targets {
+			port, ok := t.Env["PORT"]
+			if !ok {
+				d.errorf(nodes[i], "%s: target %s has no env.PORT: the router sends its traffic to host:PORT", path, t.Name())
+			} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				d.errorf(nodes[i], "%s: target %s: env.PORT %q is not a port (1 to 65535)", path, t.Name(), port)
+			}
+		}
+	} else if blueGreen {
+		d.errorf(o.keyAt("strategy"), "%s.strategy: blue-green needs a router (router: {type: nginx, …} or {type: command, …}) to switch traffic", path)
+	}
+
 	env.Health = d.health(o, join(path, "health"))
+	env.Keep = o.integer("keep", 5)
+	if env.Keep < 1 && o.valid("keep") {
+		d.errorf(o.at("keep"), "%s.keep: must be at least 1 (the live release)", path)
+	}
+	env.Parallel = o.integer("parallel", 10)
+	if env.Parallel < 1 && o.valid("parallel") {
+		d.errorf(o.at("parallel"), "%s.parallel: must be at least 1", path)
+	}
 	return env
 }
 
-// strategy accepts `strategy: NAME` or `strategy: {type: NAME, …}`.
-func (d *decoder) strategy(env *object, path string) string {
-	if !env.has("strategy") {
-		return StrategyAllAtOnce
-	}
-	n := d.resolve(env.at("strategy"))
-	name, at := "", n
-	switch n.(type) {
+// groups decodes `groups: {blue: [targets], green: [targets]}`: at least
+// two groups, each with a target; every target gets its group.
+func (d *decoder) groups(env *object, path string, defaults sshDefaults) ([]string, []Target, []ast.Node) {
+	m := d.resolve(env.at("groups"))
+	switch m.(type) {
 	case nil:
-		return StrategyAllAtOnce
+		return nil, nil, nil
 	case *ast.MappingNode, *ast.MappingValueNode:
-		// Read type first: the other keys depend on it, and for a strategy
-		// that is not supported yet one message says everything.
-		probe, _ := d.object(n, path, "type", "batch", "max_failed", "steps", "step", "interval", "keep_old")
-		if !probe.has("type") {
-			d.errorf(probe.node, "%s.type: required", path)
-			return StrategyAllAtOnce
+	default:
+		d.errorf(m, "%s: expected a mapping of group names to targets, got %s", path, kind(m))
+		return nil, nil, nil
+	}
+	var names []string
+	var targets []Target
+	var nodes []ast.Node
+	d.eachEntry(m, path, func(name string, k, v ast.Node) {
+		gp := join(path, name)
+		switch {
+		case !greenlight.ValidName(name):
+			d.errorf(k, "%s: invalid group name %q: use lowercase letters, digits and \"-\"", path, name)
+			return
+		case slices.Contains(names, name):
+			d.errorf(k, "%s: repeated key", gp)
+			return
 		}
-		at = probe.at("type")
-		name = probe.str("type", "")
-		if name == StrategyAllAtOnce {
-			for key, f := range probe.fields {
-				if key != "type" {
-					d.errorf(f.key, "%s: not valid for the %s strategy", join(path, key), name)
-				}
+		names = append(names, name)
+		items, ok := d.sequence(v, gp)
+		if ok && len(items) == 0 {
+			d.errorf(k, "%s: at least one target is required", gp)
+		}
+		for i, item := range items {
+			if t, ok := d.target(item, index(gp, i), defaults); ok {
+				t.Group = name
+				targets = append(targets, t)
+				nodes = append(nodes, item)
 			}
 		}
-		path = join(path, "type")
-	default:
-		s, ok := d.scalar(n, path)
-		if !ok {
-			return StrategyAllAtOnce
-		}
-		name = s
+	})
+	if len(names) < 2 {
+		d.errorf(env.keyAt("groups"), "%s: blue-green needs at least two groups, like {blue: [...], green: [...]}", path)
 	}
-	switch {
-	case name == StrategyAllAtOnce:
-	case laterStrategy(name):
-		d.errorf(at, "%s: strategy %s is not supported yet: only all-at-once", path, name)
-	default:
-		d.errorf(at, "%s: unknown strategy %q", path, name)
-	}
-	return StrategyAllAtOnce
+	return names, targets, nodes
 }
 
 func (d *decoder) health(env *object, path string) Health {
-	o := env.child("health", "url", "timeout", "passes", "interval")
+	o := env.child("health", "url", "body", "command", "timeout", "passes", "interval")
 	h := Health{
 		URL:      o.str("url", ""),
+		Body:     o.str("body", ""),
+		Command:  o.str("command", ""),
 		Timeout:  o.duration("timeout", 30*time.Second),
 		Passes:   o.integer("passes", 1),
 		Interval: o.duration("interval", time.Second),
@@ -137,6 +168,17 @@ func (d *decoder) health(env *object, path string) Health {
 		if why := httpURLProblem(fillSample(h.URL)); why != "" {
 			d.errorf(o.at("url"), "%s.url: invalid URL %q: %s", path, h.URL, why)
 		}
+	}
+	if h.Body != "" && o.valid("body") {
+		if _, err := regexp.Compile(h.Body); err != nil {
+			d.errorf(o.at("body"), "%s.body: invalid regular expression: %v", path, err)
+		}
+		if h.URL == "" && o.valid("url") {
+			d.errorf(o.keyAt("body"), "%s.body: needs a url to check the answer of", path)
+		}
+	}
+	if o.has("command") && o.valid("command") && strings.TrimSpace(h.Command) == "" {
+		d.errorf(o.at("command"), "%s.command: must not be empty", path)
 	}
 	if h.Timeout <= 0 && o.valid("timeout") {
 		d.errorf(o.at("timeout"), "%s.timeout: must be positive", path)

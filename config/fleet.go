@@ -24,6 +24,7 @@ type Environment struct {
 	Router   *Router // nil: no traffic router
 	Health   Health
 	Parallel int // most targets changed at once; default 10
+	Keep     int // releases kept per target; default 5
 }
 
 // Target is one place that receives releases: a local directory or an SSH
@@ -73,7 +74,7 @@ type Strategy struct {
 	Steps     []CanaryStep // canary
 	Step      Amount       // linear: hosts (or traffic with a router) added each interval
 	Interval  time.Duration
-	KeepOld   time.Duration // blue-green: how long the old group stays live after the switch
+	KeepOld   time.Duration // blue-green: how long the old group stays live after the switch; default 0
 }
 
 // CanaryStep is one step of a canary: Hosts or Traffic (one is set), then

@@ -1,7 +1,9 @@
 // Package deploy installs a build's artifact on an environment's targets
 // (SPEC §4, §9): it unpacks the release beside the earlier ones, runs the
 // release's lifecycle hooks, switches `current` atomically, checks health, and
-// on any failure rolls every target back to the release that was live.
+// on a failure rolls the targets it changed back to the release that was
+// live (a rolling deploy tolerates MaxFailed failed hosts, each rolled back
+// alone).
 //
 // Per target, in order: unpack into releases/.tmp-<release>-XXXX and rename
 // it to releases/<release> (with .greenlight-release.json: the release's
@@ -31,6 +33,8 @@
 // hosts, or of traffic through a router: router*.go), and blue-green groups.
 // Each target's phase is reported through Request.Progress so that a deploy
 // cut off by a crash can be resumed (Request.Resume) or undone (Rollback).
+// Blue-green leaves the old group running after the switch, so traffic can
+// go back at once; Retire runs its `stop` hook later.
 package deploy
 
 import (
@@ -40,6 +44,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -232,6 +238,9 @@ func (d *Deployer) prepare(req *Request, install bool) error {
 	return nil
 }
 
+// serverHost is a host name or an IP address, as a router's server.
+var serverHost = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.:-]*$`)
+
 // newRollout prepares one target's part of the deploy; the health URL and
 // the router's server address are resolved here so a bad template fails
 // before any target changes.
@@ -245,7 +254,11 @@ func (d *Deployer) newRollout(req *Request, h host, t Target, log *lineWriter, t
 		}
 		r.health.url = u
 	}
-	if port := t.Env["PORT"]; port != "" {
+	if port, ok := t.Env["PORT"]; ok && req.Router != nil {
+		// It goes into the router's configuration: a host:port and nothing else.
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || !serverHost.MatchString(h.Addr()) {
+			return nil, greenlight.Errorf(greenlight.EINVALID, "target %s: %s:%s is not a host and port", h.Name(), h.Addr(), port)
+		}
 		r.server = net.JoinHostPort(h.Addr(), port)
 	}
 	r.env = map[string]string{}

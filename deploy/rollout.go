@@ -213,6 +213,14 @@ func (r *rollout) rollback(ctx context.Context, reason error) {
 	r.outcome.Status = StatusFailed
 	r.outcome.Error = reason.Error()
 	if !r.touched && !r.stoppedPrev {
+		if r.phase == PhaseLive {
+			// Skipped: it ran the release before this deploy, and still does.
+			r.outcome.Status = StatusRolledBack
+			r.failure = reason
+			r.log.Printf("nothing to roll back: release %s was here before this deploy", r.req.Release)
+			r.reportQuietly(PhaseRolledBack, reason.Error())
+			return
+		}
 		r.failure = reason
 		r.log.Printf("deploy failed before changing anything: %v", reason)
 		if r.phase != "" && r.phase != PhasePending {

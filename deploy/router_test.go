@@ -187,3 +187,21 @@ func TestCommandRouterFailureFailsDeploy(t *testing.T) {
 	}
 	f.mustRun(t, repeat("1", 2), repeat("v1", 2))
 }
+
+// A PORT that is not a port never reaches the router's configuration.
+func TestRouterServerMustBeHostPort(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 2)
+	req := f.request(t, "1", "v1")
+	req.Targets[1].Env["PORT"] = "8080 weight=1; include /etc/passwd"
+	req.Router = &Router{Type: RouterCommand, Switch: "true"}
+	req.Health = Health{}
+	req.Strategy = Strategy{Type: Canary, Steps: []CanaryStep{{Traffic: Amount{N: 100, Percent: true}}}}
+	_, err := New(nil).Deploy(context.Background(), req)
+	if greenlight.ErrorCode(err) != greenlight.EINVALID || !strings.Contains(err.Error(), "is not a host and port") {
+		t.Fatalf("error = %v, want the bad port refused", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.envs[0].dir, "current")); !os.IsNotExist(err) {
+		t.Errorf("a target was touched: %v", err)
+	}
+}

@@ -187,14 +187,17 @@ func (dep *deployment) result() Result {
 // runs the release and passes health is not redone.
 func (dep *deployment) install(ctx context.Context, rs []*rollout) []error {
 	errs := make([]error, len(rs))
-	dep.each(rs, func(i int, r *rollout) {
-		if r.stored != nil && r.stored.Phase == PhaseLive && r.already(ctx) {
-			errs[i] = r.skip(ctx)
-			return
-		}
-		errs[i] = r.install(ctx)
-	})
+	dep.each(rs, func(i int, r *rollout) { errs[i] = r.installOrResume(ctx) })
 	return errs
+}
+
+// installOrResume installs the release on r, unless r is a resumed target
+// stored live that still runs the release and passes health.
+func (r *rollout) installOrResume(ctx context.Context) error {
+	if r.stored != nil && r.stored.Phase == PhaseLive && r.already(ctx) {
+		return r.skip(ctx)
+	}
+	return r.install(ctx)
 }
 
 // undo rolls back the rollouts in rs, the last ones first, at most

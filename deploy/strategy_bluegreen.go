@@ -38,7 +38,7 @@ func blueGreen(ctx context.Context, dep *deployment) error {
 			errs[i] = r.skip(ctx)
 			return
 		}
-		errs[i] = dep.install(ctx, []*rollout{r})[0]
+		errs[i] = r.installOrResume(ctx)
 	})
 	if errors.Join(errs...) != nil {
 		dep.undo(ctx, rs, errs)

@@ -50,6 +50,7 @@ func TestBlueGreenSwitchUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ngx.URL, "v2")
+	l.waitSeen(t, "v2")
 	l.end()
 	if res.Active != "green" {
 		t.Errorf("active after the second deploy = %q, want green", res.Active)
@@ -136,6 +137,7 @@ func TestBlueGreenBadNginxConfigRefused(t *testing.T) {
 	// An upstream of another name leaves nginx.conf's proxy_pass to "app"
 	// pointing at no upstream: `nginx -t` fails.
 	req.Router.Upstream = "other"
+	req.Parallel = 1 // one slot: the group's installs must not wait on each other
 	res, err := d.Deploy(context.Background(), req)
 	if err == nil || !strings.Contains(err.Error(), "test failed, nothing switched") || !strings.Contains(err.Error(), "host not found in upstream") {
 		t.Fatalf("error = %v, want nginx's refusal", err)
@@ -147,7 +149,7 @@ func TestBlueGreenBadNginxConfigRefused(t *testing.T) {
 	if string(after) != string(before) {
 		t.Errorf("upstream file not restored:\n%s\nwas:\n%s", after, before)
 	}
-	if n := strings.Count(f.log.String(), "-s reload"); n != 1 { // the first deploy's
+	if n := strings.Count(f.log.String(), "$ "+ngx.ReloadCmd); n != 1 { // the first deploy's
 		t.Errorf("nginx reloaded after the failed test:\n%s", f.log)
 	}
 	if got := count(t, ngx.URL, 20); got["v1"] != 20 {

@@ -114,10 +114,14 @@ func (f *fleet) name(dir string) string {
 	return dir
 }
 
-// count sends n requests to url and counts the answers.
+// count sends n requests to url and counts the answers. Each request has a
+// connection of its own: a kept-alive one could be served by an nginx
+// worker that still runs the configuration of before a reload.
 func count(t testing.TB, url string, n int) map[string]int {
 	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second}
+	tr := &http.Transport{DisableKeepAlives: true, Proxy: nil}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: tr}
 	got := map[string]int{}
 	for range n {
 		resp, err := c.Get(url)
@@ -149,48 +153,71 @@ func waitFor(t testing.TB, url, want string) {
 	t.Fatalf("%s answers %v, want %q", url, last, want)
 }
 
-// load sends requests to url until stop is closed, and counts failures.
+// load sends requests to url until stop is closed, and counts failures. Its
+// client keeps connections alive, as browsers and proxies do.
 type load struct {
-	ok, failed int
-	answers    map[string]int
-	firstErr   string
-	done       chan struct{}
-	stop       chan struct{}
+	mu       sync.Mutex
+	ok       int
+	failed   int
+	answers  map[string]int
+	firstErr string
+	done     chan struct{}
+	stop     chan struct{}
 }
 
 func startLoad(url string) *load {
 	l := &load{answers: map[string]int{}, done: make(chan struct{}), stop: make(chan struct{})}
 	go func() {
 		defer close(l.done)
-		c := &http.Client{Timeout: 10 * time.Second}
+		tr := &http.Transport{Proxy: nil}
+		defer tr.CloseIdleConnections()
+		c := &http.Client{Timeout: 10 * time.Second, Transport: tr}
 		for {
 			select {
 			case <-l.stop:
 				return
 			default:
 			}
+			answer, problem := "", ""
 			resp, err := c.Get(url)
 			if err != nil {
+				problem = err.Error()
+			} else {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				answer = string(b)
+				if resp.StatusCode != http.StatusOK {
+					problem = fmt.Sprintf("status %d: %s", resp.StatusCode, b)
+				}
+			}
+			l.mu.Lock()
+			if problem != "" {
 				l.failed++
 				if l.firstErr == "" {
-					l.firstErr = err.Error()
+					l.firstErr = problem
 				}
-				continue
+			} else {
+				l.ok++
+				l.answers[answer]++
 			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				l.failed++
-				if l.firstErr == "" {
-					l.firstErr = fmt.Sprintf("status %d: %s", resp.StatusCode, b)
-				}
-				continue
-			}
-			l.ok++
-			l.answers[string(b)]++
+			l.mu.Unlock()
 		}
 	}()
 	return l
+}
+
+// waitSeen waits until the load got answer at least once.
+func (l *load) waitSeen(t testing.TB, answer string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		l.mu.Lock()
+		n := l.answers[answer]
+		l.mu.Unlock()
+		if n > 0 {
+			return
+		}
+	}
+	t.Errorf("the load never got %q", answer)
 }
 
 // end stops the load and waits for its last request.

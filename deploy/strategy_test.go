@@ -3,10 +3,14 @@ package deploy
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // deployAll puts release 1 (v1) on every target of f, all at once.
@@ -212,5 +216,115 @@ func TestCanaryHostsBakeFailureRollsBack(t *testing.T) {
 	f.mustRun(t, repeat("1", 2), repeat("v1", 2))
 	if strings.Contains(f.log.String(), "["+f.envs[1].dir+"] installing release 2") {
 		t.Error("the second host was installed although the canary failed")
+	}
+}
+
+func TestStrategyCheck(t *testing.T) {
+	router := &Router{Type: RouterCommand, Switch: "true"}
+	grouped := []Target{{Local: "/a", Group: "blue"}, {Local: "/b", Group: "green"}}
+	tests := []struct {
+		name    string
+		req     Request
+		wantErr string
+	}{
+		{name: "default", req: Request{}},
+		{name: "unknown", req: Request{Strategy: Strategy{Type: "big-bang"}}, wantErr: `"big-bang" is unknown`},
+		{name: "canary without steps", req: Request{Strategy: Strategy{Type: Canary}}, wantErr: "no steps"},
+		{name: "canary traffic without router", req: Request{Strategy: Strategy{Type: Canary,
+			Steps: []CanaryStep{{Traffic: Amount{N: 100, Percent: true}}}}}, wantErr: "needs a router"},
+		{name: "canary step with both", req: Request{Router: router, Strategy: Strategy{Type: Canary,
+			Steps: []CanaryStep{{Hosts: Amount{N: 1}, Traffic: Amount{N: 100, Percent: true}}}}}, wantErr: "one of them"},
+		{name: "linear without step", req: Request{Strategy: Strategy{Type: Linear}}, wantErr: "step must be"},
+		{name: "blue-green without router", req: Request{Targets: grouped, Strategy: Strategy{Type: BlueGreen}}, wantErr: "needs a router"},
+		{name: "blue-green one group", req: Request{Router: router, Targets: grouped[:1], Strategy: Strategy{Type: BlueGreen}}, wantErr: "at least two groups"},
+		{name: "blue-green unknown active", req: Request{Router: router, Targets: grouped, Active: "red", Strategy: Strategy{Type: BlueGreen}}, wantErr: `active group "red"`},
+		{name: "blue-green", req: Request{Router: router, Targets: grouped, Active: "green", Strategy: Strategy{Type: BlueGreen}}},
+	}
+	for _, tt := range tests {
+		s, err := tt.req.Strategy.check(&tt.req)
+		if tt.wantErr == "" {
+			if err != nil || s.Type == "" || s.Batch.N != 1 {
+				t.Errorf("%s: %+v, %v; want defaults filled", tt.name, s, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+func TestAmountCount(t *testing.T) {
+	tests := []struct {
+		a    Amount
+		n    int
+		want int
+	}{
+		{Amount{N: 25, Percent: true}, 4, 1},
+		{Amount{N: 25, Percent: true}, 5, 2}, // rounded up
+		{Amount{N: 1, Percent: true}, 3, 1},  // at least one
+		{Amount{N: 100, Percent: true}, 3, 3},
+		{Amount{N: 2}, 5, 2},
+		{Amount{N: 9}, 5, 5}, // at most all
+	}
+	for _, tt := range tests {
+		if got := tt.a.count(tt.n); got != tt.want {
+			t.Errorf("%+v of %d hosts = %d, want %d", tt.a, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestKeepReleases(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 1)
+	d := New(nil)
+	for i := range 4 {
+		req := f.request(t, strconv.Itoa(i+1), "v"+strconv.Itoa(i+1))
+		req.Keep = 2
+		if _, err := d.Deploy(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(f.envs[0].dir, "releases"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{"3", "4"}) {
+		t.Errorf("releases kept: %v, want [3 4]", names)
+	}
+}
+
+// Cancelling a canary during its bake rolls the canary back and puts the
+// router's weights back.
+func TestCanaryCancelledWhileBaking(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 2)
+	d := New(nil)
+	deployAll(t, d, f)
+	out := filepath.Join(t.TempDir(), "weights")
+	req := f.request(t, "2", "v2")
+	req.Router = &Router{Type: RouterCommand, Switch: `echo "$GREENLIGHT_WEIGHTS" >> ` + out}
+	req.Strategy = Strategy{Type: Canary, Steps: []CanaryStep{
+		{Traffic: Amount{N: 10, Percent: true}, Bake: time.Hour}, {Traffic: Amount{N: 100, Percent: true}}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.log.onWrite = func(s string) {
+		if strings.Contains(s, "baking for 1h") {
+			cancel()
+		}
+	}
+	res, err := d.Deploy(ctx, req)
+	if err == nil || !strings.Contains(err.Error(), "cancelled while baking") || !res.RolledBack {
+		t.Fatalf("deploy = %+v, %v; want cancelled and rolled back", res, err)
+	}
+	f.mustRun(t, repeat("1", 2), repeat("v1", 2))
+	b, _ := os.ReadFile(out)
+	want := f.server(0) + "=1," + f.server(1) + "=9\n" + f.server(0) + "=1," + f.server(1) + "=1\n"
+	if string(b) != want {
+		t.Errorf("switch command saw %q, want the 10%% weights then the previous ones: %q", b, want)
 	}
 }

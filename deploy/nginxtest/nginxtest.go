@@ -33,7 +33,10 @@ type Server struct {
 	UpstreamFile string // the file the configuration includes
 	Upstream     string // the upstream's name, proxied to at /
 	TestCmd      string // a shell command testing the configuration, for Router.Test
-	ReloadCmd    string // a shell command reloading it, for Router.Reload
+	// ReloadCmd is a shell command reloading it, for Router.Reload; it
+	// returns once the old worker exited and the new configuration serves
+	// every new connection.
+	ReloadCmd string
 
 	cmd *exec.Cmd
 }
@@ -81,7 +84,11 @@ func Start(t testing.TB, upstream string, servers ...string) *Server {
 	}
 	base := fmt.Sprintf("%s -p %s -c %s", Binary, quote(dir+"/"), quote(conf))
 	s.TestCmd = base + " -t -q"
-	s.ReloadCmd = base + " -s reload"
+	reload := filepath.Join(dir, "reload.sh")
+	if err := os.WriteFile(reload, []byte(fmt.Sprintf(reloadScript, quote(filepath.Join(dir, "error.log")), base)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.ReloadCmd = "/bin/sh " + quote(reload)
 
 	s.cmd = exec.Command(Binary, "-p", dir+"/", "-c", conf)
 	out, err := os.Create(filepath.Join(dir, "stderr.log"))
@@ -128,6 +135,21 @@ func Start(t testing.TB, upstream string, servers ...string) *Server {
 		}
 	}
 }
+
+// reloadScript reloads nginx and returns once the reload took effect: the
+// old worker has exited, so every new connection gets the new
+// configuration. `nginx -s reload` alone only sends a signal, and for a
+// moment after it an old worker still accepts connections.
+const reloadScript = `log=%[1]s
+before=$(grep -c 'exited with code' "$log")
+%[2]s -s reload || exit 1
+i=0
+while [ "$(grep -c 'exited with code' "$log")" -le "$before" ]; do
+	i=$((i+1))
+	if [ $i -gt 1000 ]; then echo "nginx did not finish reloading within 10s" >&2; exit 1; fi
+	sleep 0.01
+done
+`
 
 // config is the whole nginx configuration: everything inside dir.
 func config(dir, addr, upstreamFile, upstream string) string {
