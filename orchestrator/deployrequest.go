@@ -24,6 +24,7 @@ func deployPlan(env *config.Environment) deploy.Request {
 		Health: deploy.Health{URL: env.Health.URL, Body: env.Health.Body, Command: env.Health.Command,
 			Timeout: env.Health.Timeout, Passes: env.Health.Passes, Interval: env.Health.Interval},
 		Parallel: env.Parallel,
+		Keep:     env.Keep,
 	}
 	for _, s := range env.Strategy.Steps {
 		req.Strategy.Steps = append(req.Strategy.Steps, deploy.CanaryStep{Hosts: deploy.Amount(s.Hosts),

@@ -35,10 +35,10 @@ func TestDeployPlan(t *testing.T) {
 				Timeout: 30 * time.Second, Passes: 2, Interval: time.Second}},
 	}, {
 		name: "ssh and local targets, rolling",
-		env: config.Environment{Name: "production", Parallel: 4,
+		env: config.Environment{Name: "production", Parallel: 4, Keep: 3,
 			Targets:  []config.Target{{SSH: ssh("web1"), Env: port}, {SSH: ssh("web2")}, {Local: "/srv/local"}},
 			Strategy: config.Strategy{Type: config.StrategyRolling, Batch: config.Amount{N: 25, Percent: true}, MaxFailed: 1}},
-		want: deploy.Request{Environment: "production", Parallel: 4,
+		want: deploy.Request{Environment: "production", Parallel: 4, Keep: 3,
 			Targets:  []deploy.Target{{SSH: dssh("web1"), Env: port}, {SSH: dssh("web2")}, {Local: "/srv/local"}},
 			Strategy: deploy.Strategy{Type: deploy.Rolling, Batch: deploy.Amount{N: 25, Percent: true}, MaxFailed: 1}},
 	}, {
@@ -83,5 +83,59 @@ func TestDeployPlan(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDeployPlanForgetsNothing: every setting of a fully configured
+// environment reaches the deploy, so a key added to both config and deploy
+// but not to deployPlan fails here.
+func TestDeployPlanForgetsNothing(t *testing.T) {
+	amount := config.Amount{N: 25, Percent: true}
+	env := config.Environment{Name: "production", Groups: []string{"blue"}, Parallel: 3, Keep: 4,
+		Targets: []config.Target{{SSH: &config.SSHTarget{User: "u", Host: "h", Port: 22, Dir: "/d", Key: "/k",
+			KnownHosts: "/kh"}, Group: "blue", Env: map[string]string{"A": "b"}}},
+		Strategy: config.Strategy{Type: "canary", Batch: amount, MaxFailed: 1, Step: amount, Interval: time.Minute,
+			KeepOld: time.Hour, Steps: []config.CanaryStep{{Hosts: amount, Traffic: amount, Bake: time.Second}}},
+		Router: &config.Router{Type: "nginx", UpstreamFile: "/f", Upstream: "u", Reload: "r", Test: "t", Switch: "s"},
+		Health: config.Health{URL: "http://x", Body: "ok", Command: "true", Timeout: time.Second, Passes: 2, Interval: time.Second},
+	}
+	req := deployPlan(&env)
+	nonZero(t, "Request", reflect.ValueOf(req), map[string]bool{
+		// Not from the environment: the release, its run and the deploy's wiring.
+		"Pipeline": true, "RunID": true, "Commit": true, "Release": true, "Archive": true, "Digest": true,
+		"Hooks": true, "HookTimeout": true, "Log": true, "Active": true, "Progress": true, "Resume": true,
+		"Target.Local": true, "Health.RequestTimeout": true,
+	})
+}
+
+// nonZero fails for every exported field under v that is zero, unless skip
+// names it (as Type.Field).
+func nonZero(t *testing.T, path string, v reflect.Value, skip map[string]bool) {
+	t.Helper()
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			t.Errorf("%s is nil", path)
+			return
+		}
+		nonZero(t, path, v.Elem(), skip)
+	case reflect.Slice:
+		if v.Len() == 0 {
+			t.Errorf("%s is empty", path)
+			return
+		}
+		nonZero(t, path, v.Index(0), skip)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			if !f.IsExported() || skip[v.Type().Name()+"."+f.Name] || (path == "Request" && skip[f.Name]) {
+				continue
+			}
+			nonZero(t, path+"."+f.Name, v.Field(i), skip)
+		}
+	default:
+		if v.IsZero() {
+			t.Errorf("%s is not set from the environment", path)
+		}
 	}
 }
