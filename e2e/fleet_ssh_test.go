@@ -125,3 +125,45 @@ func TestFleetSSHHostDown(t *testing.T) {
 		t.Errorf("the stage log does not give the dead host's outcome:\n%s", log)
 	}
 }
+
+// TestFleetKillMidDeploy: kill -9 of the server while a rolling deploy over
+// three SSH hosts is on its second host. After the restart the deploy is
+// resumed from the stored target states (or rolled back): either way the
+// whole fleet ends on one release, and the release says which.
+func TestFleetKillMidDeploy(t *testing.T) {
+	t.Parallel()
+	hosts, p := sshHosts(t, 3), ports(t, 3)
+	s := startFleet(t, newRepo(t, "", false), sshTargets(hosts, p, nil)+`        strategy: {type: rolling, batch: 1}
+        health: {url: "http://{host}:{env.PORT}/healthz", timeout: 10s}
+`)
+	v1 := s.repo.head()
+	s.deployed(v1, greenlight.RunSucceeded)
+	v2 := s.repo.commit("Starts slowly", map[string]string{"deploy/start.sh": startScript("echo starting slowly; sleep 2\n")})
+	id := s.pushRun(v2)
+	second := fmt.Sprintf("%s@127.0.0.1:%d:%s", hosts[1].User, hosts[1].Port, hosts[1].Dir)
+	eventually(t, 90*time.Second, "the second host runs its start hook", func() bool {
+		return strings.Contains(s.stageLog(id, "production"), "["+second+"] start (release")
+	})
+	s.kill()
+	s.boot()
+	r := s.waitRun(id, 120*time.Second, greenlight.RunSucceeded, greenlight.RunFailed)
+	log := s.stageLog(id, "production")
+	if !strings.Contains(log, "resuming the deploy") && !strings.Contains(log, "rolling back") {
+		t.Errorf("the stage log does not say how the cut-off deploy went on:\n%s", log)
+	}
+	rel := s.production().History[0]
+	want, status := v2, greenlight.ReleaseLive
+	if r.Status == greenlight.RunFailed {
+		want, status = v1, greenlight.ReleaseRolledBack
+	}
+	allServe(t, p, want)
+	if rel.RunID != id || rel.Status != status {
+		t.Errorf("release = run %d %s, want run %d %s (run %s: %s)", rel.RunID, rel.Status, id, status, r.Status, r.Error)
+	}
+	if len(s.production().History) != 2 {
+		t.Errorf("the resumed deploy made a release of its own: %+v", s.production().History)
+	}
+	if st := r.Stage("production"); st.Attempts != 2 {
+		t.Errorf("production stage attempts = %d, want 2", st.Attempts)
+	}
+}
