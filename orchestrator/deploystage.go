@@ -100,13 +100,9 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 		}
 	}
 	prog := e.newProgress(rel.ID, req.Targets, states)
-	// Every target pending, so the release shows the whole fleet from the
-	// start; but blue-green touches one group, which the deploy picks.
-	if len(states) == 0 && req.Strategy.Type != deploy.BlueGreen {
-		if err := prog.seed(ctx); err != nil {
-			return err
-		}
-	}
+	// A blue-green release is the idle group's: the other group's targets,
+	// which the deploy reports pending and never touches, are not its.
+	prog.untouchedOut = req.Strategy.Type == deploy.BlueGreen
 	req.Progress = func(s deploy.TargetState) error { return prog.set(ctx, s) }
 	fmt.Fprintf(out, "==> deploying run %d (%s, artifact %s) to %s: %d targets, %s\n", run.ID, run.Commit.Short(),
 		run.Artifact.SHA256[:12], env.Name, len(req.Targets), strategyName(req.Strategy))

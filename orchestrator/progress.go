@@ -13,12 +13,17 @@ import (
 
 // progress stores a deploy's target states as they change (deploy.Request's
 // Progress), each in its own small write, so that a crash loses at most
-// the change under way.
+// the change under way. The deploy reports every target pending first, so
+// the release shows the whole fleet from the start.
 type progress struct {
 	store     greenlight.Store
 	now       greenlight.Now
 	releaseID int64
 	targets   []deploy.Target
+
+	// untouchedOut leaves out targets still pending: stored states are
+	// then those of the targets the deploy changed.
+	untouchedOut bool
 
 	mu   sync.Mutex
 	pos  map[string]int
@@ -37,16 +42,6 @@ func (e *Engine) newProgress(releaseID int64, targets []deploy.Target, states []
 	return p
 }
 
-// seed stores every target as pending.
-func (p *progress) seed(ctx context.Context) error {
-	for _, t := range p.targets {
-		if err := p.set(ctx, deploy.TargetState{Target: t.Name(), Phase: deploy.PhasePending}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // set stores one target's state. It is written even when ctx is cancelled:
 // the rollback that a cancel causes is progress too.
 func (p *progress) set(ctx context.Context, s deploy.TargetState) error {
@@ -55,6 +50,9 @@ func (p *progress) set(ctx context.Context, s deploy.TargetState) error {
 	i, ok := p.pos[s.Target]
 	if !ok {
 		return fmt.Errorf("progress of unknown target %s", s.Target)
+	}
+	if _, seen := p.last[s.Target]; !seen && p.untouchedOut && s.Phase == deploy.PhasePending {
+		return nil
 	}
 	st := greenlight.TargetState{ReleaseID: p.releaseID, Target: s.Target, Position: i, Group: p.targets[i].Group,
 		Phase: s.Phase, Previous: s.Previous, Error: s.Error, UpdatedAt: p.now()}
