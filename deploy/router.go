@@ -26,6 +26,14 @@ type router interface {
 	Set(ctx context.Context, ws []weight) error
 }
 
+// restorer is a router that can put back exactly what it had before a
+// deploy changed it, rather than the weights the deploy computes.
+type restorer interface {
+	Restore(ctx context.Context, ws []weight) error
+}
+
+var _ restorer = (*nginxRouter)(nil)
+
 // weight is one server's share of the traffic, relative to the others.
 type weight struct {
 	Server string // host:port

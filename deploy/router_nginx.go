@@ -18,6 +18,10 @@ type nginxRouter struct {
 	test, reload   string
 	run            *shell
 	log            *lineWriter
+	// original is the file as it was before this deploy's first Set, which
+	// Restore puts back; saved says it was read.
+	original []byte
+	saved    bool
 }
 
 // upstreamConf is the file's content: servers with weight 0 are written as
@@ -42,14 +46,33 @@ func upstreamConf(name string, ws []weight) string {
 // reloads. If the test or the reload fails, the previous file is put back
 // (and, after a failed reload, reloaded) so nothing is switched.
 func (n *nginxRouter) Set(ctx context.Context, ws []weight) error {
+	n.log.Printf("upstream %s: %s", n.upstream, describe(ws))
+	return n.write(ctx, []byte(upstreamConf(n.upstream, ws)))
+}
+
+// Restore puts back the upstream file of before this deploy, exactly (the
+// weights the deploy computes as "before" may differ from what an operator
+// had set), or sets ws when the file did not exist.
+func (n *nginxRouter) Restore(ctx context.Context, ws []weight) error {
+	if !n.saved || n.original == nil {
+		return n.Set(ctx, ws)
+	}
+	n.log.Printf("upstream %s: the file of before the deploy", n.upstream)
+	return n.write(ctx, n.original)
+}
+
+// write replaces the file with conf, tests and reloads; on a failure the
+// previous file is back.
+func (n *nginxRouter) write(ctx context.Context, conf []byte) error {
 	old, err := os.ReadFile(n.file)
 	existed := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("nginx: read %s: %w", n.file, err)
 	}
-	conf := upstreamConf(n.upstream, ws)
-	n.log.Printf("upstream %s: %s", n.upstream, describe(ws))
-	if err := writeAtomic(n.file, []byte(conf)); err != nil {
+	if !n.saved {
+		n.original, n.saved = old, true
+	}
+	if err := writeAtomic(n.file, conf); err != nil {
 		return fmt.Errorf("nginx: %w", err)
 	}
 	restore := func() error {

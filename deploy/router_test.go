@@ -205,3 +205,37 @@ func TestRouterServerMustBeHostPort(t *testing.T) {
 		t.Errorf("a target was touched: %v", err)
 	}
 }
+
+// A failed canary puts back nginx's upstream file exactly as the operator
+// had it, not the weights the deploy would compute.
+func TestCanaryFailureRestoresNginxFile(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 2)
+	f.fail[1] = "v2"
+	d := New(nil)
+	deployAll(t, d, f)
+	ngx := nginxtest.Start(t, "app", f.server(0), f.server(1))
+	original := "# hand-tuned\nupstream app {\n    server " + f.server(0) + " weight=3;\n    server " + f.server(1) + ";\n}\n"
+	if err := os.WriteFile(ngx.UpstreamFile, []byte(original), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ngx.Reload(t)
+	req := f.request(t, "2", "v2")
+	req.Router = nginxRouterFor(ngx)
+	req.Strategy = Strategy{Type: Canary, Steps: []CanaryStep{
+		{Traffic: Amount{N: 10, Percent: true}}, {Traffic: Amount{N: 100, Percent: true}}}}
+	if _, err := d.Deploy(context.Background(), req); err == nil {
+		t.Fatal("deploy succeeded, want the second host's failure")
+	}
+	if !strings.Contains(f.log.String(), "upstream app: "+f.server(0)+"=1, "+f.server(1)+"=9") {
+		t.Errorf("the 10%% weights were never set:\n%s", f.log)
+	}
+	got, _ := os.ReadFile(ngx.UpstreamFile)
+	if string(got) != original {
+		t.Errorf("upstream file after the rollback:\n%s\nwant:\n%s", got, original)
+	}
+	f.mustRun(t, repeat("1", 2), repeat("v1", 2))
+	if got := count(t, ngx.URL, 40); got["v1"] != 40 {
+		t.Errorf("answers %v, want all v1", got)
+	}
+}

@@ -181,7 +181,12 @@ func (dep *deployment) restoreRouter(ctx context.Context) error {
 		return nil
 	}
 	dep.log.Printf("restoring the router's weights")
-	if err := dep.router.Set(context.WithoutCancel(ctx), dep.initial); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	set := dep.router.Set
+	if r, ok := dep.router.(restorer); ok {
+		set = r.Restore
+	}
+	if err := set(ctx, dep.initial); err != nil {
 		return fmt.Errorf("router: restoring weights: %w", err)
 	}
 	return nil
