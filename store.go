@@ -91,6 +91,26 @@ type Tx interface {
 	Releases(ctx context.Context, pipeline, env string, limit int) ([]*Release, error)
 	// LiveRelease returns the environment's live release, or ENOTFOUND.
 	LiveRelease(ctx context.Context, pipeline, env string) (*Release, error)
+	// Releases and LiveRelease fill a release's Targets from its stored
+	// target states when it has any (Status is the phase), else from the
+	// targets UpdateRelease wrote.
+
+	// SetTargetState inserts or replaces the state of s.Target in release
+	// s.ReleaseID.
+	SetTargetState(ctx context.Context, s *TargetState) error
+	// TargetStates returns a release's target states by Position.
+	TargetStates(ctx context.Context, releaseID int64) ([]TargetState, error)
+
+	// CreateRetirement inserts r, setting r.ID.
+	CreateRetirement(ctx context.Context, r *Retirement) error
+	// DueRetirements returns retirements not done whose DueAt is at or
+	// before now, oldest first.
+	DueRetirements(ctx context.Context, now time.Time, limit int) ([]*Retirement, error)
+	// Retirements returns an environment's retirements not done, oldest first.
+	Retirements(ctx context.Context, pipeline, env string) ([]*Retirement, error)
+	// FinishRetirement records the outcome of a retirement not done yet;
+	// false if it was done already.
+	FinishRetirement(ctx context.Context, id int64, at time.Time, outcome string) (bool, error)
 
 	// EnqueueMail inserts m unless a mail with m.Key exists; reports whether
 	// it inserted. Sets m.ID when it did.

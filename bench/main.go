@@ -81,6 +81,7 @@ func benchmark() (code int) {
 		{"flood", b.flood},
 		{"concurrent", b.concurrentRuns},
 		{"decision", b.decisionPage},
+		{"fleet", b.fleet},
 	} {
 		if *only == "" || strings.Contains(s.name, *only) {
 			s.fn()

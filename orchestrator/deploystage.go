@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/greenlight-cd/greenlight"
@@ -35,7 +36,10 @@ func (e *Engine) envLock(ctx context.Context, pipeline, env string) (func(), err
 }
 
 // deployStage installs the run's artifact in the stage's environment. An older
-// commit is never deployed over a newer one: such a run is superseded.
+// commit is never deployed over a newer one: such a run is superseded (a
+// rollback run excepted). Each target's state is stored as the deploy goes;
+// a deploy of this run cut off by a crash is resumed from those states, or
+// rolled back if it was already failing.
 func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage) error {
 	env := p.Environments[sc.Environment]
 	if env == nil {
@@ -70,27 +74,58 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 		}
 		return errSuperseded
 	}
-	rel := &greenlight.Release{Pipeline: p.Name, Environment: env.Name, RunID: run.ID, Commit: run.Commit.SHA,
-		Artifact: run.Artifact.SHA256, Status: greenlight.ReleaseDeploying, DeployedAt: e.cfg.Now()}
-	if err := e.cfg.Store.CreateRelease(ctx, rel); err != nil {
-		return fmt.Errorf("record release: %w", err)
+	rel, states, err := e.interrupted(ctx, run.ID, p.Name, env.Name)
+	if err != nil {
+		return err
 	}
-	req := deploy.Request{Pipeline: p.Name, Environment: env.Name, RunID: run.ID, Commit: run.Commit.SHA,
-		Release: strconv.FormatInt(run.ID, 10), Archive: e.cfg.Artifacts.Path(run.Artifact.SHA256),
-		Digest: run.Artifact.SHA256, Hooks: run.Hooks, Log: out,
-		Health: deploy.Health{URL: env.Health.URL, Timeout: env.Health.Timeout, Passes: env.Health.Passes, Interval: env.Health.Interval}}
-	for _, t := range env.Targets {
-		dt := deploy.Target{Local: t.Local, Group: t.Group, Env: t.Env}
-		if t.SSH != nil {
-			s := deploy.SSHTarget(*t.SSH) // same fields: config parses, deploy connects
-			dt.SSH = &s
+	name := strconv.FormatInt(run.ID, 10)
+	switch {
+	case rel != nil:
+		name = rel.DirName()
+	case run.Trigger == greenlight.TriggerRollback:
+		if name, err = e.rollbackName(ctx, run, p.Name, env.Name); err != nil {
+			return err
 		}
-		req.Targets = append(req.Targets, dt)
 	}
-	fmt.Fprintf(out, "==> deploying run %d (%s, artifact %s) to %s\n", run.ID, run.Commit.Short(), run.Artifact.SHA256[:12], env.Name)
+	req := e.deployRequest(run, p, env, out, name)
+	req.Active = activeGroup(live)
+	if rel != nil && failing(states) {
+		fmt.Fprintf(out, "==> the deploy of run %d was cut off while it was failing (%s): rolling back\n", run.ID, phaseSummary(states))
+		return e.rollbackInterrupted(ctx, rel, req, states, out)
+	}
+	if rel != nil {
+		fmt.Fprintf(out, "==> resuming the deploy of run %d cut off by a server restart (%s)\n", run.ID, phaseSummary(states))
+		req.Resume = deployStates(states)
+	} else {
+		rel = &greenlight.Release{Pipeline: p.Name, Environment: env.Name, RunID: run.ID, Commit: run.Commit.SHA,
+			Artifact: run.Artifact.SHA256, Status: greenlight.ReleaseDeploying, DeployedAt: e.cfg.Now(), Name: name}
+		if err := e.cfg.Store.CreateRelease(ctx, rel); err != nil {
+			return fmt.Errorf("record release: %w", err)
+		}
+	}
+	prog := e.newProgress(rel.ID, req.Targets, states)
+	// A blue-green release is the idle group's: the other group's targets,
+	// which the deploy reports pending and never touches, are not its.
+	prog.untouchedOut = req.Strategy.Type == deploy.BlueGreen
+	req.Progress = func(s deploy.TargetState) error { return prog.set(ctx, s) }
+	fmt.Fprintf(out, "==> deploying run %d (%s, artifact %s) to %s: %d targets, %s\n", run.ID, run.Commit.Short(),
+		run.Artifact.SHA256[:12], env.Name, len(req.Targets), strategyName(req.Strategy))
 	res, derr := e.cfg.Deployer.Deploy(ctx, req)
 	derr = stageErr(ctx, derr)
+	return e.finishDeploy(ctx, run, p, env, rel, live, prog, res, derr, out)
+}
+
+// finishDeploy stores what a deploy did on each target and the release's
+// outcome, says both in the stage log, and after a blue-green switch
+// schedules the old group's retirement.
+func (e *Engine) finishDeploy(ctx context.Context, run *greenlight.Run, p *config.Pipeline, env *config.Environment,
+	rel, live *greenlight.Release, prog *progress, res deploy.Result, derr error, out io.Writer) error {
+	wctx := context.WithoutCancel(ctx) // a cancelled deploy's outcome is recorded too
+	if err := prog.outcomes(wctx, res.Targets); err != nil {
+		e.cfg.Log.Error("record target outcomes", "release", rel.ID, "err", err)
+	}
 	rel.Targets = res.Targets
+	writeOutcomes(out, res.Targets)
 	if derr != nil {
 		rel.Status, rel.Error = greenlight.ReleaseFailed, derr.Error()
 		if res.RolledBack {
@@ -101,16 +136,67 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 		rel.Status, rel.DeployedAt = greenlight.ReleaseLive, e.cfg.Now()
 		fmt.Fprintf(out, "==> %s is live on %s\n", run.Commit.Short(), env.Name)
 	}
-	if err := e.recordRelease(context.WithoutCancel(ctx), rel); err != nil {
+	if err := e.recordRelease(wctx, rel); err != nil {
 		return err
 	}
 	if derr != nil {
 		return derr
 	}
+	e.scheduleRetirement(wctx, env, live, res.Active, out)
 	if p.Mode != config.ModeQueued {
 		e.supersedeOlder(ctx, run, env.Name)
 	}
 	return nil
+}
+
+// deployRequest is the deploy of run's artifact to env as release name:
+// the environment's plan plus this release.
+func (e *Engine) deployRequest(run *greenlight.Run, p *config.Pipeline, env *config.Environment, out io.Writer, name string) deploy.Request {
+	req := deployPlan(env)
+	req.Pipeline, req.RunID, req.Commit = p.Name, run.ID, run.Commit.SHA
+	req.Release = name
+	req.Archive, req.Digest = e.cfg.Artifacts.Path(run.Artifact.SHA256), run.Artifact.SHA256
+	req.Hooks, req.Log = run.Hooks, out
+	return req
+}
+
+// rollbackName is the release a rollback run returns to: the directory of
+// the newest release of env with the run's commit and artifact that went
+// live, so that targets still keeping it (a blue-green group, above all)
+// need no new install.
+func (e *Engine) rollbackName(ctx context.Context, run *greenlight.Run, pipeline, env string) (string, error) {
+	rels, err := e.cfg.Store.Releases(ctx, pipeline, env, 0)
+	if err != nil {
+		return "", fmt.Errorf("read releases: %w", err)
+	}
+	for _, r := range rels {
+		if r.RunID != run.ID && r.Artifact == run.Artifact.SHA256 && r.Commit == run.Commit.SHA &&
+			(r.Status == greenlight.ReleaseLive || r.Status == greenlight.ReleaseReplaced) {
+			return r.DirName(), nil
+		}
+	}
+	return strconv.FormatInt(run.ID, 10), nil
+}
+
+func strategyName(s deploy.Strategy) string {
+	if s.Type == "" {
+		return deploy.AllAtOnce
+	}
+	return s.Type
+}
+
+// writeOutcomes says in the stage log what happened on each target.
+func writeOutcomes(out io.Writer, targets []greenlight.TargetOutcome) {
+	for _, t := range targets {
+		line := fmt.Sprintf("==> target %s: %s", t.Target, t.Status)
+		if t.Group != "" {
+			line += " (group " + t.Group + ")"
+		}
+		if t.Error != "" {
+			line += ": " + t.Error
+		}
+		fmt.Fprintln(out, line)
+	}
 }
 
 // recordRelease writes the release's outcome; a live one replaces the

@@ -3,8 +3,9 @@
 // transition is one store transaction that also appends its events, so a
 // restart (even after kill -9) picks up where the database says a run was:
 // waiting approvals keep waiting, an interrupted build runs again, an
-// interrupted deploy is done again (each deploy is idempotent and rolls back
-// on failure), and due mail is sent by the notifier.
+// interrupted deploy is resumed from its targets' stored states (or rolled
+// back, if it was failing or its run was cancelled), blue-green groups due
+// for retirement are retired, and due mail is sent by the notifier.
 package orchestrator
 
 import (
@@ -109,6 +110,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.loops.Add(1)
 	go func() { defer e.loops.Done(); e.expireLoop(e.base) }()
+	e.loops.Add(1)
+	go func() { defer e.loops.Done(); e.retireLoop(e.base) }()
 	for _, p := range e.cfg.Server.Pipelines {
 		if p.Source.Poll > 0 {
 			e.loops.Add(1)

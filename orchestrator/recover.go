@@ -2,22 +2,28 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/deploy"
 )
 
 // recover resumes what the database says was under way when the server
-// stopped. Interrupted deploys leave a release "deploying": it is marked
-// failed and the stage runs again, which finishes the deploy or rolls it back.
+// stopped. An interrupted deploy leaves its release "deploying" with its
+// targets' stored states: if its run still runs that deploy stage, the stage
+// runs again and resumes it (or rolls it back if it was failing); otherwise
+// (the run was cancelled, or the configuration changed) it is rolled back
+// here, in the background.
 func (e *Engine) recover(ctx context.Context) error {
 	runs, err := e.cfg.Store.Runs(ctx, greenlight.RunFilter{Statuses: []greenlight.RunStatus{
 		greenlight.RunQueued, greenlight.RunRunning, greenlight.RunWaiting}, Limit: 100000})
 	if err != nil {
 		return err
 	}
-	if err := e.abandonReleases(ctx); err != nil {
+	if err := e.interruptedDeploys(ctx); err != nil {
 		return err
 	}
 	sort.Slice(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
@@ -64,9 +70,10 @@ func (e *Engine) sweep(ctx context.Context, runs []*greenlight.Run) error {
 	return nil
 }
 
-// abandonReleases marks every release left mid-deploy as failed: its run's
-// deploy stage, if still running, deploys again (and finishes or rolls back).
-func (e *Engine) abandonReleases(ctx context.Context) error {
+// interruptedDeploys finds the releases a crash left deploying. Those whose
+// run will run the deploy stage again are left to it; the others are rolled
+// back now.
+func (e *Engine) interruptedDeploys(ctx context.Context) error {
 	for _, p := range e.cfg.Server.Pipelines {
 		for env := range p.Environments {
 			rels, err := e.cfg.Store.Releases(ctx, p.Name, env, 50)
@@ -74,14 +81,95 @@ func (e *Engine) abandonReleases(ctx context.Context) error {
 				return err
 			}
 			for _, r := range rels {
-				if r.Status == greenlight.ReleaseDeploying {
-					r.Status, r.Error = greenlight.ReleaseFailed, "interrupted by a server restart"
-					if err := e.cfg.Store.UpdateRelease(ctx, r); err != nil {
-						return err
-					}
+				if r.Status != greenlight.ReleaseDeploying {
+					continue
 				}
+				run, err := e.cfg.Store.Run(ctx, r.RunID)
+				if err != nil {
+					return fmt.Errorf("run of release %d: %w", r.ID, err)
+				}
+				if s := nextStage(run); !run.Status.Terminal() && s != nil && s.Type == greenlight.StageDeploy && s.Environment == env {
+					e.cfg.Log.Info("deploy cut off by a restart: its stage resumes it", "run", run.ID, "environment", env)
+					continue
+				}
+				e.cfg.Log.Info("deploy cut off by a restart: rolling it back", "run", run.ID, "environment", env, "run_status", run.Status)
+				e.wg.Add(1)
+				go func() {
+					defer e.wg.Done()
+					e.rollbackOrphan(e.background(ctx), p.Name, env, r, run)
+				}()
 			}
 		}
 	}
 	return nil
+}
+
+// rollbackOrphan rolls back a deploy cut off by a crash that no stage will
+// resume, holding the environment's lock as any deploy does.
+func (e *Engine) rollbackOrphan(ctx context.Context, pipeline, env string, rel *greenlight.Release, run *greenlight.Run) {
+	log := e.cfg.Log.With("run", run.ID, "environment", env)
+	p := e.cfg.Server.Pipeline(pipeline)
+	envCfg := p.Environments[env]
+	unlock, err := e.envLock(ctx, pipeline, env)
+	if err != nil {
+		return // shutting down: the release stays deploying for the next start
+	}
+	defer unlock()
+	states, err := e.cfg.Store.TargetStates(ctx, rel.ID)
+	if err != nil {
+		log.Error("read target states", "err", err)
+		return
+	}
+	stage := ""
+	for _, s := range run.Stages {
+		if s.Type == greenlight.StageDeploy && s.Environment == env {
+			stage = s.Name
+		}
+	}
+	out, err := e.cfg.Logs.Create(run.ID, stage)
+	if err != nil {
+		log.Error("open stage log", "err", err)
+		return
+	}
+	defer out.Close()
+	fmt.Fprintf(out, "==> the server restarted during this deploy and run %d is %s: rolling back (%s)\n", run.ID, run.Status, phaseSummary(states))
+	req := e.deployRequest(run, p, envCfg, out, rel.DirName())
+	live, err := e.cfg.Store.LiveRelease(ctx, pipeline, env)
+	if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {
+		log.Error("read live release", "err", err)
+		return
+	}
+	req.Active = activeGroup(live) // blue-green: traffic goes back to the group that served
+	err = e.rollbackInterrupted(ctx, rel, req, states, out)
+	log.Info("interrupted deploy rolled back", "outcome", err)
+}
+
+// rollbackInterrupted returns the targets of a release cut off by a crash
+// to their previous releases, records each target's outcome and the
+// release's, and returns the stage's error.
+func (e *Engine) rollbackInterrupted(ctx context.Context, rel *greenlight.Release, req deploy.Request,
+	states []greenlight.TargetState, out io.Writer) error {
+	cause := "cut off by a server restart"
+	if failing(states) {
+		cause = "cut off by a server restart while failing (" + failureCause(states) + ")"
+	}
+	prog := e.newProgress(rel.ID, req.Targets, states)
+	req.Resume = deployStates(states)
+	req.Progress = func(s deploy.TargetState) error { return prog.set(ctx, s) }
+	res, err := e.rollbackDeploy(ctx, req)
+	wctx := context.WithoutCancel(ctx)
+	if perr := prog.outcomes(wctx, res.Targets); perr != nil {
+		e.cfg.Log.Error("record target outcomes", "release", rel.ID, "err", perr)
+	}
+	writeOutcomes(out, res.Targets)
+	rel.Targets = res.Targets
+	rel.Status, rel.Error = greenlight.ReleaseRolledBack, cause+"; rolled back"
+	if err != nil {
+		rel.Status, rel.Error = greenlight.ReleaseFailed, cause+"; the rollback failed: "+err.Error()
+	}
+	fmt.Fprintf(out, "==> %s\n", rel.Error)
+	if rerr := e.recordRelease(wctx, rel); rerr != nil {
+		return rerr
+	}
+	return errors.New(rel.Error)
 }

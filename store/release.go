@@ -8,7 +8,7 @@ import (
 )
 
 const releaseColumns = `id, pipeline, environment, run_id, commit_sha, artifact, status,
-	deployed_at, error, targets`
+	deployed_at, error, targets, name`
 
 // CreateRelease inserts r, setting r.ID.
 func (o *ops) CreateRelease(ctx context.Context, r *greenlight.Release) error {
@@ -17,9 +17,9 @@ func (o *ops) CreateRelease(ctx context.Context, r *greenlight.Release) error {
 		return fmt.Errorf("create release: %w", err)
 	}
 	err = o.insertRow(ctx, `INSERT INTO releases (pipeline, environment, run_id, commit_sha, artifact,
-		status, deployed_at, error, targets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		status, deployed_at, error, targets, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		r.Pipeline, r.Environment, r.RunID, r.Commit, r.Artifact, r.Status, o.t(r.DeployedAt),
-		r.Error, targets).Scan(&r.ID)
+		r.Error, targets, r.Name).Scan(&r.ID)
 	if err != nil {
 		return fmt.Errorf("create release: %w", err)
 	}
@@ -43,7 +43,8 @@ func (o *ops) UpdateRelease(ctx context.Context, r *greenlight.Release) error {
 	return nil
 }
 
-// Releases returns an environment's releases, newest first (limit 0: all).
+// Releases returns an environment's releases, newest first (limit 0: all),
+// each with its stored target states as Targets when it has any.
 func (o *ops) Releases(ctx context.Context, pipeline, env string, limit int) ([]*greenlight.Release, error) {
 	q := `SELECT ` + releaseColumns + ` FROM releases WHERE pipeline = ? AND environment = ? ORDER BY id DESC`
 	args := []any{pipeline, env}
@@ -67,6 +68,10 @@ func (o *ops) Releases(ctx context.Context, pipeline, env string, limit int) ([]
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list releases of %s/%s: %w", pipeline, env, err)
 	}
+	rows.Close() // before the next query: SQLite may have one connection free
+	if err := o.fillTargets(ctx, list); err != nil {
+		return nil, fmt.Errorf("list releases of %s/%s: %w", pipeline, env, err)
+	}
 	return list, nil
 }
 
@@ -78,13 +83,16 @@ func (o *ops) LiveRelease(ctx context.Context, pipeline, env string) (*greenligh
 	if err != nil {
 		return nil, notFound(err, "live release of %s/%s", pipeline, env)
 	}
+	if err := o.fillTargets(ctx, []*greenlight.Release{r}); err != nil {
+		return nil, fmt.Errorf("live release of %s/%s: %w", pipeline, env, err)
+	}
 	return r, nil
 }
 
 func scanRelease(row scanner) (*greenlight.Release, error) {
 	var r greenlight.Release
 	err := row.Scan(&r.ID, &r.Pipeline, &r.Environment, &r.RunID, &r.Commit, &r.Artifact, &r.Status,
-		utc{&r.DeployedAt}, &r.Error, jsonCol{&r.Targets})
+		utc{&r.DeployedAt}, &r.Error, jsonCol{&r.Targets}, &r.Name)
 	if err != nil {
 		return nil, err
 	}

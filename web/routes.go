@@ -21,6 +21,7 @@ func (s *server) routes() http.Handler {
 	api("GET /api/v1/pipelines", handlePipelines(s.cfg.Server, s.cfg.Store, s.cfg.Log))
 	api("POST /api/v1/pipelines/{name}/runs", handleTrigger(s.cfg.Server, s.cfg.Engine, s.cfg.Log))
 	api("GET /api/v1/pipelines/{name}/environments/{env}", handleEnvironment(s.cfg.Server, s.cfg.Store, s.cfg.Log))
+	api("POST /api/v1/pipelines/{name}/environments/{env}/rollback", handleRollback(s.cfg.Server, s.cfg.Engine, s.cfg.Log))
 	api("GET /api/v1/runs", handleRuns(s.cfg.Store, s.cfg.Log))
 	api("GET /api/v1/runs/{id}", handleRun(s.cfg.Store, s.cfg.Log))
 	api("POST /api/v1/runs/{id}/cancel", handleCancel(s.cfg.Engine, s.cfg.Log))

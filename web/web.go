@@ -30,6 +30,9 @@ type Engine interface {
 	Trigger(ctx context.Context, pipeline string, req greenlight.TriggerRequest) (*greenlight.Run, error)
 	// Cancel cancels a run that has not finished (ECONFLICT if it has).
 	Cancel(ctx context.Context, runID int64) (*greenlight.Run, error)
+	// Rollback starts a run deploying an earlier release of env again: run
+	// fromRun's, or with 0 the one live before the current one.
+	Rollback(ctx context.Context, pipeline, env string, fromRun int64) (*greenlight.Run, error)
 	// Lookup shows what a token approves; it changes nothing.
 	Lookup(ctx context.Context, token string) (*approval.View, error)
 	// Decide records a decision through a token.

@@ -38,6 +38,8 @@ func Run(t *testing.T, open Opener) {
 		{"UseTokenRace", testUseTokenRace},
 		{"RevokeTokens", testRevokeTokens},
 		{"Releases", testReleases},
+		{"TargetStates", testTargetStates},
+		{"Retirements", testRetirements},
 		{"Mail", testMail},
 		{"EnqueueMailRace", testEnqueueMailRace},
 		{"DueMail", testDueMail},
