@@ -14,18 +14,6 @@ import (
 	"github.com/greenlight-cd/greenlight/webhook"
 )
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // fakePush records the deliveries it is given and answers by the commit:
 // "e…" fails for a while (EUNAVAILABLE), "b…" is a bad request, "c…" is an
 // internal error; others start run n.
