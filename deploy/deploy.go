@@ -1,5 +1,6 @@
 // Package deploy installs a build's artifact on an environment's targets
-// (SPEC §4, §9): it unpacks the release beside the earlier ones, runs the
+// (SPEC §4, §9), directories on the server's machine (local.go) or on hosts
+// reached over SSH (ssh*.go, one pooled connection per host): it unpacks the release beside the earlier ones, runs the
 // release's lifecycle hooks, switches `current` atomically, checks health, and
 // on a failure rolls the targets it changed back to the release that was
 // live (a rolling deploy tolerates MaxFailed failed hosts, each rolled back

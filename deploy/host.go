@@ -10,7 +10,7 @@ import (
 
 // host is one target as the deploy flow sees it: the per-host operations that
 // a rollout sequences and a strategy drives. Local directories implement it
-// (local.go); SSH hosts will implement the same operations remotely.
+// (local.go), and SSH hosts the same operations remotely (ssh.go).
 //
 // Contract:
 //   - A host is used by one goroutine at a time; different hosts run in

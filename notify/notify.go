@@ -5,6 +5,10 @@
 // pipeline's notify list. The Dispatcher sends queued mail through a
 // mail.Sender, retrying with backoff.
 //
+// The StatusReporter (status.go) is the event log's other subscriber: it
+// turns run and stage events into commit statuses, which the StatusSender
+// posts to the pipeline's forge (package forge), retrying with backoff.
+//
 // Delivery is at least once with de-duplication: the Notifier advances its
 // cursor only after an event was handled, and every mail has a Key, so
 // handling an event twice queues nothing twice and makes no second token.
