@@ -1,6 +1,7 @@
 package web
 
 import (
+	"log/slog"
 	"context"
 	"fmt"
 	"io"
@@ -183,7 +184,8 @@ func newEnv(t testing.TB) *env {
 		}},
 	}
 	e.eng = &testEngine{srv: e.srv, store: db, approvals: approval.New(db, clk.Now), now: clk.Now}
-	inbox, err := orchestrator.NewInbox(orchestrator.InboxConfig{Store: db, Push: e.eng.Push, Head: fakeHead, Now: clk.Now})
+	inbox, err := orchestrator.NewInbox(orchestrator.InboxConfig{Store: db, Push: e.eng.Push, Head: fakeHead, Now: clk.Now,
+		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
