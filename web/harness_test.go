@@ -1,10 +1,10 @@
 package web
 
 import (
-	"log/slog"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
