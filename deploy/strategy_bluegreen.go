@@ -15,7 +15,8 @@ import (
 // the order groups first appear in Request.Targets) all at once, checks it,
 // then switches the router to the idle group's servers alone. A host of the
 // idle group that already runs the release and passes health is not
-// reinstalled, so going back to a release kept there is a switch only. If
+// reinstalled (without a health check it always is), so going back to a
+// release kept there is a switch only. If
 // the idle group fails, or the router refuses the switch, the idle group is
 // rolled back and traffic stays where it was. The old group keeps running:
 // Retire stops it later.
@@ -34,7 +35,9 @@ func blueGreen(ctx context.Context, dep *deployment) error {
 	dep.log.Printf("deploying to idle group %s (active: %s)", idle, orNoneGroup(dep.req.Active))
 	errs := make([]error, len(rs))
 	dep.each(rs, func(i int, r *rollout) {
-		if r.already(ctx) {
+		// Without a health check nothing proves the kept release still
+		// runs (Retire may have stopped it): install it again.
+		if dep.req.Health.enabled() && r.already(ctx) {
 			errs[i] = r.skip(ctx)
 			return
 		}
