@@ -42,3 +42,25 @@ func TestBlueGreenWithoutHealthReinstallsKeptGroup(t *testing.T) {
 	f.mustRun(t, []string{"1", "1", "2", "2"}, []string{"v1", "v1", "v2", "v2"})
 	waitFor(t, ngx.URL, "v1")
 }
+
+// Retire leaves alone a group that runs another release by now: a later
+// deploy went to it before the retirement came due.
+func TestRetireSkipsGroupRunningAnotherRelease(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 2)
+	f.groups = []string{"blue", "green"}
+	d := New(nil)
+	deployAll(t, d, f)
+	if _, err := d.Deploy(context.Background(), f.request(t, "3", "v3")); err != nil {
+		t.Fatal(err)
+	}
+	err := d.Retire(context.Background(), RetireRequest{Release: "1", Group: "blue", Targets: f.request(t, "1", "v1").Targets, Log: f.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := f.log.String()
+	if strings.Contains(log, "group blue retired") || !strings.Contains(log, "runs release 3, not 1: nothing to retire") {
+		t.Errorf("retire of release 1 on a group running 3:\n%s", log)
+	}
+	f.mustRun(t, repeat("3", 2), repeat("v3", 2))
+}
