@@ -60,6 +60,11 @@ func canary(ctx context.Context, dep *deployment, steps []CanaryStep) error {
 		var err error
 		if st.Traffic.N > 0 {
 			k := st.Traffic.count(n)
+			if st.Traffic.N < 100 && n > 1 {
+				// Rounding up must not put every host on the release: the
+				// weights then give all traffic to it, not pct%.
+				k = min(k, n-1)
+			}
 			dep.log.Printf("step %d: %d%% of traffic on %d of %d hosts", i+1, st.Traffic.N, max(k, done), n)
 			if err = step(ctx, k); err == nil {
 				err = dep.setTraffic(ctx, st.Traffic.N)

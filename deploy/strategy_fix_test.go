@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -63,4 +65,27 @@ func TestRetireSkipsGroupRunningAnotherRelease(t *testing.T) {
 		t.Errorf("retire of release 1 on a group running 3:\n%s", log)
 	}
 	f.mustRun(t, repeat("3", 2), repeat("v3", 2))
+}
+
+// A traffic step below 100% keeps at least one host on the old release:
+// 75% of two hosts is one host weighted 3 to 1, not all traffic new.
+func TestCanaryTrafficStepBelowAllKeepsAnOldHost(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 2)
+	d := New(nil)
+	deployAll(t, d, f)
+	out := filepath.Join(t.TempDir(), "weights")
+	req := f.request(t, "2", "v2")
+	req.Router = &Router{Type: RouterCommand, Switch: `echo "$GREENLIGHT_WEIGHTS" >> ` + out}
+	req.Strategy = Strategy{Type: Canary, Steps: []CanaryStep{
+		{Traffic: Amount{N: 75, Percent: true}}, {Traffic: Amount{N: 100, Percent: true}}}}
+	if _, err := d.Deploy(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	a, c := f.server(0), f.server(1)
+	if want := a + "=3," + c + "=1\n" + a + "=1," + c + "=1\n"; string(b) != want {
+		t.Errorf("switch command saw:\n%s\nwant:\n%s", b, want)
+	}
+	f.mustRun(t, repeat("2", 2), repeat("v2", 2))
 }
