@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Without a health check nothing proves a kept blue-green group still runs
@@ -88,4 +89,43 @@ func TestCanaryTrafficStepBelowAllKeepsAnOldHost(t *testing.T) {
 		t.Errorf("switch command saw:\n%s\nwant:\n%s", b, want)
 	}
 	f.mustRun(t, repeat("2", 2), repeat("v2", 2))
+}
+
+// A failed reload puts the old file back and reloads again, so nginx does
+// not keep whatever half of the new file the failed reload applied.
+func TestNginxFailedReloadReloadsOldFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file, calls := filepath.Join(dir, "upstream.conf"), filepath.Join(dir, "reloads")
+	if err := os.WriteFile(file, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	stage := newStageLog(&log)
+	// The first reload fails, the next ones succeed; each records the file it saw.
+	counter := filepath.Join(dir, "count")
+	reload := `cat ` + file + ` >> ` + calls + `; echo x >> ` + counter + `; [ "$(wc -l < ` + counter + `)" -ge 2 ]`
+	n := &nginxRouter{file: file, upstream: "app", test: "true", reload: reload,
+		run: &shell{timeout: 10 * time.Second, log: stage.target("router")}, log: stage.target("router")}
+	err := n.Set(context.Background(), []weight{{"127.0.0.1:1", 1}})
+	if err == nil || !strings.Contains(err.Error(), "reload failed") {
+		t.Fatalf("Set error = %v, want the failed reload", err)
+	}
+	if got, _ := os.ReadFile(file); string(got) != "old\n" {
+		t.Errorf("file after the failed reload = %q, want the old one", got)
+	}
+	got, _ := os.ReadFile(calls)
+	if want := upstreamConf("app", []weight{{"127.0.0.1:1", 1}}) + "old\n"; string(got) != want {
+		t.Errorf("reloads saw:\n%s\nwant the new file, then the old one reloaded:\n%s", got, want)
+	}
+
+	// When the second reload fails too, the error says so.
+	if err := os.WriteFile(calls, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.reload = `echo x >> ` + calls + `; exit 1`
+	err = n.Set(context.Background(), []weight{{"127.0.0.1:1", 1}})
+	if err == nil || !strings.Contains(err.Error(), "reloading the restored file") {
+		t.Errorf("Set error = %v, want the failed reload of the restored file reported", err)
+	}
 }
