@@ -15,7 +15,9 @@ import (
 // first, and the router (if any) gets the weights of before the deploy
 // (in blue-green, all traffic on req.Active). The release's stop hook is
 // that of req.Hooks, or the one stored with the release when req.Hooks is
-// empty. No archive is needed. Result lists the targets it returned.
+// empty. No archive is needed. Result lists the targets it returned, and
+// those it could not (a host unreachable), which fail the rollback without
+// stopping it.
 func (d *Deployer) Rollback(ctx context.Context, req Request) (Result, error) {
 	if err := d.prepare(&req, false); err != nil {
 		return Result{}, err
@@ -27,13 +29,22 @@ func (d *Deployer) Rollback(ctx context.Context, req Request) (Result, error) {
 	defer dep.close()
 	start := time.Now()
 
-	var rs []*rollout
+	var rs, all []*rollout
 	for _, r := range dep.rs {
 		if r.stored == nil || r.stored.Phase == PhaseRolledBack {
 			continue
 		}
+		all = append(all, r)
 		if err := r.findPrevious(ctx); err != nil {
-			return Result{}, fmt.Errorf("target %s: %w", r.h.Name(), err)
+			// One unreachable host must not keep the others (and the
+			// router) on the release: it is reported failed, stored
+			// Previous kept, so a later rollback can try it again.
+			err = fmt.Errorf("cannot roll back: %w", err)
+			r.outcome.Error, r.failure = err.Error(), err
+			r.log.Printf("%v", err)
+			r.reportQuietly(PhaseFailed, err.Error())
+			dep.touched = append(dep.touched, r)
+			continue
 		}
 		if req.Hooks == (greenlight.Hooks{}) {
 			if info, ok, err := r.h.Info(ctx, req.Release); err == nil && ok {
@@ -63,7 +74,7 @@ func (d *Deployer) Rollback(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	res := dep.result()
-	err = errors.Join(rerr, failures(rs))
+	err = errors.Join(rerr, failures(all))
 	if err == nil {
 		res.RolledBack = len(rs) > 0
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,39 @@ func TestNginxFailedReloadReloadsOldFile(t *testing.T) {
 	err = n.Set(context.Background(), []weight{{"127.0.0.1:1", 1}})
 	if err == nil || !strings.Contains(err.Error(), "reloading the restored file") {
 		t.Errorf("Set error = %v, want the failed reload of the restored file reported", err)
+	}
+}
+
+// A target whose previous release cannot be read does not stop the rollback
+// of the others: it is reported failed, the rest go back.
+func TestRollbackGoesOnPastAFailedTarget(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 2)
+	d := New(nil)
+	deployAll(t, d, f)
+	interrupted(t, d, f, 2)
+	if err := os.WriteFile(filepath.Join(f.envs[0].dir, "releases", "1", infoFile), []byte("{garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	req := f.request(t, "2", "v2")
+	req.Archive, req.Digest = "", ""
+	req.Resume = []TargetState{
+		{Target: f.envs[0].dir, Phase: PhaseLive, Previous: "1"},
+		{Target: f.envs[1].dir, Phase: PhaseLive, Previous: "1"},
+	}
+	rec := &recorder{}
+	req.Progress = rec.progress
+	res, err := d.Rollback(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), "target "+f.envs[0].dir+": cannot roll back") {
+		t.Fatalf("error = %v, want t0's failure", err)
+	}
+	mustCurrent(t, f.envs[0].dir, "2")
+	mustCurrent(t, f.envs[1].dir, "1")
+	waitAnswer(t, f.envs[1].port, "v1")
+	if len(res.Targets) != 2 || res.Targets[0].Status != StatusFailed || res.Targets[1].Status != StatusRolledBack {
+		t.Errorf("result = %+v, want t0 failed and t1 rolled back", res)
+	}
+	if got := rec.phases(f); !slices.Contains(got, "t0:failed") || !slices.Contains(got, "t1:rolled-back") {
+		t.Errorf("phases = %v, want t0 failed and t1 rolled back", got)
 	}
 }
