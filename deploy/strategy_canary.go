@@ -180,7 +180,7 @@ func (dep *deployment) setWeights(ctx context.Context, ws []weight) error {
 }
 
 // restoreRouter puts back the weights of before the deploy, if they were
-// changed. It runs even when ctx is cancelled: that may be why.
+// changed (for a resumed deploy, the computed ones: dep.initial). It runs even when ctx is cancelled: that may be why.
 func (dep *deployment) restoreRouter(ctx context.Context) error {
 	if !dep.routed {
 		return nil
@@ -188,7 +188,10 @@ func (dep *deployment) restoreRouter(ctx context.Context) error {
 	dep.log.Printf("restoring the router's weights")
 	ctx = context.WithoutCancel(ctx)
 	set := dep.router.Set
-	if r, ok := dep.router.(restorer); ok {
+	// A resumed deploy would "restore" the file as the crash left it (its
+	// first Set captures it): the computed weights of before the deploy
+	// are what was there before.
+	if r, ok := dep.router.(restorer); ok && len(dep.req.Resume) == 0 {
 		set = r.Restore
 	}
 	if err := set(ctx, dep.initial); err != nil {

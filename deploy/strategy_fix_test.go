@@ -164,3 +164,31 @@ func TestRollbackGoesOnPastAFailedTarget(t *testing.T) {
 		t.Errorf("phases = %v, want t0 failed and t1 rolled back", got)
 	}
 }
+
+// A resumed deploy that fails restores the weights of before the deploy, not
+// the upstream file as the crash left it (mid-canary).
+func TestResumedCanaryFailureRestoresInitialWeights(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 2)
+	f.fail[1] = "v2"
+	d := New(nil)
+	deployAll(t, d, f)
+	file := filepath.Join(t.TempDir(), "upstream.conf")
+	atCrash := upstreamConf("app", []weight{{f.server(0), 1}, {f.server(1), 9}})
+	if err := os.WriteFile(file, []byte(atCrash), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	req := f.request(t, "2", "v2")
+	req.Router = &Router{Type: RouterNginx, UpstreamFile: file, Upstream: "app", Test: "true", Reload: "true"}
+	req.Strategy = Strategy{Type: Canary, Steps: []CanaryStep{
+		{Traffic: Amount{N: 10, Percent: true}}, {Traffic: Amount{N: 100, Percent: true}}}}
+	req.Resume = []TargetState{{Target: f.envs[0].dir, Phase: PhaseInstalling, Previous: "1"}, {Target: f.envs[1].dir, Phase: PhasePending}}
+	if _, err := d.Deploy(context.Background(), req); err == nil {
+		t.Fatal("deploy succeeded, want the second host's failure")
+	}
+	got, _ := os.ReadFile(file)
+	if want := upstreamConf("app", []weight{{f.server(0), 1}, {f.server(1), 1}}); string(got) != want {
+		t.Errorf("upstream file after the rollback:\n%s\nwant the weights of before the deploy:\n%s", got, want)
+	}
+	f.mustRun(t, repeat("1", 2), repeat("v1", 2))
+}
