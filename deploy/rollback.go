@@ -35,14 +35,9 @@ func (d *Deployer) Rollback(ctx context.Context, req Request) (Result, error) {
 			continue
 		}
 		all = append(all, r)
-		if err := r.findPrevious(ctx); err != nil {
-			// One unreachable host must not keep the others (and the
-			// router) on the release: it is reported failed, stored
-			// Previous kept, so a later rollback can try it again.
-			err = fmt.Errorf("cannot roll back: %w", err)
-			r.outcome.Error, r.failure = err.Error(), err
-			r.log.Printf("%v", err)
-			r.reportQuietly(PhaseFailed, err.Error())
+		// One unreachable host must not keep the others (and the router)
+		// on the release: it is reported failed, and the rest go on.
+		if !r.fromStored(ctx) {
 			dep.touched = append(dep.touched, r)
 			continue
 		}
@@ -51,10 +46,6 @@ func (d *Deployer) Rollback(ctx context.Context, req Request) (Result, error) {
 				r.hooks = info.Hooks
 			}
 		}
-		// The interrupted attempt may have gone as far as starting the
-		// release: undo all of it.
-		r.phase = r.stored.Phase
-		r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
 		rs = append(rs, r)
 	}
 	var rerr error

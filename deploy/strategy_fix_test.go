@@ -192,3 +192,80 @@ func TestResumedCanaryFailureRestoresInitialWeights(t *testing.T) {
 	}
 	f.mustRun(t, repeat("1", 2), repeat("v1", 2))
 }
+
+// A resumed deploy that fails before reaching the targets the interrupted
+// attempt changed rolls those back too: the environment runs one release.
+func TestResumedDeployFailureRollsBackUnreachedTargets(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 3)
+	d := New(nil)
+	deployAll(t, d, f)
+	interrupted(t, d, f, 3)
+	f.fail[0] = "v2" // this time the first host fails
+	req := f.request(t, "2", "v2")
+	req.Strategy = Strategy{Type: Rolling}
+	req.Resume = []TargetState{
+		{Target: f.envs[0].dir, Phase: PhaseInstalling, Previous: "1"},
+		{Target: f.envs[1].dir, Phase: PhaseLive, Previous: "1"},
+		{Target: f.envs[2].dir, Phase: PhaseRollingBack, Previous: "1"},
+	}
+	rec := &recorder{}
+	req.Progress = rec.progress
+	res, err := d.Deploy(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), "hook start failed") {
+		t.Fatalf("error = %v, want the first host's start failure", err)
+	}
+	f.mustRun(t, repeat("1", 3), repeat("v1", 3))
+	if len(res.Targets) != 3 || !res.RolledBack {
+		t.Fatalf("result = %+v, want all three targets", res)
+	}
+	for i, o := range res.Targets {
+		if o.Status != StatusRolledBack {
+			t.Errorf("target %d: outcome %+v, want rolled back", i, o)
+		}
+	}
+	got := rec.phases(f)
+	for _, want := range []string{"t1:rolled-back", "t2:rolled-back"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("phases = %v, want %s", got, want)
+		}
+	}
+	if strings.Contains(f.log.String(), "["+f.envs[1].dir+"] installing") {
+		t.Errorf("an unreached target was installed:\n%s", f.log)
+	}
+}
+
+// The same in a resumed canary that fails before moving traffic: the router
+// still gets the weights of before the deploy (the crash left others).
+func TestResumedCanaryFailureRestoresRouterAndUnreached(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 3)
+	d := New(nil)
+	deployAll(t, d, f)
+	interrupted(t, d, f, 3)
+	f.fail[0] = "v2"
+	out := filepath.Join(t.TempDir(), "weights")
+	req := f.request(t, "2", "v2")
+	req.Router = &Router{Type: RouterCommand, Switch: `echo "$GREENLIGHT_WEIGHTS" >> ` + out}
+	req.Strategy = Strategy{Type: Canary, Steps: []CanaryStep{
+		{Hosts: Amount{N: 1}}, {Traffic: Amount{N: 50, Percent: true}}, {Traffic: Amount{N: 100, Percent: true}}}}
+	req.Resume = []TargetState{
+		{Target: f.envs[0].dir, Phase: PhaseLive, Previous: "1"},
+		{Target: f.envs[1].dir, Phase: PhaseLive, Previous: "1"},
+		{Target: f.envs[2].dir, Phase: PhaseInstalling, Previous: "1"},
+	}
+	killProcess(readPID(filepath.Join(f.envs[0].dir, "releases", "2", "app.pid")))
+	req.Health.Timeout = 500_000_000
+	res, err := d.Deploy(context.Background(), req)
+	if err == nil {
+		t.Fatal("deploy succeeded, want the first host's failure")
+	}
+	f.mustRun(t, repeat("1", 3), repeat("v1", 3))
+	if len(res.Targets) != 3 {
+		t.Errorf("result = %+v, want all three targets", res)
+	}
+	b, _ := os.ReadFile(out)
+	if want := f.server(0) + "=1," + f.server(1) + "=1," + f.server(2) + "=1\n"; string(b) != want {
+		t.Errorf("router got %q, want the weights of before the deploy %q", b, want)
+	}
+}
