@@ -40,6 +40,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -169,6 +170,9 @@ func (d *Deployer) Deploy(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	err = dep.run(ctx)
+	if err != nil && len(req.Resume) > 0 {
+		err = errors.Join(err, dep.undoNotReached(ctx))
+	}
 	res := dep.result()
 	if err == nil {
 		for _, r := range dep.rs {

@@ -15,7 +15,9 @@ import (
 // first, and the router (if any) gets the weights of before the deploy
 // (in blue-green, all traffic on req.Active). The release's stop hook is
 // that of req.Hooks, or the one stored with the release when req.Hooks is
-// empty. No archive is needed. Result lists the targets it returned.
+// empty. No archive is needed. Result lists the targets it returned, and
+// those it could not (a host unreachable), which fail the rollback without
+// stopping it.
 func (d *Deployer) Rollback(ctx context.Context, req Request) (Result, error) {
 	if err := d.prepare(&req, false); err != nil {
 		return Result{}, err
@@ -27,23 +29,23 @@ func (d *Deployer) Rollback(ctx context.Context, req Request) (Result, error) {
 	defer dep.close()
 	start := time.Now()
 
-	var rs []*rollout
+	var rs, all []*rollout
 	for _, r := range dep.rs {
 		if r.stored == nil || r.stored.Phase == PhaseRolledBack {
 			continue
 		}
-		if err := r.findPrevious(ctx); err != nil {
-			return Result{}, fmt.Errorf("target %s: %w", r.h.Name(), err)
+		all = append(all, r)
+		// One unreachable host must not keep the others (and the router)
+		// on the release: it is reported failed, and the rest go on.
+		if !r.fromStored(ctx) {
+			dep.touched = append(dep.touched, r)
+			continue
 		}
 		if req.Hooks == (greenlight.Hooks{}) {
 			if info, ok, err := r.h.Info(ctx, req.Release); err == nil && ok {
 				r.hooks = info.Hooks
 			}
 		}
-		// The interrupted attempt may have gone as far as starting the
-		// release: undo all of it.
-		r.phase = r.stored.Phase
-		r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
 		rs = append(rs, r)
 	}
 	var rerr error
@@ -63,7 +65,7 @@ func (d *Deployer) Rollback(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	res := dep.result()
-	err = errors.Join(rerr, failures(rs))
+	err = errors.Join(rerr, failures(all))
 	if err == nil {
 		res.RolledBack = len(rs) > 0
 	}

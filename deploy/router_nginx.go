@@ -62,7 +62,7 @@ func (n *nginxRouter) Restore(ctx context.Context, ws []weight) error {
 }
 
 // write replaces the file with conf, tests and reloads; on a failure the
-// previous file is back.
+// previous file is back (and, after a failed reload, reloaded).
 func (n *nginxRouter) write(ctx context.Context, conf []byte) error {
 	old, err := os.ReadFile(n.file)
 	existed := err == nil
@@ -92,7 +92,15 @@ func (n *nginxRouter) write(ctx context.Context, conf []byte) error {
 		if rerr := restore(); rerr != nil {
 			return fmt.Errorf("nginx: reload failed: %w; restoring %s: %w", err, n.file, rerr)
 		}
-		return fmt.Errorf("nginx: reload failed, %s restored: %w", n.file, err)
+		// The failed reload may have been applied in part (or nginx reloads
+		// later on its own): load the restored file again. Best effort, even
+		// when ctx was cancelled, which may be why the reload failed.
+		if _, rerr := n.run.run(context.WithoutCancel(ctx), n.reload); rerr != nil {
+			n.log.Printf("reloading the restored %s failed: nginx may run the new weights", n.file)
+			return fmt.Errorf("nginx: reload failed, %s restored: %w; reloading the restored file: %w", n.file, err, rerr)
+		}
+		n.log.Printf("reload failed: %s restored and reloaded", n.file)
+		return fmt.Errorf("nginx: reload failed, %s restored and reloaded: %w", n.file, err)
 	}
 	return nil
 }

@@ -165,9 +165,9 @@ func TestCommandRouterLinearTraffic(t *testing.T) {
 	f.mustRun(t, repeat("2", 2), repeat("v2", 2))
 	b, _ := os.ReadFile(out)
 	a, c := f.server(0), f.server(1)
-	// 25% and 50% on one host of two, then 75% and 100% on both: weights
-	// only change twice.
-	want := a + "=1," + c + "=3\n" + a + "=1," + c + "=1\n"
+	// 25%, 50% and 75% on one host of two (a step below 100% keeps an old
+	// host), then 100% on both.
+	want := a + "=1," + c + "=3\n" + a + "=1," + c + "=1\n" + a + "=3," + c + "=1\n" + a + "=1," + c + "=1\n"
 	if string(b) != want {
 		t.Errorf("switch command saw:\n%s\nwant:\n%s", b, want)
 	}

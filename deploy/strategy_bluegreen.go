@@ -15,7 +15,8 @@ import (
 // the order groups first appear in Request.Targets) all at once, checks it,
 // then switches the router to the idle group's servers alone. A host of the
 // idle group that already runs the release and passes health is not
-// reinstalled, so going back to a release kept there is a switch only. If
+// reinstalled (without a health check it always is), so going back to a
+// release kept there is a switch only. If
 // the idle group fails, or the router refuses the switch, the idle group is
 // rolled back and traffic stays where it was. The old group keeps running:
 // Retire stops it later.
@@ -34,7 +35,9 @@ func blueGreen(ctx context.Context, dep *deployment) error {
 	dep.log.Printf("deploying to idle group %s (active: %s)", idle, orNoneGroup(dep.req.Active))
 	errs := make([]error, len(rs))
 	dep.each(rs, func(i int, r *rollout) {
-		if r.already(ctx) {
+		// Without a health check nothing proves the kept release still
+		// runs (Retire may have stopped it): install it again.
+		if dep.req.Health.enabled() && r.already(ctx) {
 			errs[i] = r.skip(ctx)
 			return
 		}
@@ -82,8 +85,9 @@ type RetireRequest struct {
 // Retire runs the `stop` hook of req.Release, as stored with that release,
 // on each target of req.Group. The orchestrator calls it keep_old after a
 // blue-green switch, unless traffic went back to the group meanwhile. A
-// target without that release, or whose release has no stop hook, is
-// skipped; errors are joined per target.
+// target whose `current` is not that release (a later deploy went there),
+// or whose release has no stop hook, is skipped; errors are joined per
+// target.
 func (d *Deployer) Retire(ctx context.Context, req RetireRequest) error {
 	if err := validRelease(req.Release); err != nil {
 		return err
@@ -110,6 +114,19 @@ func (d *Deployer) Retire(ctx context.Context, req RetireRequest) error {
 			return err
 		}
 		log := stage.target(h.Name())
+		// A later deploy may have gone to this group before the retirement
+		// came due: its stop hook could stop that release's app too.
+		cur, err := h.Current(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("target %s: %w", h.Name(), err))
+			continue
+		}
+		if cur != req.Release {
+			log.Printf("runs %s, not %s: nothing to retire", orNone(cur), req.Release)
+			d.log.Info("retire skipped", "environment", req.Environment, "group", req.Group,
+				"target", h.Name(), "release", req.Release, "current", cur)
+			continue
+		}
 		info, ok, err := h.Info(ctx, req.Release)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("target %s: %w", h.Name(), err))

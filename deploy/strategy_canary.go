@@ -60,6 +60,11 @@ func canary(ctx context.Context, dep *deployment, steps []CanaryStep) error {
 		var err error
 		if st.Traffic.N > 0 {
 			k := st.Traffic.count(n)
+			if st.Traffic.N < 100 && n > 1 {
+				// Rounding up must not put every host on the release: the
+				// weights then give all traffic to it, not pct%.
+				k = min(k, n-1)
+			}
 			dep.log.Printf("step %d: %d%% of traffic on %d of %d hosts", i+1, st.Traffic.N, max(k, done), n)
 			if err = step(ctx, k); err == nil {
 				err = dep.setTraffic(ctx, st.Traffic.N)
@@ -175,7 +180,7 @@ func (dep *deployment) setWeights(ctx context.Context, ws []weight) error {
 }
 
 // restoreRouter puts back the weights of before the deploy, if they were
-// changed. It runs even when ctx is cancelled: that may be why.
+// changed (for a resumed deploy, the computed ones: dep.initial). It runs even when ctx is cancelled: that may be why.
 func (dep *deployment) restoreRouter(ctx context.Context) error {
 	if !dep.routed {
 		return nil
@@ -183,7 +188,10 @@ func (dep *deployment) restoreRouter(ctx context.Context) error {
 	dep.log.Printf("restoring the router's weights")
 	ctx = context.WithoutCancel(ctx)
 	set := dep.router.Set
-	if r, ok := dep.router.(restorer); ok {
+	// A resumed deploy would "restore" the file as the crash left it (its
+	// first Set captures it): the computed weights of before the deploy
+	// are what was there before.
+	if r, ok := dep.router.(restorer); ok && len(dep.req.Resume) == 0 {
 		set = r.Restore
 	}
 	if err := set(ctx, dep.initial); err != nil {

@@ -1,0 +1,86 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// errNotReached is why a target an interrupted attempt changed is rolled
+// back when the resumed attempt failed before it got to it.
+var errNotReached = errors.New("rolled back: the resumed deploy failed before reaching this target")
+
+// changedBefore reports whether an interrupted attempt may have changed r:
+// its stored phase says it was being installed, was live, or was being
+// rolled back.
+func (r *rollout) changedBefore() bool {
+	if r.stored == nil {
+		return false
+	}
+	switch r.stored.Phase {
+	case PhaseInstalling, PhaseLive, PhaseRollingBack:
+		return true
+	}
+	return false
+}
+
+// fromStored readies r to undo what an interrupted attempt did, which may
+// have gone as far as starting the release. A target whose previous release
+// cannot be read (its host unreachable) is reported failed, its stored
+// Previous kept so that a later rollback can try again; it returns false.
+func (r *rollout) fromStored(ctx context.Context) bool {
+	if err := r.findPrevious(ctx); err != nil {
+		err = fmt.Errorf("cannot roll back: %w", err)
+		r.outcome.Status, r.outcome.Error, r.failure = StatusFailed, err.Error(), err
+		r.log.Printf("%v", err)
+		r.reportQuietly(PhaseFailed, err.Error())
+		return false
+	}
+	r.phase = r.stored.Phase
+	r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
+	return true
+}
+
+// undoNotReached runs after a resumed deploy failed: the targets the
+// interrupted attempt changed that this attempt did not reach would keep the
+// release while the others went back. They go back too, the last first, and
+// the router (if this attempt did not already) gets the weights of before
+// the deploy, as the crash may have left any. It returns why any of them
+// could not be returned.
+func (dep *deployment) undoNotReached(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx) // the cancellation may be why it failed
+	var rs, ready []*rollout
+	for _, r := range dep.rs {
+		if r.changedBefore() && !slices.Contains(dep.touched, r) {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	var rerr error
+	if dep.router != nil && !dep.routed {
+		dep.routed = true
+		rerr = dep.restoreRouter(ctx)
+	}
+	for _, r := range rs {
+		r.log.Printf("changed by the interrupted attempt, not reached by this one")
+		if r.fromStored(ctx) {
+			ready = append(ready, r)
+		} else {
+			dep.touched = append(dep.touched, r)
+		}
+	}
+	errs := make([]error, len(ready))
+	for i := range errs {
+		errs[i] = errNotReached
+	}
+	dep.undo(ctx, ready, errs)
+	for _, r := range ready {
+		if r.outcome.Status == StatusRolledBack {
+			r.failure = nil // the deploy's own failure says why
+		}
+	}
+	return errors.Join(rerr, failures(rs))
+}
