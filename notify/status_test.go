@@ -6,6 +6,7 @@ package notify_test
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -125,8 +126,41 @@ func TestPullRequestRunsReportOnTheirHeadCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[1].Context != "greenlight/hello/build" || list[1].DoneAt == nil {
+	if len(list) != 2 || list[1].Context != "greenlight/hello/pr/build" || list[1].DoneAt == nil {
 		t.Errorf("statuses of the head commit: %+v, want the run's and the build's, posted", list)
+	}
+}
+
+// A pull request's run and a branch run of the same commit (a request from
+// a branch of the same repository) report under their own contexts: the
+// failed request must not be hidden by the branch's success, nor the other
+// way round.
+func TestPullRequestAndBranchRunsOfOneCommitKeepTheirStatuses(t *testing.T) {
+	w := newStatusWorld(t)
+	branch := w.newRun("hello", nil)
+	pr := w.newRun("hello", &greenlight.PullRequest{Number: 7, HeadBranch: "feature", BaseBranch: "main"})
+	w.start(branch, "build")
+	w.start(pr, "build")
+	w.finish(pr, "build", greenlight.StageFailed, time.Second)
+	w.end(pr, greenlight.RunFailed)
+	w.finish(branch, "build", greenlight.StageSucceeded, time.Second)
+	w.step()
+	got := map[string]string{}
+	list, err := w.store.CommitStatuses(t.Context(), "hello", commit().SHA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		got[s.Context] = string(s.State) + " " + s.Description
+	}
+	want := map[string]string{
+		"greenlight/hello":          "running running build",
+		"greenlight/hello/build":    "success build passed in 2s",
+		"greenlight/hello/pr":       "failure failed at build",
+		"greenlight/hello/pr/build": "failure build failed after 1s",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("statuses of the commit:\n got %v\nwant %v", got, want)
 	}
 }
 

@@ -24,6 +24,11 @@ type update struct {
 // approvers' addresses and comments stay out.
 func (r *StatusReporter) updates(ctx context.Context, e greenlight.Event, run *greenlight.Run) ([]update, error) {
 	runCtx := "greenlight/" + run.Pipeline
+	if run.PullRequest != nil {
+		// A request's head is often a commit a branch run builds too; with
+		// the same contexts each run would overwrite the other's result.
+		runCtx += "/pr"
+	}
 	stageCtx := func(stage string) string { return runCtx + "/" + stage }
 	switch e.Type {
 	case greenlight.EventRunCreated:
