@@ -153,6 +153,10 @@ type Tx interface {
 	LastBuilt(ctx context.Context, pipeline, ref string) (string, error)
 	// SetLastBuilt records sha as that commit, replacing the one before.
 	SetLastBuilt(ctx context.Context, pipeline, ref, sha string, at time.Time) error
+	// AdvanceLastBuilt records sha as that commit unless it already is, in
+	// one conditional statement; false if it already was, so that of two
+	// racing triggers of one commit exactly one builds it.
+	AdvanceLastBuilt(ctx context.Context, pipeline, ref, sha string, at time.Time) (bool, error)
 
 	// EnqueueDelivery inserts d into the webhook inbox unless the pipeline
 	// has a delivery with d.DeliveryID already (one conditional statement);

@@ -43,7 +43,9 @@ const DefaultStatusMaxAge = time.Hour
 // the store's status outbox, the commit statuses each event means (SPEC
 // §10): one context per stage, greenlight/<pipeline>/<stage>, and one for
 // the run, greenlight/<pipeline>, each linking to the run's page. A
-// pull-request run reports the same way: its commit is the request's head.
+// pull-request run reports on the request's head commit under contexts of
+// its own, greenlight/<pipeline>/pr and greenlight/<pipeline>/pr/<stage>,
+// so that a branch run of the same commit does not overwrite them.
 //
 // It only queues: posting is the StatusSender's, so a slow or failing forge
 // never holds up the event log, let alone a run. Queuing is idempotent (the

@@ -6,6 +6,7 @@ package notify_test
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -57,11 +58,11 @@ func TestStatusesOfARunThroughARejection(t *testing.T) {
 			"running running build",
 			"running running staging",
 			"pending waiting for approval at approval",
-			"failed rejected by pm@example.com",
+			"failed rejected at approval",
 		},
 		"greenlight/hello/build":    {"running build running", "success build passed in 42s"},
 		"greenlight/hello/staging":  {"running deploying to staging", "success deployed to staging in 12s"},
-		"greenlight/hello/approval": {"pending waiting for approval", "failed rejected by pm@example.com"},
+		"greenlight/hello/approval": {"pending waiting for approval", "failed rejected"},
 	}
 	for ctx, states := range want {
 		if strings.Join(got[ctx], " | ") != strings.Join(states, " | ") {
@@ -77,6 +78,9 @@ func TestStatusesOfARunThroughARejection(t *testing.T) {
 		}
 		if strings.Contains(p.Description, "hunter2") {
 			t.Errorf("%s: description %q holds the approver's comment", p.Context, p.Description)
+		}
+		if strings.Contains(p.Description, "@") {
+			t.Errorf("%s: description %q names the approver (public on public repositories)", p.Context, p.Description)
 		}
 	}
 }
@@ -122,8 +126,41 @@ func TestPullRequestRunsReportOnTheirHeadCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[1].Context != "greenlight/hello/build" || list[1].DoneAt == nil {
+	if len(list) != 2 || list[1].Context != "greenlight/hello/pr/build" || list[1].DoneAt == nil {
 		t.Errorf("statuses of the head commit: %+v, want the run's and the build's, posted", list)
+	}
+}
+
+// A pull request's run and a branch run of the same commit (a request from
+// a branch of the same repository) report under their own contexts: the
+// failed request must not be hidden by the branch's success, nor the other
+// way round.
+func TestPullRequestAndBranchRunsOfOneCommitKeepTheirStatuses(t *testing.T) {
+	w := newStatusWorld(t)
+	branch := w.newRun("hello", nil)
+	pr := w.newRun("hello", &greenlight.PullRequest{Number: 7, HeadBranch: "feature", BaseBranch: "main"})
+	w.start(branch, "build")
+	w.start(pr, "build")
+	w.finish(pr, "build", greenlight.StageFailed, time.Second)
+	w.end(pr, greenlight.RunFailed)
+	w.finish(branch, "build", greenlight.StageSucceeded, time.Second)
+	w.step()
+	got := map[string]string{}
+	list, err := w.store.CommitStatuses(t.Context(), "hello", commit().SHA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		got[s.Context] = string(s.State) + " " + s.Description
+	}
+	want := map[string]string{
+		"greenlight/hello":          "running running build",
+		"greenlight/hello/build":    "success build passed in 2s",
+		"greenlight/hello/pr":       "failure failed at build",
+		"greenlight/hello/pr/build": "failure build failed after 1s",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("statuses of the commit:\n got %v\nwant %v", got, want)
 	}
 }
 
@@ -221,7 +258,7 @@ func TestPartialApprovalIsReported(t *testing.T) {
 		Approver: "pm@example.com", Verdict: greenlight.Approve, Status: greenlight.ApprovalPending})
 	w.step()
 	got := byContext(w.forge.posted())["greenlight/hello/approval"]
-	want := []string{"pending waiting for 2 approvals", "pending approved by pm@example.com; 1 more needed"}
+	want := []string{"pending waiting for 2 approvals", "pending 1 of 2 approvals"}
 	if strings.Join(got, " | ") != strings.Join(want, " | ") {
 		t.Errorf("approval context: got %q, want %q", got, want)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
@@ -20,10 +19,16 @@ type update struct {
 // updates decides which contexts event e changes and to what. States follow
 // the events, not the run as it is now, so that each context goes through
 // the states the run went through, in order. Descriptions name the state in
-// a few words and hold no secrets: no step output, no error text, no
-// approver's comment, only the approver's address.
+// a few words and hold no secrets: no step output, no error text, and of
+// approvals only counts. Statuses are public on public repositories, so
+// approvers' addresses and comments stay out.
 func (r *StatusReporter) updates(ctx context.Context, e greenlight.Event, run *greenlight.Run) ([]update, error) {
 	runCtx := "greenlight/" + run.Pipeline
+	if run.PullRequest != nil {
+		// A request's head is often a commit a branch run builds too; with
+		// the same contexts each run would overwrite the other's result.
+		runCtx += "/pr"
+	}
 	stageCtx := func(stage string) string { return runCtx + "/" + stage }
 	switch e.Type {
 	case greenlight.EventRunCreated:
@@ -74,13 +79,13 @@ func (r *StatusReporter) updates(ctx context.Context, e greenlight.Event, run *g
 		if err != nil {
 			return nil, fmt.Errorf("load approval %d: %w", d.ApprovalID, err)
 		}
-		var by []string
+		approvals := 0
 		for _, dec := range a.Decisions {
 			if dec.Verdict == greenlight.Approve {
-				by = append(by, dec.Approver)
+				approvals++
 			}
 		}
-		desc := fmt.Sprintf("approved by %s; %d more needed", strings.Join(by, ", "), max(a.Required-len(by), 1))
+		desc := fmt.Sprintf("%d of %d approvals", approvals, a.Required)
 		return []update{{stageCtx(a.Stage), greenlight.StatusPending, desc}}, nil
 
 	case greenlight.EventStageFinished:
@@ -95,22 +100,14 @@ func (r *StatusReporter) updates(ctx context.Context, e greenlight.Event, run *g
 		if st == nil || d.Status == greenlight.StageSkipped {
 			return nil, nil
 		}
-		desc, err := r.stageDone(ctx, run, st, d.Status)
-		if err != nil {
-			return nil, err
-		}
-		return []update{{stageCtx(st.Name), stageState(d.Status), desc}}, nil
+		return []update{{stageCtx(st.Name), stageState(d.Status), stageDone(st, d.Status)}}, nil
 
 	case greenlight.EventRunFinished:
 		var d greenlight.RunFinished
 		if !r.decode(ctx, e, &d) {
 			return nil, nil
 		}
-		desc, err := r.runDone(ctx, run, d.Status)
-		if err != nil {
-			return nil, err
-		}
-		return []update{{runCtx, runState(d.Status), desc}}, nil
+		return []update{{runCtx, runState(d.Status), runDone(run, d.Status)}}, nil
 	}
 	return nil, nil
 }
@@ -135,8 +132,8 @@ func stageRunning(st *greenlight.Stage) string {
 }
 
 // stageDone describes a finished stage: "build passed in 42s", "deploy to
-// staging failed after 3s", "rejected by pm@example.com".
-func (r *StatusReporter) stageDone(ctx context.Context, run *greenlight.Run, st *greenlight.Stage, status greenlight.StageStatus) (string, error) {
+// staging failed after 3s", "rejected".
+func stageDone(st *greenlight.Stage, status greenlight.StageStatus) string {
 	took := func(prefix string) string {
 		if st.StartedAt == nil || st.FinishedAt == nil {
 			return ""
@@ -147,84 +144,63 @@ func (r *StatusReporter) stageDone(ctx context.Context, run *greenlight.Run, st 
 	case greenlight.StageApproval:
 		switch status {
 		case greenlight.StageSucceeded:
-			return r.decided(ctx, run, st.Name, greenlight.Approve, "approved")
+			return "approved"
 		case greenlight.StageRejected:
-			return r.decided(ctx, run, st.Name, greenlight.Reject, "rejected")
+			return "rejected"
 		case greenlight.StageExpired:
-			return "approval expired: nobody approved in time", nil
+			return "approval expired: nobody approved in time"
 		case greenlight.StageCancelled:
-			return "approval no longer needed", nil
+			return "approval no longer needed"
 		}
 	case greenlight.StageDeploy:
 		switch status {
 		case greenlight.StageSucceeded:
-			return "deployed to " + st.Environment + took(" in "), nil
+			return "deployed to " + st.Environment + took(" in ")
 		case greenlight.StageFailed:
-			return "deploy to " + st.Environment + " failed" + took(" after "), nil
+			return "deploy to " + st.Environment + " failed" + took(" after ")
 		case greenlight.StageCancelled:
-			return "deploy to " + st.Environment + " cancelled", nil
+			return "deploy to " + st.Environment + " cancelled"
 		}
 	default:
 		switch status {
 		case greenlight.StageSucceeded:
-			return st.Name + " passed" + took(" in "), nil
+			return st.Name + " passed" + took(" in ")
 		case greenlight.StageFailed:
-			return st.Name + " failed" + took(" after "), nil
+			return st.Name + " failed" + took(" after ")
 		}
 	}
-	return st.Name + " " + string(status), nil
+	return st.Name + " " + string(status)
 }
 
-// runDone describes a finished run: "succeeded in 3m2s", "failed at build".
-func (r *StatusReporter) runDone(ctx context.Context, run *greenlight.Run, status greenlight.RunStatus) (string, error) {
+// runDone describes a finished run: "succeeded in 3m2s", "failed at build",
+// "rejected at approval".
+func runDone(run *greenlight.Run, status greenlight.RunStatus) string {
 	switch status {
 	case greenlight.RunSucceeded:
 		if run.FinishedAt != nil {
-			return "succeeded in " + span(run.FinishedAt.Sub(run.CreatedAt)), nil
+			return "succeeded in " + span(run.FinishedAt.Sub(run.CreatedAt))
 		}
-		return "succeeded", nil
+		return "succeeded"
 	case greenlight.RunFailed:
 		for _, s := range run.Stages {
 			if s.Status == greenlight.StageFailed {
-				return "failed at " + s.Name, nil
+				return "failed at " + s.Name
 			}
 		}
-		return "failed", nil
+		return "failed"
 	case greenlight.RunRejected:
 		for _, s := range run.Stages {
 			if s.Status == greenlight.StageRejected {
-				return r.decided(ctx, run, s.Name, greenlight.Reject, "rejected")
+				return "rejected at " + s.Name
 			}
 		}
-		return "rejected", nil
+		return "rejected"
 	case greenlight.RunExpired:
-		return "expired: nobody approved in time", nil
+		return "expired: nobody approved in time"
 	case greenlight.RunSuperseded:
-		return "superseded by a newer run", nil
+		return "superseded by a newer run"
 	}
-	return string(status), nil
-}
-
-// decided is "<verb> by a@x, b@y": who gave the verdict at the run's
-// approval stage. Only addresses: a comment may say anything.
-func (r *StatusReporter) decided(ctx context.Context, run *greenlight.Run, stage string, v greenlight.Verdict, verb string) (string, error) {
-	a, err := r.cfg.Store.ApprovalForStage(ctx, run.ID, stage)
-	if greenlight.ErrorCode(err) == greenlight.ENOTFOUND {
-		return verb, nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("load approval of run %d stage %s: %w", run.ID, stage, err)
-	}
-	var who []string
-	for _, d := range a.Decisions {
-		if d.Verdict == v {
-			who = append(who, d.Approver)
-		}
-	}
-	if len(who) == 0 {
-		return verb, nil
-	}
-	return verb + " by " + strings.Join(who, ", "), nil
+	return string(status)
 }
 
 func stageState(s greenlight.StageStatus) greenlight.StatusState {

@@ -149,9 +149,13 @@ func (e *Engine) pollRef(ctx context.Context, p *config.Pipeline, ref, prev, sha
 	} else {
 		req.Tag = strings.TrimPrefix(ref, "refs/tags/")
 	}
-	if _, err := e.Trigger(ctx, p.Name, req); err != nil {
+	run, why, err := e.trigger(ctx, p.Name, req)
+	if err != nil {
 		e.cfg.Log.Warn("poll: start run", "pipeline", p.Name, "ref", ref, "err", err)
 		return false
+	}
+	if run == nil { // a webhook delivery started it first
+		e.cfg.Log.Info("poll: ignored", "pipeline", p.Name, "ref", ref, "reason", why)
 	}
 	return true
 }

@@ -1,9 +1,14 @@
 package orchestrator
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/webhook"
 )
 
 func TestPollBranchesAndTags(t *testing.T) {
@@ -53,5 +58,93 @@ func TestPollBranchesAndTags(t *testing.T) {
 	}
 	if n := len(te.runs("hello")); n != 4 {
 		t.Errorf("%d runs, want 4 (main twice, feature-new, v1.0)", n)
+	}
+}
+
+// TestWebhookAndPollBuildOnce: a pipeline with a webhook and polling hears
+// of each push twice; whichever comes first builds it, the other says why
+// not, even when they race.
+func TestWebhookAndPollBuildOnce(t *testing.T) {
+	repo := newGitRepo(t, buildOK)
+	te := newTestEngine(t, `
+  - name: hello
+    source: {repo: `+repo.dir+`, branch: main, poll: 1m}
+    stages: [{name: build, type: build}]
+`, nil, false)
+	ctx := context.Background()
+	p, err := te.pipeline("hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := strings.Repeat("a", 40)
+	push := func(sha, delivery string) (*greenlight.Run, string) {
+		t.Helper()
+		run, why, err := te.Push(ctx, "hello", &webhook.Push{Ref: "refs/heads/main", Branch: "main",
+			Before: before, After: sha, DeliveryID: delivery})
+		if err != nil {
+			t.Fatalf("push %s: %v", delivery, err)
+		}
+		return run, why
+	}
+	count := func(sha string) int {
+		n := 0
+		for _, r := range te.runs("hello") {
+			if r.Commit.SHA == sha {
+				n++
+			}
+		}
+		return n
+	}
+
+	// The webhook first, then the poll and another delivery of the push.
+	first := runGit(t, repo.dir, "rev-parse", "HEAD")
+	run, why := push(first, "d1")
+	if run == nil {
+		t.Fatalf("webhook: no run (%s)", why)
+	}
+	if !te.pollRef(ctx, p, "refs/heads/main", "", first) {
+		t.Error("poll: the commit was not dealt with")
+	}
+	_, why = push(first, "d2")
+	if want := fmt.Sprintf("commit %s of branch main was already built by run #%d", first[:7], run.ID); why != want {
+		t.Errorf("second delivery: reason %q, want %q", why, want)
+	}
+	if n := count(first); n != 1 {
+		t.Errorf("%d runs of the first commit, want 1", n)
+	}
+
+	// The poll first, then the webhook.
+	second := repo.commit("Second", nil)
+	if !te.pollRef(ctx, p, "refs/heads/main", first, second) || count(second) != 1 {
+		t.Fatalf("poll: %d runs of the second commit, want 1", count(second))
+	}
+	polled := te.runs("hello")[len(te.runs("hello"))-1]
+	if run, why = push(second, "d3"); run != nil || !strings.Contains(why, fmt.Sprintf("by run #%d", polled.ID)) {
+		t.Errorf("webhook after poll: run %v, reason %q", run, why)
+	}
+	// Through Trigger, a webhook's request for a built commit is a conflict.
+	if _, err := te.Trigger(ctx, "hello", greenlight.TriggerRequest{Commit: second, Trigger: greenlight.TriggerWebhook}); greenlight.ErrorCode(err) != greenlight.ECONFLICT {
+		t.Errorf("Trigger(webhook) of a built commit: %v, want a conflict", err)
+	}
+	// A manual run rebuilds on purpose.
+	if _, err := te.Trigger(ctx, "hello", greenlight.TriggerRequest{Commit: second}); err != nil || count(second) != 2 {
+		t.Errorf("manual rebuild: %v, %d runs", err, count(second))
+	}
+
+	// Both at once, several times over: one run.
+	third := repo.commit("Third", nil)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(2)
+		go func() { defer wg.Done(); te.pollRef(ctx, p, "refs/heads/main", second, third) }()
+		go func() {
+			defer wg.Done()
+			te.Push(ctx, "hello", &webhook.Push{Ref: "refs/heads/main", Branch: "main", Before: second, After: third,
+				DeliveryID: fmt.Sprintf("race-%d", i)})
+		}()
+	}
+	wg.Wait()
+	if n := count(third); n != 1 {
+		t.Errorf("racing webhooks and polls: %d runs of the third commit, want 1", n)
 	}
 }

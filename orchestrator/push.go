@@ -16,8 +16,9 @@ const zeroSHA = "0000000000000000000000000000000000000000"
 
 // Push handles a verified webhook delivery. When it starts no run it says
 // why, in words meant for the delivery's record: another branch or tag, a
-// deleted ref, no new commit, [skip ci], no changed file under paths, or a
-// delivery seen before.
+// deleted ref, no new commit, [skip ci], no changed file under paths, a
+// delivery seen before, or the commit its ref was last built at (polling
+// saw it first).
 //
 // A forced push runs like any other: the changes listed for approvers are
 // read from git (production's commit to this one), not from the push.
@@ -68,16 +69,10 @@ func (e *Engine) Push(ctx context.Context, name string, p *webhook.Push) (*green
 	return e.start(ctx, pl.Name, req)
 }
 
-// start creates the run, or reports a delivery already handled.
+// start creates the run, or says why not: a delivery already handled, or a
+// commit already built.
 func (e *Engine) start(ctx context.Context, name string, req greenlight.TriggerRequest) (*greenlight.Run, string, error) {
-	run, dup, err := e.trigger(ctx, name, req)
-	if err != nil {
-		return nil, "", err
-	}
-	if dup {
-		return nil, fmt.Sprintf("delivery %s was already handled", req.DeliveryID), nil
-	}
-	return run, "", nil
+	return e.trigger(ctx, name, req)
 }
 
 // refFilter says why the pipeline does not build the branch or tag, or "".

@@ -29,7 +29,8 @@ const maxScheduleSleep = time.Minute
 // `schedule`) at each time of the pipeline's cron schedule, in its time
 // zone. A run that fell due while the server was down (or the machine
 // slept) starts once when it is back, however many were missed: never a
-// catch-up storm.
+// catch-up storm. A run that cannot be created is retried until the next
+// time is due (startScheduled).
 func (e *Engine) scheduleLoop(ctx context.Context, p *config.Pipeline) {
 	loc := time.Local
 	if p.Source.Timezone != "" {
@@ -64,12 +65,52 @@ func (e *Engine) scheduleLoop(ctx context.Context, p *config.Pipeline) {
 		if ctx.Err() != nil || e.isStopping() {
 			return
 		}
-		if _, err := e.Trigger(ctx, p.Name, greenlight.TriggerRequest{Trigger: greenlight.TriggerSchedule}); err != nil {
-			e.cfg.Log.Warn("schedule: start run", "pipeline", p.Name, "due", next, "err", err)
-		}
+		e.startScheduled(ctx, p, sched, next)
 		// From now, not from the time that was due: whatever else fell due
 		// meanwhile is not run.
 		next = sched.Next(later(next, clock.Now()))
+	}
+}
+
+// Retries of a scheduled run that could not be created back off from
+// scheduleRetryMin doubling to maxScheduleSleep.
+const scheduleRetryMin = 5 * time.Second
+
+// startScheduled creates the run due at due. A failure (the git host or the
+// database briefly unavailable) is retried with backoff until the run is
+// created or the schedule's next time comes, whose run then builds the head
+// instead: a scheduled run is not lost to one failed attempt, and retries
+// never add a run to the next one.
+func (e *Engine) startScheduled(ctx context.Context, p *config.Pipeline, sched *source.Schedule, due time.Time) {
+	clock := e.cfg.Clock
+	giveUp := sched.Next(clock.Now())
+	backoff := scheduleRetryMin
+	for attempt := 1; ; attempt++ {
+		_, err := e.Trigger(ctx, p.Name, greenlight.TriggerRequest{Trigger: greenlight.TriggerSchedule})
+		switch {
+		case err == nil:
+			return
+		case ctx.Err() != nil || e.isStopping():
+			return
+		case greenlight.ErrorCode(err) == greenlight.EINVALID: // trying again cannot help
+			e.cfg.Log.Error("schedule: run not started", "pipeline", p.Name, "due", due, "err", err)
+			return
+		case !giveUp.IsZero() && !clock.Now().Add(backoff).Before(giveUp):
+			e.cfg.Log.Error("schedule: run not started; the next scheduled time is due before another attempt",
+				"pipeline", p.Name, "due", due, "attempts", attempt, "next", giveUp, "err", err)
+			return
+		}
+		e.cfg.Log.Warn("schedule: start run; retrying", "pipeline", p.Name, "due", due, "attempt", attempt,
+			"retry_in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-clock.After(backoff):
+		}
+		if e.isStopping() {
+			return
+		}
+		backoff = min(2*backoff, maxScheduleSleep)
 	}
 }
 

@@ -55,25 +55,33 @@ func clip(s string, n int) string {
 // Trigger creates a run of the pipeline and schedules it. An empty commit
 // means the head of the branch (by default the pipeline's default branch),
 // read from the remote now.
+//
+// A webhook's or a poll's request for the commit its branch or tag was last
+// built at starts nothing: an ECONFLICT error says which run built it.
 func (e *Engine) Trigger(ctx context.Context, name string, req greenlight.TriggerRequest) (*greenlight.Run, error) {
-	run, _, err := e.trigger(ctx, name, req)
+	run, why, err := e.trigger(ctx, name, req)
+	if err == nil && run == nil {
+		return nil, greenlight.Errorf(greenlight.ECONFLICT, "%s", why)
+	}
 	return run, err
 }
 
-func (e *Engine) trigger(ctx context.Context, name string, req greenlight.TriggerRequest) (*greenlight.Run, bool, error) {
+// trigger creates the run, or says why it created none: the delivery was
+// handled before, or the commit was already built (see builtBefore).
+func (e *Engine) trigger(ctx context.Context, name string, req greenlight.TriggerRequest) (*greenlight.Run, string, error) {
 	p, err := e.pipeline(name)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	e.mu.Lock()
 	stopping := e.stopping
 	e.mu.Unlock()
 	if stopping {
-		return nil, false, greenlight.Errorf(greenlight.EUNAVAILABLE, "the server is shutting down")
+		return nil, "", greenlight.Errorf(greenlight.EUNAVAILABLE, "the server is shutting down")
 	}
 	if req.Branch == "" && req.Tag == "" && req.PullRequest == nil {
 		if p.Source.Branch == "" {
-			return nil, false, greenlight.Errorf(greenlight.EINVALID, "pipeline %s has no default branch (its branches are all globs): give a branch", p.Name)
+			return nil, "", greenlight.Errorf(greenlight.EINVALID, "pipeline %s has no default branch (its branches are all globs): give a branch", p.Name)
 		}
 		req.Branch = p.Source.Branch
 	}
@@ -81,61 +89,94 @@ func (e *Engine) trigger(ctx context.Context, name string, req greenlight.Trigge
 		req.Trigger = greenlight.TriggerAPI
 	}
 	if err := CheckParams(req.Params); err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	sha := strings.ToLower(req.Commit)
 	if sha == "" {
 		if req.Tag != "" || req.PullRequest != nil {
-			return nil, false, greenlight.Errorf(greenlight.EINVALID, "a tag's or a pull request's run needs its commit")
+			return nil, "", greenlight.Errorf(greenlight.EINVALID, "a tag's or a pull request's run needs its commit")
 		}
 		if sha, err = e.cfg.Git.Head(ctx, p.Source.Repo, req.Branch); err != nil {
 			switch greenlight.ErrorCode(err) {
 			case greenlight.ENOTFOUND:
-				return nil, false, greenlight.Errorf(greenlight.ENOTFOUND, "branch %s not found in %s", req.Branch, greenlight.RedactURL(p.Source.Repo))
+				return nil, "", greenlight.Errorf(greenlight.ENOTFOUND, "branch %s not found in %s", req.Branch, greenlight.RedactURL(p.Source.Repo))
 			case greenlight.EINVALID:
-				return nil, false, err
+				return nil, "", err
 			}
-			return nil, false, greenlight.Errorf(greenlight.EUNAVAILABLE, "cannot read branch %s of the repository: %v", req.Branch, err)
+			return nil, "", greenlight.Errorf(greenlight.EUNAVAILABLE, "cannot read branch %s of the repository: %v", req.Branch, err)
 		}
 	} else if !greenlight.ValidSHA(sha) {
-		return nil, false, greenlight.Errorf(greenlight.EINVALID, "commit must be a full sha: 40 (or 64) hex digits")
+		return nil, "", greenlight.Errorf(greenlight.EINVALID, "commit must be a full sha: 40 (or 64) hex digits")
 	}
 	run := newRun(p, req, sha, e.cfg.Now())
-	dup := false
+	var why string
 	err = e.cfg.Store.InTx(ctx, func(tx greenlight.Tx) error {
+		why = "" // PostgreSQL may run this again
 		if req.DeliveryID != "" {
 			fresh, err := tx.RecordDelivery(ctx, p.Name, req.DeliveryID, run.CreatedAt)
 			if err != nil {
 				return err
 			}
 			if !fresh {
-				dup = true
+				why = fmt.Sprintf("delivery %s was already handled", req.DeliveryID)
 				return nil
+			}
+		}
+		// Paths filters and polling compare later pushes with this commit.
+		if ref := runRef(run); ref != "" {
+			if req.Trigger == greenlight.TriggerWebhook || req.Trigger == greenlight.TriggerPoll {
+				var err error
+				if why, err = builtBefore(ctx, tx, run, ref); err != nil || why != "" {
+					return err // the delivery stays recorded
+				}
+			} else if err := tx.SetLastBuilt(ctx, p.Name, ref, sha, run.CreatedAt); err != nil {
+				return err
 			}
 		}
 		if err := tx.CreateRun(ctx, run); err != nil {
 			return err
 		}
-		// Paths filters and polling compare later pushes with this commit.
-		if ref := runRef(run); ref != "" {
-			if err := tx.SetLastBuilt(ctx, p.Name, ref, sha, run.CreatedAt); err != nil {
-				return err
-			}
-		}
 		return tx.AppendEvent(ctx, &greenlight.Event{Pipeline: p.Name, RunID: run.ID,
 			Type: greenlight.EventRunCreated, CreatedAt: run.CreatedAt})
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("create run of %s: %w", p.Name, err)
+		return nil, "", fmt.Errorf("create run of %s: %w", p.Name, err)
 	}
-	if dup {
-		return nil, true, nil
+	if why != "" {
+		return nil, why, nil
 	}
 	e.cfg.Events()
 	e.cfg.Log.Info("run created", "pipeline", p.Name, "run", run.ID, "commit", run.Commit.Short(), "trigger", run.Trigger,
 		"ref", runRef(run), "pull_request", req.PullRequest != nil)
 	e.schedule(e.background(ctx), p.Name)
-	return run, false, nil
+	return run, "", nil
+}
+
+// builtBefore advances ref's last built commit to the run's and returns
+// "", or says which run built that commit already. A pipeline with both a
+// webhook and polling hears of each push twice; the compare-and-set makes
+// exactly one of them build it, even when both arrive at once. Manual and
+// scheduled runs rebuild on purpose and do not come here.
+func builtBefore(ctx context.Context, tx greenlight.Tx, run *greenlight.Run, ref string) (string, error) {
+	advanced, err := tx.AdvanceLastBuilt(ctx, run.Pipeline, ref, run.Commit.SHA, run.CreatedAt)
+	if err != nil || advanced {
+		return "", err
+	}
+	what := "branch " + run.Commit.Branch
+	if run.Commit.Tag != "" {
+		what = "tag " + run.Commit.Tag
+	}
+	why := fmt.Sprintf("commit %s of %s was already built", run.Commit.Short(), what)
+	recent, err := tx.Runs(ctx, greenlight.RunFilter{Pipeline: run.Pipeline, Limit: 100})
+	if err != nil {
+		return "", err
+	}
+	for _, r := range recent { // newest first
+		if r.Commit.SHA == run.Commit.SHA && runRef(r) == ref {
+			return fmt.Sprintf("%s by run #%d", why, r.ID), nil
+		}
+	}
+	return why, nil
 }
 
 // runRef is the git ref a run builds (refs/heads/main, refs/tags/v1), or ""

@@ -15,7 +15,9 @@ import (
 // Each field takes `*`, a number, a range `a-b`, a step `*/n` or `a-b/n`,
 // and comma lists of those; months and days of the week also take names
 // (jan…dec, sun…sat; 0 and 7 are both Sunday). When both day fields are
-// restricted a day matching either one fires, as in every cron since Vixie's.
+// restricted a day matching either one fires, as in every cron since Vixie's;
+// when either day field starts with `*` (`*` or a step like `*/2`) a day must
+// match both.
 // @yearly (@annually), @monthly, @weekly, @daily (@midnight) and @hourly
 // stand for their usual expressions.
 //
@@ -27,7 +29,7 @@ type Schedule struct {
 	spec                        string
 	loc                         *time.Location
 	minute, hour, dom, mon, dow uint64 // bit n set: value n selected
-	domAny, dowAny              bool   // the field was "*" (or a "*" step)
+	domAny, dowAny              bool   // the field was "*" or a "*" step: days AND, not OR
 }
 
 var macros = map[string]string{
@@ -213,13 +215,10 @@ func (s *Schedule) Next(t time.Time) time.Time {
 func (s *Schedule) dayMatches(w time.Time) bool {
 	dom := s.dom&(1<<w.Day()) != 0
 	dow := s.dow&(1<<int(w.Weekday())) != 0
-	switch {
-	case s.domAny && s.dowAny:
-		return true
-	case s.domAny:
-		return dow
-	case s.dowAny:
-		return dom
+	// The "*" flags only choose how the fields combine; the bitsets are
+	// always tested, since a "*" step such as "*/2" still restricts its field.
+	if s.domAny || s.dowAny {
+		return dom && dow
 	}
 	return dom || dow
 }

@@ -41,6 +41,12 @@ func TestScheduleNext(t *testing.T) {
 		{"0 0 29 2 *", utc, "2026-01-01 00:00", []string{"2028-02-29 00:00 UTC"}},
 		{"0 12 * * 7", utc, "2026-01-01 00:00", []string{"2026-01-04 12:00 UTC"}},                                                    // 7 = Sunday
 		{"0 12 13 * fri", utc, "2026-01-01 00:00", []string{"2026-01-02 12:00 UTC", "2026-01-09 12:00 UTC", "2026-01-13 12:00 UTC"}}, // either day field
+		// A "*" step still restricts its field; with either day field
+		// "*"-based both must match (Vixie cron), never "every day".
+		{"0 3 * * */2", utc, "2026-01-01 04:00", []string{"2026-01-03 03:00 UTC", "2026-01-04 03:00 UTC", "2026-01-06 03:00 UTC"}}, // Sun, Tue, Thu, Sat
+		{"0 3 */2 * *", utc, "2026-01-01 04:00", []string{"2026-01-03 03:00 UTC", "2026-01-05 03:00 UTC", "2026-01-07 03:00 UTC"}}, // odd days
+		{"0 3 */2 * mon", utc, "2026-01-01 00:00", []string{"2026-01-05 03:00 UTC", "2026-01-19 03:00 UTC"}},                       // odd Mondays
+		{"0 3 1 * */2", utc, "2026-01-01 04:00", []string{"2026-02-01 03:00 UTC", "2026-03-01 03:00 UTC", "2026-08-01 03:00 UTC"}}, // 1st on Sun/Tue/Thu/Sat
 		{"5/20 9-10 * * *", utc, "2026-01-01 00:00", []string{"2026-01-01 09:05 UTC", "2026-01-01 09:25 UTC", "2026-01-01 09:45 UTC", "2026-01-01 10:05 UTC"}},
 		{"@daily", utc, "2026-01-01 00:00", []string{"2026-01-02 00:00 UTC"}},
 		{"@hourly", utc, "2026-01-01 00:30", []string{"2026-01-01 01:00 UTC"}},

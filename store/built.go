@@ -27,3 +27,18 @@ func (o *ops) SetLastBuilt(ctx context.Context, pipeline, ref, sha string, at ti
 	}
 	return nil
 }
+
+// AdvanceLastBuilt records sha as ref's last built commit unless it already
+// is. The upsert's WHERE is checked against the latest committed row (on
+// PostgreSQL after waiting for a concurrent writer of it), so one of two
+// racing callers for the same commit gets false.
+func (o *ops) AdvanceLastBuilt(ctx context.Context, pipeline, ref, sha string, at time.Time) (bool, error) {
+	ok, err := o.execOne(ctx, `INSERT INTO built_refs (pipeline, ref, commit_sha, at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (pipeline, ref) DO UPDATE SET commit_sha = excluded.commit_sha, at = excluded.at
+		WHERE built_refs.commit_sha <> excluded.commit_sha`,
+		pipeline, ref, sha, o.t(at))
+	if err != nil {
+		return false, fmt.Errorf("advance last built commit of %s %s: %w", pipeline, ref, err)
+	}
+	return ok, nil
+}

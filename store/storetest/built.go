@@ -2,7 +2,10 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +38,62 @@ func testLastBuilt(t *testing.T, s greenlight.Store) {
 	}))
 	if got, err := s.LastBuilt(ctx, "hello", "refs/heads/main"); err != nil || got != b {
 		t.Errorf("after replacing: got %s, %v; want %s", got, err, b)
+	}
+}
+
+func testAdvanceLastBuilt(t *testing.T, s greenlight.Store) {
+	ctx := context.Background()
+	const a, b = "0123456789abcdef0123456789abcdef01234567", "89abcdef0123456789abcdef0123456789abcdef"
+	steps := []struct {
+		ref, sha string
+		want     bool
+	}{
+		{"refs/heads/main", a, true},  // no row yet
+		{"refs/heads/main", a, false}, // already a
+		{"refs/heads/dev", a, true},   // another ref
+		{"refs/heads/main", b, true},  // a new commit
+		{"refs/heads/main", a, true},  // back to an older one
+		{"refs/heads/main", a, false},
+	}
+	for i, st := range steps {
+		got, err := s.AdvanceLastBuilt(ctx, "hello", st.ref, st.sha, at(time.Duration(i)*time.Second))
+		must(t, err)
+		if got != st.want {
+			t.Errorf("step %d: AdvanceLastBuilt(%s, %s) = %v, want %v", i, st.ref, st.sha[:7], got, st.want)
+		}
+		if last, err := s.LastBuilt(ctx, "hello", st.ref); err != nil || last != st.sha {
+			t.Errorf("step %d: LastBuilt = %s, %v; want %s", i, last, err, st.sha[:7])
+		}
+	}
+
+	// Racing transactions for one new commit: exactly one advances it.
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var won bool // of the attempt that committed, if PostgreSQL retried
+			err := s.InTx(ctx, func(tx greenlight.Tx) error {
+				var err error
+				won, err = tx.AdvanceLastBuilt(ctx, "race", "refs/heads/main", b, at(time.Duration(i)*time.Millisecond))
+				return err
+			})
+			if err != nil {
+				errs <- fmt.Errorf("advance %d: %w", i, err)
+			} else if won {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := wins.Load(); got != 1 {
+		t.Fatalf("%d of 10 racing transactions advanced the ref, want exactly 1", got)
 	}
 }
 

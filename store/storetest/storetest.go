@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"RecordDelivery", testRecordDelivery},
 		{"StatusOutbox", testStatusOutbox},
 		{"LastBuilt", testLastBuilt},
+		{"AdvanceLastBuilt", testAdvanceLastBuilt},
 		{"RunTagAndPullRequest", testRunTagAndPullRequest},
 		{"Inbox", testInbox},
 		{"PruneDeliveries", testPruneDeliveries},
