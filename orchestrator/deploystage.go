@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/config"
@@ -136,13 +137,22 @@ func (e *Engine) finishDeploy(ctx context.Context, run *greenlight.Run, p *confi
 		rel.Status, rel.DeployedAt = greenlight.ReleaseLive, e.cfg.Now()
 		fmt.Fprintf(out, "==> %s is live on %s\n", run.Commit.Short(), env.Name)
 	}
-	if err := e.recordRelease(wctx, rel); err != nil {
+	// The old group's retirement is written with the live release, so that a
+	// crash cannot leave the switch recorded and the old group up forever.
+	var ret *greenlight.Retirement
+	if derr == nil {
+		ret = e.retirementFor(env, live, res.Active)
+	}
+	if err := e.recordRelease(wctx, rel, ret); err != nil {
 		return err
 	}
 	if derr != nil {
 		return derr
 	}
-	e.scheduleRetirement(wctx, env, live, res.Active, out)
+	if ret != nil {
+		fmt.Fprintf(out, "==> group %s stays up until %s (keep_old %s), then its stop hook runs\n",
+			ret.Group, ret.DueAt.Format(time.RFC3339), env.Strategy.KeepOld)
+	}
 	if p.Mode != config.ModeQueued {
 		e.supersedeOlder(ctx, run, env.Name)
 	}
@@ -200,9 +210,16 @@ func writeOutcomes(out io.Writer, targets []greenlight.TargetOutcome) {
 }
 
 // recordRelease writes the release's outcome; a live one replaces the
-// environment's previous live release, in the same transaction.
-func (e *Engine) recordRelease(ctx context.Context, rel *greenlight.Release) error {
+// environment's previous live release, and ret (if not nil) schedules a
+// blue-green group's retirement, in the same transaction.
+func (e *Engine) recordRelease(ctx context.Context, rel *greenlight.Release, ret *greenlight.Retirement) error {
 	err := e.cfg.Store.InTx(ctx, func(tx greenlight.Tx) error {
+		if ret != nil {
+			ret.ID = 0 // InTx may run fn again
+			if err := tx.CreateRetirement(ctx, ret); err != nil {
+				return fmt.Errorf("schedule the retirement of group %s: %w", ret.Group, err)
+			}
+		}
 		if rel.Status == greenlight.ReleaseLive {
 			prev, err := tx.LiveRelease(ctx, rel.Pipeline, rel.Environment)
 			if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {

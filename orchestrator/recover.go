@@ -168,7 +168,7 @@ func (e *Engine) rollbackInterrupted(ctx context.Context, rel *greenlight.Releas
 		rel.Status, rel.Error = greenlight.ReleaseFailed, cause+"; the rollback failed: "+err.Error()
 	}
 	fmt.Fprintf(out, "==> %s\n", rel.Error)
-	if rerr := e.recordRelease(wctx, rel); rerr != nil {
+	if rerr := e.recordRelease(wctx, rel, nil); rerr != nil {
 		return rerr
 	}
 	return errors.New(rel.Error)

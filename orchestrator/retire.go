@@ -3,36 +3,26 @@ package orchestrator
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/config"
 )
 
-// scheduleRetirement records, after a blue-green switch from the live
-// release's group to active, when that old group is to be retired (the
-// stop hook of the release it runs): keep_old from now. The row survives
-// restarts; retireLoop carries it out.
-func (e *Engine) scheduleRetirement(ctx context.Context, env *config.Environment, live *greenlight.Release,
-	active string, out io.Writer) {
+// retirementFor is the retirement that a blue-green switch from the live
+// release's group to active calls for: the old group's, keep_old from now;
+// nil when there was no switch. The row survives restarts; retireLoop
+// carries it out.
+func (e *Engine) retirementFor(env *config.Environment, live *greenlight.Release, active string) *greenlight.Retirement {
 	if env.Strategy.Type != config.StrategyBlueGreen {
-		return
+		return nil
 	}
 	old := activeGroup(live)
 	if old == "" || old == active {
-		return
+		return nil
 	}
-	r := &greenlight.Retirement{Pipeline: live.Pipeline, Environment: live.Environment, Group: old,
+	return &greenlight.Retirement{Pipeline: live.Pipeline, Environment: live.Environment, Group: old,
 		ReleaseID: live.ID, DueAt: e.cfg.Now().Add(env.Strategy.KeepOld)}
-	if err := e.cfg.Store.CreateRetirement(ctx, r); err != nil {
-		// The deploy succeeded; the old group merely stays up.
-		e.cfg.Log.Error("schedule the retirement of a blue-green group", "environment", env.Name, "group", old, "err", err)
-		fmt.Fprintf(out, "==> could not schedule the retirement of group %s: it stays up\n", old)
-		return
-	}
-	fmt.Fprintf(out, "==> group %s stays up until %s (keep_old %s), then its stop hook runs\n",
-		old, r.DueAt.Format(time.RFC3339), env.Strategy.KeepOld)
 }
 
 // retireInterval is how often retireLoop looks for due retirements.
