@@ -36,6 +36,26 @@ func (e *Engine) envLock(ctx context.Context, pipeline, env string) (func(), err
 	}
 }
 
+// envTryLock takes the environment's deploy lock if it is free, without
+// waiting: work that can be put off (a retirement) never queues behind a
+// deploy.
+func (e *Engine) envTryLock(pipeline, env string) (func(), bool) {
+	key := pipeline + "/" + env
+	e.mu.Lock()
+	ch, ok := e.envs[key]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		e.envs[key] = ch
+	}
+	e.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, true
+	default:
+		return nil, false
+	}
+}
+
 // deployStage installs the run's artifact in the stage's environment. An older
 // commit is never deployed over a newer one: such a run is superseded (a
 // rollback run excepted). Each target's state is stored as the deploy goes;
