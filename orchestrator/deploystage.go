@@ -81,12 +81,30 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	}
 	defer unlock()
 
+	// A deploy of another run cut off by a crash is undone before anything
+	// else: deployed over, it would later be rolled back over this one.
+	if err := e.resolveInterrupted(ctx, run.ID, p.Name, env.Name, out); err != nil {
+		return err
+	}
 	live, err := e.cfg.Store.LiveRelease(ctx, p.Name, env.Name)
 	if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {
 		return fmt.Errorf("read live release: %w", err)
 	}
+	rel, states, err := e.interrupted(ctx, run.ID, p.Name, env.Name)
+	if err != nil {
+		return err
+	}
 	if live != nil && run.Trigger != greenlight.TriggerRollback && e.liveIsNewer(ctx, p, run, live.RunID, live.Commit) {
 		reason := fmt.Sprintf("a newer run (#%d) is already deployed to %s", live.RunID, env.Name)
+		if rel != nil {
+			// Left deploying, it would block rollbacks and be undone at a restart.
+			fmt.Fprintf(out, "==> this run's deploy cut off by a server restart is not resumed: %s; rolling it back\n", reason)
+			req := e.deployRequest(run, p, env, out, rel.DirName())
+			req.Active = activeGroup(live)
+			if err := e.rollbackInterrupted(ctx, rel, req, states, out); err != nil {
+				e.cfg.Log.Info("superseded deploy rolled back", "run", run.ID, "environment", env.Name, "outcome", err)
+			}
+		}
 		fmt.Fprintf(out, "==> skipped: %s\n", reason)
 		if p.Mode == config.ModeParallel {
 			e.skipStale(ctx, run.ID, sc.Name, reason)
@@ -94,10 +112,6 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 			e.supersede(ctx, run.ID, sc.Name, reason)
 		}
 		return errSuperseded
-	}
-	rel, states, err := e.interrupted(ctx, run.ID, p.Name, env.Name)
-	if err != nil {
-		return err
 	}
 	name := strconv.FormatInt(run.ID, 10)
 	switch {

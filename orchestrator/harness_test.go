@@ -85,6 +85,16 @@ func newFleet(t *testing.T, targets int, strategy config.Strategy) *fleet {
 // start starts an engine on the fleet's store (again, after a "crash").
 func (f *fleet) start() *Engine {
 	f.t.Helper()
+	e := f.newEngine()
+	if err := e.Start(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+	return e
+}
+
+// newEngine makes an engine on the fleet's store without starting it.
+func (f *fleet) newEngine() *Engine {
+	f.t.Helper()
 	run, err := runner.New(runner.Config{Sandbox: runner.SandboxNone})
 	if err != nil {
 		f.t.Fatal(err)
@@ -97,9 +107,6 @@ func (f *fleet) start() *Engine {
 		Runner: run, Artifacts: f.artifacts, Deployer: deploy.New(nil), Approvals: approval.New(f.db, f.clock.Now),
 		WorkDir: f.dir, Now: f.clock.Now})
 	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := e.Start(context.Background()); err != nil {
 		f.t.Fatal(err)
 	}
 	f.engine = e
