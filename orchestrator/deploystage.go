@@ -124,13 +124,19 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	}
 	req := e.deployRequest(run, p, env, out, name)
 	req.Active = activeGroup(live)
-	if rel != nil && failing(states) {
+	if rel != nil && failing(states, req.Strategy) {
 		fmt.Fprintf(out, "==> the deploy of run %d was cut off while it was failing (%s): rolling back\n", run.ID, phaseSummary(states))
 		return e.rollbackInterrupted(ctx, rel, req, states, out)
 	}
 	if rel != nil {
 		fmt.Fprintf(out, "==> resuming the deploy of run %d cut off by a server restart (%s)\n", run.ID, phaseSummary(states))
 		req.Resume = deployStates(states)
+		if req.Strategy.Type == deploy.Rolling {
+			// The failures of the cut-off attempt count against max_failed:
+			// the resumed attempt tolerates only what is left. (Its failed
+			// hosts are installed again.)
+			req.Strategy.MaxFailed -= failures(states)
+		}
 	} else {
 		rel = &greenlight.Release{Pipeline: p.Name, Environment: env.Name, RunID: run.ID, Commit: run.Commit.SHA,
 			Artifact: run.Artifact.SHA256, Status: greenlight.ReleaseDeploying, DeployedAt: e.cfg.Now(), Name: name}

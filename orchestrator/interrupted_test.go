@@ -8,6 +8,7 @@ import (
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/config"
+	"github.com/greenlight-cd/greenlight/deploy"
 )
 
 // TestOtherRunsInterruptedDeployResolvedFirst: after a crash, a run that
@@ -61,5 +62,90 @@ func TestOtherRunsInterruptedDeployResolvedFirst(t *testing.T) {
 		if v := f.version(i); v != "v3" {
 			t.Errorf("target %d serves %q, want v3", i, v)
 		}
+	}
+}
+
+func TestFailing(t *testing.T) {
+	states := func(phases ...string) []greenlight.TargetState {
+		var out []greenlight.TargetState
+		for i, p := range phases {
+			out = append(out, greenlight.TargetState{Target: fmt.Sprint("t", i), Phase: p})
+		}
+		return out
+	}
+	rolling := func(max int) deploy.Strategy { return deploy.Strategy{Type: deploy.Rolling, MaxFailed: max} }
+	const (
+		live, inst, failed = greenlight.PhaseLive, greenlight.PhaseInstalling, greenlight.PhaseFailed
+		rb, rbing          = greenlight.PhaseRolledBack, greenlight.PhaseRollingBack
+	)
+	tests := []struct {
+		name     string
+		states   []greenlight.TargetState
+		strategy deploy.Strategy
+		want     bool
+	}{
+		{"all-at-once, all live", states(live, inst), deploy.Strategy{}, false},
+		{"all-at-once, one failed", states(live, failed), deploy.Strategy{}, true},
+		{"canary, one rolled back", states(rb, inst), deploy.Strategy{Type: deploy.Canary}, true},
+		{"rolling, none tolerated", states(live, rb), rolling(0), true},
+		{"rolling, one tolerated and rolled back", states(live, rb, inst), rolling(1), false},
+		{"rolling, one tolerated while rolling back", states(live, rbing, inst), rolling(1), false},
+		{"rolling, past max_failed", states(rb, failed, inst), rolling(1), true},
+		{"rolling, everything rolling back", states(rbing, rb, failed), rolling(1), true},
+	}
+	for _, tt := range tests {
+		if got := failing(tt.states, tt.strategy); got != tt.want {
+			t.Errorf("%s: failing = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestResumeRollingWithinMaxFailed: a rolling deploy cut off after one host
+// failed and was rolled back within max_failed is resumed after a restart,
+// not rolled back. The host is installed again; that failure still counts
+// against max_failed, so if it fails again everything is rolled back.
+func TestResumeRollingWithinMaxFailed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		validate string // the validate hook of the resumed release
+		wantRun  greenlight.RunStatus
+		wantRel  greenlight.ReleaseStatus
+		want     string // what both targets serve
+	}{
+		{"the host passes this time", "", greenlight.RunSucceeded, greenlight.ReleaseLive, "v2"},
+		{"the host fails again", "exit 1", greenlight.RunFailed, greenlight.ReleaseRolledBack, "v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFleet(t, 2, config.Strategy{Type: config.StrategyRolling, Batch: config.Amount{N: 1}, MaxFailed: 1})
+			e := f.start()
+			v1 := f.deploy("v1", greenlight.Hooks{})
+			if r := f.waitRun(v1.ID); r.Status != greenlight.RunSucceeded {
+				t.Fatalf("v1: %s %s", r.Status, r.Error)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			e.Shutdown(ctx) // the "crash"
+			cancel()
+			v2, rel := f.interrupt(v1, greenlight.RunRunning, greenlight.PhaseLive, greenlight.PhaseRolledBack,
+				"health check: 503 Service Unavailable")
+			v2.Hooks.Validate = tt.validate
+			if err := f.db.UpdateRun(context.Background(), v2); err != nil {
+				t.Fatal(err)
+			}
+			f.start()
+			if r := f.waitRun(v2.ID); r.Status != tt.wantRun {
+				t.Fatalf("v2 is %s (%s), want %s; log:\n%s", r.Status, r.Error, tt.wantRun, f.stageLog(v2.ID, "production"))
+			}
+			if got := f.history()[0]; got.ID != rel.ID || got.Status != tt.wantRel {
+				t.Errorf("release %d is %s, want %d %s", got.ID, got.Status, rel.ID, tt.wantRel)
+			}
+			for i := range 2 {
+				if v := f.version(i); v != tt.want {
+					t.Errorf("target %d serves %q, want %s", i, v, tt.want)
+				}
+			}
+		})
 	}
 }

@@ -195,7 +195,7 @@ func (e *Engine) resolveInterrupted(ctx context.Context, runID int64, pipeline, 
 func (e *Engine) rollbackInterrupted(ctx context.Context, rel *greenlight.Release, req deploy.Request,
 	states []greenlight.TargetState, out io.Writer) error {
 	cause := "cut off by a server restart"
-	if failing(states) {
+	if failing(states, req.Strategy) {
 		cause = "cut off by a server restart while failing (" + failureCause(states) + ")"
 	}
 	prog := e.newProgress(rel.ID, req.Targets, states)
