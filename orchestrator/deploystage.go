@@ -97,12 +97,15 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	if live != nil && run.Trigger != greenlight.TriggerRollback && e.liveIsNewer(ctx, p, run, live.RunID, live.Commit) {
 		reason := fmt.Sprintf("a newer run (#%d) is already deployed to %s", live.RunID, env.Name)
 		if rel != nil {
-			// Left deploying, it would block rollbacks and be undone at a restart.
-			fmt.Fprintf(out, "==> this run's deploy cut off by a server restart is not resumed: %s; rolling it back\n", reason)
-			req := e.deployRequest(run, p, env, out, rel.DirName())
-			req.Active = activeGroup(live)
-			if err := e.rollbackInterrupted(ctx, rel, req, states, out); err != nil {
-				e.cfg.Log.Info("superseded deploy rolled back", "run", run.ID, "environment", env.Name, "outcome", err)
+			// A newer release went live over this cut-off deploy (only a
+			// server without resolveInterrupted let that happen): the
+			// targets are the newer release's now, so none is rolled back;
+			// the release is only closed, lest it block rollbacks and be
+			// undone at a restart.
+			rel.Status, rel.Error = greenlight.ReleaseFailed, "cut off by a server restart; "+reason+": not resumed"
+			fmt.Fprintf(out, "==> this run's deploy %s\n", rel.Error)
+			if err := e.recordRelease(context.WithoutCancel(ctx), rel, nil); err != nil {
+				return err
 			}
 		}
 		fmt.Fprintf(out, "==> skipped: %s\n", reason)

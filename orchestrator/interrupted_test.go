@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +148,43 @@ func TestResumeRollingWithinMaxFailed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSupersededInterruptedDeployClosed: a run whose deploy was cut off and
+// over which a newer release already went live is superseded, and its
+// release is closed without touching the targets, which serve the newer one.
+func TestSupersededInterruptedDeployClosed(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 2, config.Strategy{Type: config.StrategyAllAtOnce})
+	e := f.start()
+	v1 := f.deploy("v1", greenlight.Hooks{})
+	if r := f.waitRun(v1.ID); r.Status != greenlight.RunSucceeded {
+		t.Fatalf("v1: %s %s", r.Status, r.Error)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	e.Shutdown(ctx) // the "crash"
+	cancel()
+	v2, rel2 := f.interrupt(v1, greenlight.RunRunning, greenlight.PhaseLive, greenlight.PhaseInstalling, "")
+	// A newer run went live over it (as an older server allowed): record it
+	// so, without deploying, and make v1's release replaced.
+	v3 := f.build("v3", greenlight.Hooks{})
+	old := f.history()[1]
+	old.Status = greenlight.ReleaseReplaced
+	if err := f.db.UpdateRelease(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	f.release(v3, greenlight.ReleaseLive)
+	f.start()
+	if r := f.waitRun(v2.ID); r.Status != greenlight.RunSuperseded {
+		t.Errorf("v2 is %s (%s), want superseded; log:\n%s", r.Status, r.Error, f.stageLog(v2.ID, "production"))
+	}
+	for _, r := range f.history() {
+		if r.ID == rel2.ID && (r.Status != greenlight.ReleaseFailed || !strings.Contains(r.Error, "not resumed")) {
+			t.Errorf("v2's release is %s (%q), want failed, not resumed", r.Status, r.Error)
+		}
+	}
+	if v := f.version(0); v != "v2" {
+		t.Errorf("target 0 serves %q, want v2 left as it was (no rollback)", v)
 	}
 }
