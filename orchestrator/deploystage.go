@@ -17,17 +17,23 @@ import (
 // errSuperseded ends a stage whose run was superseded while it worked.
 var errSuperseded = errors.New("run superseded")
 
-// envLock takes the one-deploy-at-a-time lock of an environment, or gives up
-// when ctx ends.
-func (e *Engine) envLock(ctx context.Context, pipeline, env string) (func(), error) {
+// envChan is the environment's deploy lock: a send takes it.
+func (e *Engine) envChan(pipeline, env string) chan struct{} {
 	key := pipeline + "/" + env
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	ch, ok := e.envs[key]
 	if !ok {
 		ch = make(chan struct{}, 1)
 		e.envs[key] = ch
 	}
-	e.mu.Unlock()
+	return ch
+}
+
+// envLock takes the one-deploy-at-a-time lock of an environment, or gives up
+// when ctx ends.
+func (e *Engine) envLock(ctx context.Context, pipeline, env string) (func(), error) {
+	ch := e.envChan(pipeline, env)
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil
@@ -40,14 +46,7 @@ func (e *Engine) envLock(ctx context.Context, pipeline, env string) (func(), err
 // waiting: work that can be put off (a retirement) never queues behind a
 // deploy.
 func (e *Engine) envTryLock(pipeline, env string) (func(), bool) {
-	key := pipeline + "/" + env
-	e.mu.Lock()
-	ch, ok := e.envs[key]
-	if !ok {
-		ch = make(chan struct{}, 1)
-		e.envs[key] = ch
-	}
-	e.mu.Unlock()
+	ch := e.envChan(pipeline, env)
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, true
