@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/config"
@@ -16,22 +17,41 @@ import (
 // errSuperseded ends a stage whose run was superseded while it worked.
 var errSuperseded = errors.New("run superseded")
 
-// envLock takes the one-deploy-at-a-time lock of an environment, or gives up
-// when ctx ends.
-func (e *Engine) envLock(ctx context.Context, pipeline, env string) (func(), error) {
+// envChan is the environment's deploy lock: a send takes it.
+func (e *Engine) envChan(pipeline, env string) chan struct{} {
 	key := pipeline + "/" + env
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	ch, ok := e.envs[key]
 	if !ok {
 		ch = make(chan struct{}, 1)
 		e.envs[key] = ch
 	}
-	e.mu.Unlock()
+	return ch
+}
+
+// envLock takes the one-deploy-at-a-time lock of an environment, or gives up
+// when ctx ends.
+func (e *Engine) envLock(ctx context.Context, pipeline, env string) (func(), error) {
+	ch := e.envChan(pipeline, env)
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
+	}
+}
+
+// envTryLock takes the environment's deploy lock if it is free, without
+// waiting: work that can be put off (a retirement) never queues behind a
+// deploy.
+func (e *Engine) envTryLock(pipeline, env string) (func(), bool) {
+	ch := e.envChan(pipeline, env)
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, true
+	default:
+		return nil, false
 	}
 }
 
@@ -60,12 +80,33 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	}
 	defer unlock()
 
+	// A deploy of another run cut off by a crash is undone before anything
+	// else: deployed over, it would later be rolled back over this one.
+	if err := e.resolveInterrupted(ctx, run.ID, p.Name, env.Name, out); err != nil {
+		return err
+	}
 	live, err := e.cfg.Store.LiveRelease(ctx, p.Name, env.Name)
 	if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {
 		return fmt.Errorf("read live release: %w", err)
 	}
+	rel, states, err := e.interrupted(ctx, run.ID, p.Name, env.Name)
+	if err != nil {
+		return err
+	}
 	if live != nil && run.Trigger != greenlight.TriggerRollback && e.liveIsNewer(ctx, p, run, live.RunID, live.Commit) {
 		reason := fmt.Sprintf("a newer run (#%d) is already deployed to %s", live.RunID, env.Name)
+		if rel != nil {
+			// A newer release went live over this cut-off deploy (only a
+			// server without resolveInterrupted let that happen): the
+			// targets are the newer release's now, so none is rolled back;
+			// the release is only closed, lest it block rollbacks and be
+			// undone at a restart.
+			rel.Status, rel.Error = greenlight.ReleaseFailed, "cut off by a server restart; "+reason+": not resumed"
+			fmt.Fprintf(out, "==> this run's deploy %s\n", rel.Error)
+			if err := e.recordRelease(context.WithoutCancel(ctx), rel, nil); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(out, "==> skipped: %s\n", reason)
 		if p.Mode == config.ModeParallel {
 			e.skipStale(ctx, run.ID, sc.Name, reason)
@@ -73,10 +114,6 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 			e.supersede(ctx, run.ID, sc.Name, reason)
 		}
 		return errSuperseded
-	}
-	rel, states, err := e.interrupted(ctx, run.ID, p.Name, env.Name)
-	if err != nil {
-		return err
 	}
 	name := strconv.FormatInt(run.ID, 10)
 	switch {
@@ -89,13 +126,19 @@ func (e *Engine) deployStage(ctx context.Context, run *greenlight.Run, p *config
 	}
 	req := e.deployRequest(run, p, env, out, name)
 	req.Active = activeGroup(live)
-	if rel != nil && failing(states) {
+	if rel != nil && failing(states, req.Strategy) {
 		fmt.Fprintf(out, "==> the deploy of run %d was cut off while it was failing (%s): rolling back\n", run.ID, phaseSummary(states))
 		return e.rollbackInterrupted(ctx, rel, req, states, out)
 	}
 	if rel != nil {
 		fmt.Fprintf(out, "==> resuming the deploy of run %d cut off by a server restart (%s)\n", run.ID, phaseSummary(states))
 		req.Resume = deployStates(states)
+		if req.Strategy.Type == deploy.Rolling {
+			// The failures of the cut-off attempt count against max_failed:
+			// the resumed attempt tolerates only what is left. (Its failed
+			// hosts are installed again.)
+			req.Strategy.MaxFailed -= failures(states)
+		}
 	} else {
 		rel = &greenlight.Release{Pipeline: p.Name, Environment: env.Name, RunID: run.ID, Commit: run.Commit.SHA,
 			Artifact: run.Artifact.SHA256, Status: greenlight.ReleaseDeploying, DeployedAt: e.cfg.Now(), Name: name}
@@ -136,13 +179,22 @@ func (e *Engine) finishDeploy(ctx context.Context, run *greenlight.Run, p *confi
 		rel.Status, rel.DeployedAt = greenlight.ReleaseLive, e.cfg.Now()
 		fmt.Fprintf(out, "==> %s is live on %s\n", run.Commit.Short(), env.Name)
 	}
-	if err := e.recordRelease(wctx, rel); err != nil {
+	// The old group's retirement is written with the live release, so that a
+	// crash cannot leave the switch recorded and the old group up forever.
+	var ret *greenlight.Retirement
+	if derr == nil {
+		ret = e.retirementFor(env, live, res.Active)
+	}
+	if err := e.recordRelease(wctx, rel, ret); err != nil {
 		return err
 	}
 	if derr != nil {
 		return derr
 	}
-	e.scheduleRetirement(wctx, env, live, res.Active, out)
+	if ret != nil {
+		fmt.Fprintf(out, "==> group %s stays up until %s (keep_old %s), then its stop hook runs\n",
+			ret.Group, ret.DueAt.Format(time.RFC3339), env.Strategy.KeepOld)
+	}
 	if p.Mode != config.ModeQueued {
 		e.supersedeOlder(ctx, run, env.Name)
 	}
@@ -200,9 +252,16 @@ func writeOutcomes(out io.Writer, targets []greenlight.TargetOutcome) {
 }
 
 // recordRelease writes the release's outcome; a live one replaces the
-// environment's previous live release, in the same transaction.
-func (e *Engine) recordRelease(ctx context.Context, rel *greenlight.Release) error {
+// environment's previous live release, and ret (if not nil) schedules a
+// blue-green group's retirement, in the same transaction.
+func (e *Engine) recordRelease(ctx context.Context, rel *greenlight.Release, ret *greenlight.Retirement) error {
 	err := e.cfg.Store.InTx(ctx, func(tx greenlight.Tx) error {
+		if ret != nil {
+			ret.ID = 0 // InTx may run fn again
+			if err := tx.CreateRetirement(ctx, ret); err != nil {
+				return fmt.Errorf("schedule the retirement of group %s: %w", ret.Group, err)
+			}
+		}
 		if rel.Status == greenlight.ReleaseLive {
 			prev, err := tx.LiveRelease(ctx, rel.Pipeline, rel.Environment)
 			if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {

@@ -36,6 +36,9 @@ type fleet struct {
 	env       *config.Environment
 	clock     *testClock
 	engine    *Engine
+
+	// wrap, if set, wraps the store the engine is given (to break it).
+	wrap func(greenlight.Store) greenlight.Store
 }
 
 var commits atomic.Int64 // makes each test commit's sha
@@ -82,17 +85,28 @@ func newFleet(t *testing.T, targets int, strategy config.Strategy) *fleet {
 // start starts an engine on the fleet's store (again, after a "crash").
 func (f *fleet) start() *Engine {
 	f.t.Helper()
+	e := f.newEngine()
+	if err := e.Start(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+	return e
+}
+
+// newEngine makes an engine on the fleet's store without starting it.
+func (f *fleet) newEngine() *Engine {
+	f.t.Helper()
 	run, err := runner.New(runner.Config{Sandbox: runner.SandboxNone})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	e, err := New(Config{Server: f.srv, Store: f.db, Logs: f.logs, Git: source.New(filepath.Join(f.dir, "git"), nil),
+	var st greenlight.Store = f.db
+	if f.wrap != nil {
+		st = f.wrap(st)
+	}
+	e, err := New(Config{Server: f.srv, Store: st, Logs: f.logs, Git: source.New(filepath.Join(f.dir, "git"), nil),
 		Runner: run, Artifacts: f.artifacts, Deployer: deploy.New(nil), Approvals: approval.New(f.db, f.clock.Now),
 		WorkDir: f.dir, Now: f.clock.Now})
 	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := e.Start(context.Background()); err != nil {
 		f.t.Fatal(err)
 	}
 	f.engine = e

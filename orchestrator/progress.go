@@ -106,17 +106,31 @@ func (e *Engine) interrupted(ctx context.Context, runID int64, pipeline, env str
 	return nil, nil, nil
 }
 
-// failing reports whether a deploy had begun to fail: a target failed or
-// was being (or had been) rolled back. Such a deploy is rolled back, not
-// resumed, after a crash.
-func failing(states []greenlight.TargetState) bool {
+// failures counts the targets of a deploy that failed: failed, or being
+// (or having been) rolled back.
+func failures(states []greenlight.TargetState) int {
+	n := 0
 	for _, s := range states {
 		switch s.Phase {
 		case greenlight.PhaseFailed, greenlight.PhaseRollingBack, greenlight.PhaseRolledBack:
-			return true
+			n++
 		}
 	}
-	return false
+	return n
+}
+
+// failing reports whether a deploy had begun to fail past what its
+// strategy tolerates. Such a deploy is rolled back, not resumed, after a
+// crash. A rolling deploy tolerates MaxFailed failed hosts, each rolled back
+// alone, and goes on; past that every changed host is rolled back, so more
+// than MaxFailed are failed or rolled back. Any other deploy fails at the
+// first failure.
+func failing(states []greenlight.TargetState, s deploy.Strategy) bool {
+	n := failures(states)
+	if s.Type == deploy.Rolling {
+		return n > s.MaxFailed
+	}
+	return n > 0
 }
 
 // phaseSummary says how many targets are in each phase: "2 live, 1 installing".

@@ -105,16 +105,30 @@ func (e *Engine) interruptedDeploys(ctx context.Context) error {
 }
 
 // rollbackOrphan rolls back a deploy cut off by a crash that no stage will
-// resume, holding the environment's lock as any deploy does.
+// resume, holding the environment's lock as any deploy does; unless a deploy
+// that had the lock first already resolved it.
 func (e *Engine) rollbackOrphan(ctx context.Context, pipeline, env string, rel *greenlight.Release, run *greenlight.Run) {
-	log := e.cfg.Log.With("run", run.ID, "environment", env)
-	p := e.cfg.Server.Pipeline(pipeline)
-	envCfg := p.Environments[env]
 	unlock, err := e.envLock(ctx, pipeline, env)
 	if err != nil {
 		return // shutting down: the release stays deploying for the next start
 	}
 	defer unlock()
+	now, err := e.releaseByID(ctx, pipeline, env, rel.ID)
+	if err != nil {
+		e.cfg.Log.Error("read interrupted release", "run", run.ID, "environment", env, "err", err)
+		return
+	}
+	if now.Status != greenlight.ReleaseDeploying {
+		return
+	}
+	e.rollbackOrphanLocked(ctx, pipeline, env, rel, run)
+}
+
+// rollbackOrphanLocked is rollbackOrphan under the environment's lock.
+func (e *Engine) rollbackOrphanLocked(ctx context.Context, pipeline, env string, rel *greenlight.Release, run *greenlight.Run) {
+	log := e.cfg.Log.With("run", run.ID, "environment", env)
+	p := e.cfg.Server.Pipeline(pipeline)
+	envCfg := p.Environments[env]
 	states, err := e.cfg.Store.TargetStates(ctx, rel.ID)
 	if err != nil {
 		log.Error("read target states", "err", err)
@@ -144,13 +158,44 @@ func (e *Engine) rollbackOrphan(ctx context.Context, pipeline, env string, rel *
 	log.Info("interrupted deploy rolled back", "outcome", err)
 }
 
+// resolveInterrupted rolls back, under the environment's lock, the deploys
+// of other runs than runID that a crash cut off: whichever run takes the
+// lock first after a restart must not deploy over them. It fails if one
+// stays deploying.
+func (e *Engine) resolveInterrupted(ctx context.Context, runID int64, pipeline, env string, out io.Writer) error {
+	rels, err := e.cfg.Store.Releases(ctx, pipeline, env, 50)
+	if err != nil {
+		return fmt.Errorf("read releases: %w", err)
+	}
+	for _, r := range rels {
+		if r.Status != greenlight.ReleaseDeploying || r.RunID == runID {
+			continue
+		}
+		other, err := e.cfg.Store.Run(ctx, r.RunID)
+		if err != nil {
+			return fmt.Errorf("run of interrupted release %d: %w", r.ID, err)
+		}
+		fmt.Fprintf(out, "==> the deploy of run %d was cut off by a server restart: rolling it back first\n", r.RunID)
+		e.rollbackOrphanLocked(ctx, pipeline, env, r, other)
+		now, err := e.releaseByID(ctx, pipeline, env, r.ID)
+		if err != nil {
+			return fmt.Errorf("read interrupted release %d: %w", r.ID, err)
+		}
+		if now.Status == greenlight.ReleaseDeploying {
+			return fmt.Errorf("the deploy of run %d cut off by a server restart could not be rolled back; see its log", r.RunID)
+		}
+		fmt.Fprintf(out, "==> run %d's deploy: %s\n", r.RunID, now.Status)
+	}
+	return nil
+}
+
 // rollbackInterrupted returns the targets of a release cut off by a crash
 // to their previous releases, records each target's outcome and the
 // release's, and returns the stage's error.
 func (e *Engine) rollbackInterrupted(ctx context.Context, rel *greenlight.Release, req deploy.Request,
 	states []greenlight.TargetState, out io.Writer) error {
 	cause := "cut off by a server restart"
-	if failing(states) {
+	if failing(states, req.Strategy) {
 		cause = "cut off by a server restart while failing (" + failureCause(states) + ")"
 	}
 	prog := e.newProgress(rel.ID, req.Targets, states)
@@ -168,7 +213,7 @@ func (e *Engine) rollbackInterrupted(ctx context.Context, rel *greenlight.Releas
 		rel.Status, rel.Error = greenlight.ReleaseFailed, cause+"; the rollback failed: "+err.Error()
 	}
 	fmt.Fprintf(out, "==> %s\n", rel.Error)
-	if rerr := e.recordRelease(wctx, rel); rerr != nil {
+	if rerr := e.recordRelease(wctx, rel, nil); rerr != nil {
 		return rerr
 	}
 	return errors.New(rel.Error)
