@@ -35,6 +35,12 @@ func (e *Engine) build(ctx context.Context, run *greenlight.Run, p *config.Pipel
 
 func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage, out io.Writer) (func(*greenlight.Run), error) {
 	sha := run.Commit.SHA
+	// A pull request's code may come from anyone (a fork): without bwrap
+	// its steps could read the server's keys, config and database, so it
+	// does not run at all rather than run unconfined.
+	if run.PullRequest != nil && !e.cfg.Runner.Isolated() {
+		return nil, errNoSandbox
+	}
 	fmt.Fprintf(out, "==> checkout %s of %s\n", sha, greenlight.RedactURL(p.Source.Repo))
 	// Commit and Checkout fetch the commit when the mirror lacks it.
 	if run.Commit.Title == "" && run.Commit.AuthorName == "" {
@@ -118,6 +124,9 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 	}
 	return func(r *greenlight.Run) { r.Artifact, r.Hooks = ref, b.Hooks }, nil
 }
+
+// errNoSandbox fails a pull request's build on a server without bwrap.
+var errNoSandbox = greenlight.Errorf(greenlight.EINVALID, "pull-request builds need the bubblewrap sandbox: install bubblewrap")
 
 // readBuildFile reads the build file from the checkout through os.Root: the
 // commit is untrusted, and a build file that is a link out of the workspace
