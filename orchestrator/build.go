@@ -103,9 +103,12 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 	for i, s := range b.Steps {
 		steps[i] = runner.Step{Name: s.Name, Run: s.Run, Timeout: s.Timeout, Env: s.Env}
 	}
-	cache := filepath.Join(e.cfg.WorkDir, "cache", run.Pipeline)
-	if err := os.MkdirAll(cache, 0o700); err != nil {
-		return nil, fmt.Errorf("build cache: %w", err)
+	cache, err := e.buildCache(run)
+	if err != nil {
+		return nil, err
+	}
+	if run.PullRequest != nil {
+		defer os.RemoveAll(cache)
 	}
 	if err := e.cfg.Runner.Run(ctx, runner.Job{Workspace: ws, Cache: cache, Env: env, Secrets: secrets, Steps: steps, Log: out}); err != nil {
 		return nil, err
@@ -123,6 +126,25 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 		fmt.Fprintf(out, "==> no artifacts listed in %s: nothing to deploy\n", sc.File)
 	}
 	return func(r *greenlight.Run) { r.Artifact, r.Hooks = ref, b.Hooks }, nil
+}
+
+// buildCache is the run's XDG_CACHE_HOME (Go's build cache, pip's, npm's…).
+// A pipeline's own commits share cache/<pipeline> between runs. A pull
+// request gets an empty one of its own, removed after its build: a fork
+// that could write the shared cache would plant compiled objects that the
+// next trusted build reuses in the artifact it deploys.
+func (e *Engine) buildCache(run *greenlight.Run) (string, error) {
+	cache := filepath.Join(e.cfg.WorkDir, "cache", run.Pipeline)
+	if run.PullRequest != nil {
+		cache = filepath.Join(e.cfg.WorkDir, "workspaces", strconv.FormatInt(run.ID, 10)+".cache")
+		if err := os.RemoveAll(cache); err != nil { // left by a crash
+			return "", fmt.Errorf("pull-request cache: %w", err)
+		}
+	}
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		return "", fmt.Errorf("build cache: %w", err)
+	}
+	return cache, nil
 }
 
 // errNoSandbox fails a pull request's build on a server without bwrap.

@@ -77,3 +77,68 @@ func TestPullRequestNeedsSandbox(t *testing.T) {
 		t.Fatalf("the branch build's step did not run: %v", err)
 	}
 }
+
+// A pull request builds with an empty cache of its own, removed after: it
+// neither reads what trusted builds cached nor leaves anything that the
+// pipeline's next build would reuse.
+func TestPullRequestCacheIsThrowaway(t *testing.T) {
+	repo := newGitRepo(t, `steps:
+  - name: cache
+    run: |
+      echo "cache=$XDG_CACHE_HOME"
+      if [ -n "${GREENLIGHT_PULL_REQUEST:-}" ]; then
+        if [ -e "$XDG_CACHE_HOME/trusted" ]; then echo pr-sees-trusted; fi
+        touch "$XDG_CACHE_HOME/planted"
+      else
+        if [ -e "$XDG_CACHE_HOME/planted" ]; then echo trusted-sees-planted; fi
+        touch "$XDG_CACHE_HOME/trusted"
+      fi
+`)
+	head := runGit(t, repo.dir, "rev-parse", "HEAD")
+	te := newTestEngine(t, `
+  - name: hello
+    mode: queued
+    source: {repo: `+repo.dir+`, branch: main}
+    stages: [{name: build, type: build}]
+`, nil, true)
+	te.sandbox()
+	ctx := context.Background()
+	trusted := func() string {
+		t.Helper()
+		id, err := te.Trigger(ctx, "hello", greenlight.TriggerRequest{Commit: head})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := te.waitRun(id.ID); r.Status != greenlight.RunSucceeded {
+			t.Fatalf("trusted build: %s (%s)\n%s", r.Status, r.Error, te.log(id.ID, "build"))
+		}
+		return te.log(id.ID, "build")
+	}
+	shared := filepath.Join(te.dir, "cache", "hello")
+	if log := trusted(); !strings.Contains(log, "cache="+shared) {
+		t.Fatalf("trusted build does not use %s:\n%s", shared, log)
+	}
+
+	run := te.pushPR(4, head, "pr-4")
+	log := te.log(run.ID, "build")
+	if run.Status != greenlight.RunSucceeded {
+		t.Fatalf("pull request build: %s (%s)\n%s", run.Status, run.Error, log)
+	}
+	if strings.Contains(log, "pr-sees-trusted") || strings.Contains(log, "cache="+shared) {
+		t.Errorf("the pull request saw the pipeline's cache:\n%s", log)
+	}
+	i := strings.Index(log, "cache=")
+	if i < 0 {
+		t.Fatalf("no cache line:\n%s", log)
+	}
+	own := strings.Fields(log[i+len("cache="):])[0]
+	if _, err := os.Stat(own); err == nil {
+		t.Errorf("the pull request's cache %s is still there", own)
+	}
+	if _, err := os.Stat(filepath.Join(shared, "planted")); err == nil {
+		t.Error("the pull request wrote into the pipeline's cache")
+	}
+	if log := trusted(); strings.Contains(log, "trusted-sees-planted") {
+		t.Errorf("the next trusted build reused the pull request's cache:\n%s", log)
+	}
+}
