@@ -62,7 +62,13 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 		return nil, fmt.Errorf("clean workspace: %w", err)
 	}
 	defer os.RemoveAll(ws)
-	if err := e.cfg.Git.Checkout(ctx, p.Source.Repo, sha, ws); err != nil {
+	// A pull request's .gitmodules is its author's: its submodules are
+	// fetched without the repository's credentials (CheckoutUntrusted).
+	checkout := e.cfg.Git.Checkout
+	if run.PullRequest != nil {
+		checkout = e.cfg.Git.CheckoutUntrusted
+	}
+	if err := checkout(ctx, p.Source.Repo, sha, ws); err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", run.Commit.Short(), err)
 	}
 	data, err := readBuildFile(ws, sc.File)

@@ -142,3 +142,32 @@ func TestPullRequestCacheIsThrowaway(t *testing.T) {
 		t.Errorf("the next trusted build reused the pull request's cache:\n%s", log)
 	}
 }
+
+// A pull request's submodules are fetched as an untrusted commit's: here a
+// submodule on the server's disk, which the pipeline's own commits may use,
+// fails the pull request's checkout.
+func TestPullRequestSubmodulesUntrusted(t *testing.T) {
+	lib := newGitRepo(t, buildOK)
+	repo := newGitRepo(t, buildOK)
+	runGit(t, repo.dir, "-c", "protocol.file.allow=always", "submodule", "--quiet", "add", lib.dir, "vendor/lib")
+	runGit(t, repo.dir, "commit", "-q", "-m", "add lib")
+	head := runGit(t, repo.dir, "rev-parse", "HEAD")
+	te := newTestEngine(t, `
+  - name: hello
+    mode: queued
+    source: {repo: `+repo.dir+`, branch: main, submodules: true}
+    stages: [{name: build, type: build}]
+`, nil, true)
+	te.sandbox()
+	id, err := te.Trigger(context.Background(), "hello", greenlight.TriggerRequest{Commit: head})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := te.waitRun(id.ID); r.Status != greenlight.RunSucceeded {
+		t.Fatalf("branch build: %s (%s)\n%s", r.Status, r.Error, te.log(id.ID, "build"))
+	}
+	run := te.pushPR(5, head, "pr-5")
+	if run.Status != greenlight.RunFailed || !strings.Contains(run.Stages[0].Error, "untrusted commit") {
+		t.Fatalf("pull request with a local submodule: %s (%q), want failed as untrusted", run.Status, run.Stages[0].Error)
+	}
+}
