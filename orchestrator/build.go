@@ -103,7 +103,7 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 		secrets = nil
 		env["GREENLIGHT_PULL_REQUEST"] = strconv.Itoa(pr.Number)
 		env["GREENLIGHT_BASE_BRANCH"] = pr.BaseBranch
-		fmt.Fprintf(out, "==> pull request #%d (%s → %s): build only, without the pipeline's secrets\n", pr.Number, pr.HeadBranch, pr.BaseBranch)
+		fmt.Fprintf(out, "==> pull request #%d (%s → %s): build only, in the sandbox, without the pipeline's secrets or its shared cache\n", pr.Number, pr.HeadBranch, pr.BaseBranch)
 	}
 	steps := make([]runner.Step, len(b.Steps))
 	for i, s := range b.Steps {
