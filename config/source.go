@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -25,6 +26,12 @@ func (d *decoder) source(pipeline *object, path string, s *Source) {
 		d.errorf(o.at("repo"), "%s.repo: must not start with \"-\"", path)
 	case localRepo(s.Repo):
 		s.Repo = d.resolvePath(s.Repo)
+	case httpUserinfo(s.Repo):
+		// git would carry the password in its argv (ps shows it to every
+		// user) and write it into the mirror's config; the token: key
+		// reaches git through its environment only. The URL is not quoted:
+		// it holds the secret.
+		d.errorf(o.at("repo"), "%s.repo: an http(s) URL must not hold a user name, password or token: write the URL without \"user:secret@\" and put the token in %s.token", path, path)
 	}
 
 	d.branches(o, path, s)
@@ -189,4 +196,25 @@ func localRepo(repo string) bool {
 	}
 	colon := strings.IndexByte(repo, ':')
 	return colon < 0 || strings.IndexByte(repo[:colon], '/') >= 0
+}
+
+// httpUserinfo reports whether repo is an http(s) URL with a user part
+// ("user:token@host"). ssh:// and scp-like URLs keep their user, which is
+// no secret. A URL that url.Parse refuses counts when it holds an "@": a
+// password with a "/" in it breaks the URL but is still a password.
+func httpUserinfo(repo string) bool {
+	lower := strings.ToLower(repo)
+	rest, ok := strings.CutPrefix(lower, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(lower, "http://"); !ok {
+			return false
+		}
+	}
+	u, err := url.Parse(repo)
+	if err != nil {
+		// "user:pa/ss@host": the secret is there, however the URL breaks.
+		return strings.Contains(rest, "@")
+	}
+	authority, _, _ := strings.Cut(rest, "/")
+	return u.User != nil || strings.Contains(authority, "@")
 }

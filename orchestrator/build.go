@@ -35,6 +35,12 @@ func (e *Engine) build(ctx context.Context, run *greenlight.Run, p *config.Pipel
 
 func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage, out io.Writer) (func(*greenlight.Run), error) {
 	sha := run.Commit.SHA
+	// A pull request's code may come from anyone (a fork): without bwrap
+	// its steps could read the server's keys, config and database, so it
+	// does not run at all rather than run unconfined.
+	if run.PullRequest != nil && !e.cfg.Runner.Isolated() {
+		return nil, errNoSandbox
+	}
 	fmt.Fprintf(out, "==> checkout %s of %s\n", sha, greenlight.RedactURL(p.Source.Repo))
 	// Commit and Checkout fetch the commit when the mirror lacks it.
 	if run.Commit.Title == "" && run.Commit.AuthorName == "" {
@@ -56,7 +62,13 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 		return nil, fmt.Errorf("clean workspace: %w", err)
 	}
 	defer os.RemoveAll(ws)
-	if err := e.cfg.Git.Checkout(ctx, p.Source.Repo, sha, ws); err != nil {
+	// A pull request's .gitmodules is its author's: its submodules are
+	// fetched without the repository's credentials (CheckoutUntrusted).
+	checkout := e.cfg.Git.Checkout
+	if run.PullRequest != nil {
+		checkout = e.cfg.Git.CheckoutUntrusted
+	}
+	if err := checkout(ctx, p.Source.Repo, sha, ws); err != nil {
 		return nil, fmt.Errorf("checkout %s: %w", run.Commit.Short(), err)
 	}
 	data, err := readBuildFile(ws, sc.File)
@@ -91,15 +103,18 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 		secrets = nil
 		env["GREENLIGHT_PULL_REQUEST"] = strconv.Itoa(pr.Number)
 		env["GREENLIGHT_BASE_BRANCH"] = pr.BaseBranch
-		fmt.Fprintf(out, "==> pull request #%d (%s → %s): build only, without the pipeline's secrets\n", pr.Number, pr.HeadBranch, pr.BaseBranch)
+		fmt.Fprintf(out, "==> pull request #%d (%s → %s): build only, in the sandbox, without the pipeline's secrets or its shared cache\n", pr.Number, pr.HeadBranch, pr.BaseBranch)
 	}
 	steps := make([]runner.Step, len(b.Steps))
 	for i, s := range b.Steps {
 		steps[i] = runner.Step{Name: s.Name, Run: s.Run, Timeout: s.Timeout, Env: s.Env}
 	}
-	cache := filepath.Join(e.cfg.WorkDir, "cache", run.Pipeline)
-	if err := os.MkdirAll(cache, 0o700); err != nil {
-		return nil, fmt.Errorf("build cache: %w", err)
+	cache, err := e.buildCache(run)
+	if err != nil {
+		return nil, err
+	}
+	if run.PullRequest != nil {
+		defer os.RemoveAll(cache)
 	}
 	if err := e.cfg.Runner.Run(ctx, runner.Job{Workspace: ws, Cache: cache, Env: env, Secrets: secrets, Steps: steps, Log: out}); err != nil {
 		return nil, err
@@ -118,6 +133,28 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 	}
 	return func(r *greenlight.Run) { r.Artifact, r.Hooks = ref, b.Hooks }, nil
 }
+
+// buildCache is the run's XDG_CACHE_HOME (Go's build cache, pip's, npm's…).
+// A pipeline's own commits share cache/<pipeline> between runs. A pull
+// request gets an empty one of its own, removed after its build: a fork
+// that could write the shared cache would plant compiled objects that the
+// next trusted build reuses in the artifact it deploys.
+func (e *Engine) buildCache(run *greenlight.Run) (string, error) {
+	cache := filepath.Join(e.cfg.WorkDir, "cache", run.Pipeline)
+	if run.PullRequest != nil {
+		cache = filepath.Join(e.cfg.WorkDir, "workspaces", strconv.FormatInt(run.ID, 10)+".cache")
+		if err := os.RemoveAll(cache); err != nil { // left by a crash
+			return "", fmt.Errorf("pull-request cache: %w", err)
+		}
+	}
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		return "", fmt.Errorf("build cache: %w", err)
+	}
+	return cache, nil
+}
+
+// errNoSandbox fails a pull request's build on a server without bwrap.
+var errNoSandbox = greenlight.Errorf(greenlight.EINVALID, "pull-request builds need the bubblewrap sandbox: install bubblewrap")
 
 // readBuildFile reads the build file from the checkout through os.Root: the
 // commit is untrusted, and a build file that is a link out of the workspace

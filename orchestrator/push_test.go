@@ -114,6 +114,7 @@ func TestPullRequestRunIsBuildOnly(t *testing.T) {
     environments:
       staging: {targets: [{local: `+t.TempDir()+`/staging}], health: {url: "http://127.0.0.1:1/"}}
 `, nil, true)
+	te.sandbox() // pull requests build only in bwrap
 	run, why, err := te.Push(context.Background(), "hello", &webhook.Push{After: head, DeliveryID: "pr-1",
 		PullRequest: &greenlight.PullRequest{Number: 9, Title: "Feature", BaseBranch: "main", HeadBranch: "feature",
 			HeadRepo: "https://example.com/fork.git"}})

@@ -65,10 +65,14 @@ const (
 
 // Config configures a Runner.
 type Config struct {
-	Sandbox string   // SandboxAuto (default), SandboxBwrap or SandboxNone
-	Hide    []string // directories invisible to steps (the server's data dir): empty tmpfs over them in bwrap
-	Path    string   // PATH given to steps (default: the server's PATH)
-	Log     *slog.Logger
+	Sandbox string // SandboxAuto (default), SandboxBwrap or SandboxNone
+	// Hide lists what steps must not read: directories (the server's data
+	// dir, its config dir) get an empty tmpfs over them in bwrap, files (ssh
+	// keys, known_hosts) an unreadable /dev/null bound over them. Without
+	// bwrap nothing is hidden, which is why pull-request builds need it.
+	Hide []string
+	Path string // PATH given to steps (default: the server's PATH)
+	Log  *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -94,7 +98,7 @@ func (c *Config) validate() error {
 	}
 	for _, h := range c.Hide {
 		if h == "" {
-			return greenlight.Errorf(greenlight.EINVALID, "runner: empty directory in hide list")
+			return greenlight.Errorf(greenlight.EINVALID, "runner: empty path in hide list")
 		}
 	}
 	return nil

@@ -98,3 +98,76 @@ func TestNewSandboxChoice(t *testing.T) {
 		t.Errorf("New(docker) = %v, want unknown sandbox", err)
 	}
 }
+
+// Hidden files (keys, known_hosts) cannot be opened in the sandbox, hidden
+// directories (the config dir) look empty, and a file inside a hidden
+// directory or one reached through a symlink stays hidden too.
+func TestSandboxHidesFiles(t *testing.T) {
+	requireBwrap(t)
+	etc := hostDir(t) // the config dir
+	keys := hostDir(t)
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(etc, "greenlight.yml"), "token: s3cret-config")
+	write(filepath.Join(etc, "deploy_key"), "s3cret-key-in-etc")
+	write(filepath.Join(keys, "id_ed25519"), "s3cret-key")
+	write(filepath.Join(keys, "public.txt"), "visible")
+	link := filepath.Join(hostDir(t), "key-link")
+	if err := os.Symlink(filepath.Join(keys, "id_ed25519"), link); err != nil {
+		t.Fatal(err)
+	}
+	ws := t.TempDir()
+	tests := []struct {
+		name   string
+		script string
+		ok     bool
+	}{
+		{"config dir empty", `test -z "$(ls -A ` + etc + `)"`, true},
+		{"config unreadable", `cat ` + etc + `/greenlight.yml`, false},
+		{"key in config dir unreadable", `cat ` + etc + `/deploy_key`, false},
+		{"key unreadable", `cat ` + keys + `/id_ed25519`, false},
+		{"key has no content", `test -z "$(cat ` + keys + `/id_ed25519 2>/dev/null)"`, true},
+		{"key through its link unreadable", `cat ` + link, false},
+		{"neighbour still readable", `test "$(cat ` + keys + `/public.txt)" = visible`, true},
+		{"missing path ignored", `true`, true},
+	}
+	for _, mode := range []string{SandboxBwrap, bwrapPerStep} {
+		r := newRunner(t, mode, etc, filepath.Join(etc, "deploy_key"), link, filepath.Join(keys, "missing"))
+		for _, tt := range tests {
+			t.Run(mode+"/"+tt.name, func(t *testing.T) {
+				logText, err := run(t, r, context.Background(), Job{Workspace: ws,
+					Steps: []Step{{Name: "probe", Run: tt.script}}})
+				if tt.ok && err != nil {
+					t.Fatalf("Run = %v, want success\n%s", err, logText)
+				}
+				var se *StepError
+				if !tt.ok && (!errors.As(err, &se) || se.ExitCode == 0) {
+					t.Fatalf("Run = %v, want the step to fail\n%s", err, logText)
+				}
+				if strings.Contains(logText, "s3cret") {
+					t.Fatalf("a secret reached the log:\n%s", logText)
+				}
+			})
+		}
+	}
+}
+
+// hostDir is a temporary directory outside /tmp, which the sandbox replaces
+// with its own tmpfs and so would hide everything in it anyway.
+func hostDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp(".", "hostdir-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}

@@ -185,17 +185,11 @@ func (r *Runner) command(sp stepSpec, script string) *exec.Cmd {
 }
 
 // bwrapArgs is the sandbox of a job, up to the command: the host read-only,
-// the hidden dirs empty, the workspace and cache writable, its own
-// namespaces (network shared), dying with the server.
+// the hidden dirs empty and hidden files unreadable, the workspace and cache
+// writable, its own namespaces (network shared), dying with the server.
 func (r *Runner) bwrapArgs(ws, cache string) []string {
 	args := []string{"bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"}
-	for _, h := range r.hide {
-		// bwrap cannot make a mount point on the read-only host; a missing
-		// directory has nothing to hide anyway.
-		if fi, err := os.Stat(h); err == nil && fi.IsDir() {
-			args = append(args, "--tmpfs", h)
-		}
-	}
+	args = append(args, hideArgs(r.hide)...)
 	// Later mounts show through the tmpfs above, so a workspace inside the
 	// hidden data dir is still there.
 	args = append(args, "--bind", ws, ws)
@@ -203,6 +197,47 @@ func (r *Runner) bwrapArgs(ws, cache string) []string {
 		args = append(args, "--bind", cache, cache)
 	}
 	return append(args, "--unshare-all", "--share-net", "--die-with-parent", "--new-session", "--chdir", ws)
+}
+
+// hideArgs mounts an empty tmpfs over each hidden directory and /dev/null
+// over each hidden file (a key, a known_hosts, the server's config). The
+// binds are nodev, so opening a hidden file fails outright instead of
+// reading as empty: a build sees that the file is withheld. Directories come
+// first; a file inside a hidden directory is hidden already. bwrap cannot
+// make a mount point on the read-only host, and a missing path has nothing
+// to hide anyway.
+func hideArgs(hide []string) []string {
+	var dirs, files []string
+	for _, h := range hide {
+		fi, err := os.Stat(h)
+		switch {
+		case err != nil:
+		case fi.IsDir():
+			dirs = append(dirs, h)
+		default:
+			files = append(files, h)
+		}
+	}
+	var args []string
+	for _, d := range dirs {
+		args = append(args, "--tmpfs", d)
+	}
+	for _, f := range files {
+		if !inside(f, dirs) {
+			args = append(args, "--ro-bind", "/dev/null", f)
+		}
+	}
+	return args
+}
+
+// inside reports whether path lies in one of dirs.
+func inside(path string, dirs []string) bool {
+	for _, d := range dirs {
+		if d == "/" || strings.HasPrefix(path, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // signal sends sig to everything the step runs. Without a sandbox that is the

@@ -33,6 +33,23 @@ import (
 // but gc keeps unreachable objects for two weeks, and workspaces are
 // short-lived.
 func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
+	return g.checkoutCommit(ctx, repo, sha, dst, false)
+}
+
+// CheckoutUntrusted is Checkout for a commit nobody vouched for: a pull
+// request's head, perhaps from a fork. Its .gitmodules is the author's, so
+// submodules, when the repository has them on, are fetched without any of
+// the repository's credentials (no token, no ssh key or agent) and only over
+// http(s) and git://: a public submodule still builds, while one the token
+// or key could read does not, and a .gitmodules naming another repository
+// cannot make the server fetch it for the pull request. Fetching nothing at
+// all would be safer by a hair only: the build's own steps share the
+// network and can fetch the same public URLs.
+func (g *Git) CheckoutUntrusted(ctx context.Context, repo, sha, dst string) error {
+	return g.checkoutCommit(ctx, repo, sha, dst, true)
+}
+
+func (g *Git) checkoutCommit(ctx context.Context, repo, sha, dst string, untrusted bool) error {
 	if err := checkRepo(repo); err != nil {
 		return err
 	}
@@ -53,7 +70,7 @@ func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 			return err
 		}
 	}
-	present, err := g.checkout(ctx, m, sha, dst)
+	present, err := g.checkout(ctx, m, sha, dst, untrusted)
 	if err == nil || ctx.Err() != nil || errors.Is(err, errSubmodules) {
 		return err
 	}
@@ -66,7 +83,7 @@ func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 	} else if err := g.Ensure(ctx, repo, sha); err != nil {
 		return err
 	}
-	_, err = g.checkout(ctx, m, sha, dst)
+	_, err = g.checkout(ctx, m, sha, dst, untrusted)
 	return err
 }
 
@@ -74,20 +91,20 @@ func (g *Git) Checkout(ctx context.Context, repo, sha, dst string) error {
 // reports whether the mirror holds the commit. The read lock keeps a fetch
 // from changing the refs while they are copied, and from bringing the
 // commit in between the failure and the look.
-func (g *Git) checkout(ctx context.Context, m mirror, sha, dst string) (present bool, err error) {
+func (g *Git) checkout(ctx context.Context, m mirror, sha, dst string, untrusted bool) (present bool, err error) {
 	unlock, err := m.rlock(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	if err := g.workspace(ctx, m, sha, dst); err != nil {
+	if err := g.workspace(ctx, m, sha, dst, untrusted); err != nil {
 		empty(dst)
 		return g.has(ctx, m, sha), fmt.Errorf("checkout %s of %s: %w", sha, greenlight.RedactURL(m.repo), err)
 	}
 	return true, nil
 }
 
-func (g *Git) workspace(ctx context.Context, m mirror, sha, dst string) error {
+func (g *Git) workspace(ctx context.Context, m mirror, sha, dst string, untrusted bool) error {
 	gitDir := filepath.Join(dst, ".git")
 	if err := initRepo(gitDir, len(sha) == 64); err != nil {
 		return fmt.Errorf("init: %w", err)
@@ -116,8 +133,25 @@ func (g *Git) workspace(ctx context.Context, m mirror, sha, dst string) error {
 	if _, err := g.run(ctx, "-C", dst, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--force", "--detach", sha, "--"); err != nil {
 		return err
 	}
-	if m.opts.Submodules {
+	switch {
+	case !m.opts.Submodules:
+		return nil
+	case untrusted:
+		return g.untrustedSubmodules(ctx, dst)
+	default:
 		return g.submodules(ctx, m, dst)
+	}
+}
+
+// untrustedSubmodules is submodules for CheckoutUntrusted: git's base
+// environment only (HOME in the cache, no system config: no credential
+// helper or netrc either), none of the repository's access, and no ssh
+// (which would offer the server user's keys and agent) or file transport.
+func (g *Git) untrustedSubmodules(ctx context.Context, dst string) error {
+	a := access{env: []string{"GIT_ALLOW_PROTOCOL=git:http:https", "SSH_AUTH_SOCK="}}
+	args := []string{"-C", dst, "submodule", "--quiet", "update", "--init", "--recursive"}
+	if _, err := g.exec(ctx, call{access: a}, args...); err != nil {
+		return fmt.Errorf("%w of an untrusted commit (fetched without credentials, over http(s) and git:// only): %w", errSubmodules, err)
 	}
 	return nil
 }
