@@ -78,37 +78,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) SendDue(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for {
+	return sendDue(ctx, func(ctx context.Context) ([]*greenlight.Mail, error) {
 		due, err := d.store.DueMail(ctx, d.now(), dueBatch)
 		if err != nil {
-			return fmt.Errorf("read due mail: %w", err)
+			return nil, fmt.Errorf("read due mail: %w", err)
 		}
-		if len(due) == 0 {
-			return nil
-		}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, concurrency)
-		errs := make(chan error, len(due))
-		for _, m := range due {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				errs <- d.deliver(ctx, m)
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			// A mail whose outcome could not be recorded would come back due
-			// at once: stop and let Run back off instead of spinning.
-			if err != nil {
-				return err
-			}
-		}
-		if ctx.Err() != nil || len(due) < dueBatch {
-			return nil
-		}
-	}
+		return due, nil
+	}, d.deliver)
 }
 
 // deliver makes one attempt at m and records the outcome.

@@ -79,35 +79,13 @@ func (s *StatusSender) Run(ctx context.Context) error {
 func (s *StatusSender) SendDue(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for {
+	return sendDue(ctx, func(ctx context.Context) ([]*greenlight.CommitStatus, error) {
 		due, err := s.store.DueStatuses(ctx, s.now(), dueBatch)
 		if err != nil {
-			return fmt.Errorf("read due statuses: %w", err)
+			return nil, fmt.Errorf("read due statuses: %w", err)
 		}
-		if len(due) == 0 {
-			return nil
-		}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, concurrency)
-		errs := make(chan error, len(due))
-		for _, st := range due {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				errs <- s.deliver(ctx, st)
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				return err
-			}
-		}
-		if ctx.Err() != nil || len(due) < dueBatch {
-			return nil
-		}
-	}
+		return due, nil
+	}, s.deliver)
 }
 
 // deliver makes one attempt at st and records the outcome.
