@@ -3,8 +3,6 @@ package forge
 import (
 	"context"
 	"net/http"
-
-	"github.com/greenlight-cd/greenlight"
 )
 
 // gitea posts to the commit statuses API of Gitea and Forgejo (the same API),
@@ -23,31 +21,11 @@ type gitea struct{ poster }
 
 var _ Client = (*gitea)(nil)
 
-type giteaStatus struct {
-	State       string `json:"state"`
-	TargetURL   string `json:"target_url,omitempty"`
-	Description string `json:"description"`
-	Context     string `json:"context"`
-}
-
 func (g *gitea) Post(ctx context.Context, s Status) error {
-	body := giteaStatus{State: giteaState(s.State), TargetURL: s.TargetURL,
+	body := githubStatus{State: githubState(s.State), TargetURL: s.TargetURL,
 		Description: clip(s.Description, MaxDescription), Context: s.Context}
 	return g.post(ctx, s.SHA, body, func(h http.Header) {
 		h.Set("Authorization", "token "+g.token)
 		h.Set("Accept", "application/json")
 	})
-}
-
-// giteaState: like GitHub, no running or cancelled state; cancelled is error.
-func giteaState(s greenlight.StatusState) string {
-	switch s {
-	case greenlight.StatusSuccess:
-		return "success"
-	case greenlight.StatusFailure:
-		return "failure"
-	case greenlight.StatusCancelled:
-		return "error"
-	}
-	return "pending"
 }

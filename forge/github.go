@@ -23,6 +23,8 @@ type github struct{ poster }
 
 var _ Client = (*github)(nil)
 
+// githubStatus is the body of a status on GitHub, and on Gitea and Forgejo,
+// which copied GitHub's API.
 type githubStatus struct {
 	State       string `json:"state"`
 	TargetURL   string `json:"target_url,omitempty"`
@@ -40,8 +42,8 @@ func (g *github) Post(ctx context.Context, s Status) error {
 	})
 }
 
-// githubState: GitHub has no running or cancelled state; a cancelled run
-// is an error (nobody judged the commit), not a failure of it.
+// githubState: GitHub (and Gitea) have no running or cancelled state; a
+// cancelled run is an error (nobody judged the commit), not a failure of it.
 func githubState(s greenlight.StatusState) string {
 	switch s {
 	case greenlight.StatusSuccess:
