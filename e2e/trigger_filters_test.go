@@ -42,6 +42,8 @@ func TestTriggerFilters(t *testing.T) {
 	base := r.head()
 	c1 := r.commit("Code change", map[string]string{"src/a.txt": "a"})
 	c2 := r.commit("Skip me [skip ci]", map[string]string{"src/b.txt": "b"})
+	// A commit main never had: a push heard before is not built twice.
+	c3 := r.commit("Rewritten history", map[string]string{"src/c.txt": "c"})
 	tests := []struct {
 		name, pipeline, ref, before, after, message string
 		forced                                      bool
@@ -56,7 +58,7 @@ func TestTriggerFilters(t *testing.T) {
 		{"skip ci", "hello", "refs/heads/main", c1, c2, "Skip me [skip ci]", false, "the head commit's message says [skip ci]"},
 		{"deleted", "hello", "refs/heads/feature-login", c1, zeros, "", false, "branch feature-login was deleted"},
 		{"no new commit", "hello", "refs/heads/main", c1, c1, "Code change", false, "the push has no new commit"},
-		{"forced", "hello", "refs/heads/main", c2, c1, "Code change", true, ""},
+		{"forced", "hello", "refs/heads/main", c2, c3, "Rewritten history", true, ""},
 		{"paths: code only", "docs", "refs/heads/main", base, c1, "Code change", false, "no changed file matches paths"},
 	}
 	started := map[string]int64{}

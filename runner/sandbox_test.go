@@ -157,10 +157,15 @@ func TestSandboxHidesFiles(t *testing.T) {
 }
 
 // hostDir is a temporary directory outside /tmp, which the sandbox replaces
-// with its own tmpfs and so would hide everything in it anyway.
+// with its own tmpfs and so would hide everything in it anyway. /var/tmp,
+// not the package directory: a checkout may itself live under /tmp (CI).
 func hostDir(t *testing.T) string {
 	t.Helper()
-	d, err := os.MkdirTemp(".", "hostdir-")
+	parent := "/var/tmp"
+	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
+		parent = "."
+	}
+	d, err := os.MkdirTemp(parent, "greenlight-hostdir-")
 	if err != nil {
 		t.Fatal(err)
 	}
