@@ -116,7 +116,7 @@ func (b *bench) setup() {
 	port := freePort()
 	b.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	pipeline := func(name, file string, extra string) string {
-		return fmt.Sprintf("  - name: %s\n    source: {repo: %s, branch: main, webhook_secret: %s}\n    stages:\n      - {name: build, type: build, file: %s}\n%s",
+		return fmt.Sprintf("  - name: %s\n    source: {repo: %s, branches: [main, \"bench-*\"], webhook_secret: %s}\n    stages:\n      - {name: build, type: build, file: %s}\n%s",
 			name, b.repo, secret, file, extra)
 	}
 	cfg := fmt.Sprintf("server:\n  listen: 127.0.0.1:%d\n  data_dir: %s\n  admin_token: %s\npipelines:\n", port, filepath.Join(b.dir, "data"), token) +
@@ -172,7 +172,9 @@ func (b *bench) webhookToFirstStep() {
 	var lat []time.Duration
 	for i := 0; i < 30; i++ {
 		t0 := time.Now()
-		id := b.push("first", sha, fmt.Sprintf("bench-%d-%d", i, t0.UnixNano()))
+		// A branch of its own each time: a commit is built once per branch,
+		// and this measures the path from webhook to step, not the dedupe.
+		id := b.push("first", fmt.Sprintf("refs/heads/bench-%d", i), sha, fmt.Sprintf("bench-%d-%d", i, t0.UnixNano()))
 		b.waitRun(id, 30*time.Second)
 		logs := b.get(fmt.Sprintf("/api/v1/runs/%d/logs?stage=build", id))
 		m := regexp.MustCompile(`(?m)^(\d{19})$`).FindStringSubmatch(logs)
@@ -461,8 +463,8 @@ func (b *bench) outbox() []struct{ Subject, Text string } {
 	return out
 }
 
-func (b *bench) push(pipeline, sha, delivery string) int64 {
-	body := fmt.Sprintf(`{"ref":"refs/heads/main","after":%q}`, sha)
+func (b *bench) push(pipeline, ref, sha, delivery string) int64 {
+	body := fmt.Sprintf(`{"ref":%q,"after":%q}`, ref, sha)
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(body))
 	req, _ := http.NewRequest("POST", b.url+"/hooks/"+pipeline, strings.NewReader(body))
