@@ -117,8 +117,13 @@ func (in *Inbox) Run(ctx context.Context) {
 func (in *Inbox) drain(ctx context.Context) time.Duration {
 	const batch = 100
 	var next time.Duration
+	// The store lists every pipeline's head before any second delivery, so
+	// a batch reaches every pipeline's queue unless more than a batch of
+	// pipelines have one; a full batch that is all held back is read again,
+	// larger, until the list ends or something can be done.
+	limit := batch
 	for ctx.Err() == nil {
-		queued, err := in.cfg.Store.QueuedDeliveries(ctx, batch)
+		queued, err := in.cfg.Store.QueuedDeliveries(ctx, limit)
 		if err != nil {
 			in.cfg.Log.Error("inbox: list queued deliveries", "err", err)
 			return in.cfg.Retry
@@ -151,9 +156,14 @@ func (in *Inbox) drain(ctx context.Context) time.Duration {
 			delete(in.notBefore, d.ID)
 			progress = true
 		}
-		if !progress || len(queued) < batch {
+		if len(queued) < limit {
 			return next
 		}
+		if !progress {
+			limit *= 2
+			continue
+		}
+		limit = batch
 		next = 0 // a full batch was done: look again, the waits are re-read
 	}
 	return 0

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -223,6 +225,48 @@ func TestInboxRetryHoldsPipeline(t *testing.T) {
 	h1, h2 := e.done("h1"), e.done("h2")
 	if h1.Status != greenlight.DeliveryStarted || h1.Attempts != 3 || h2.Status != greenlight.DeliveryStarted || h1.RunID > h2.RunID {
 		t.Fatalf("after the retries: h1 %+v, h2 %+v; want both started, h1 first after 3 attempts", h1, h2)
+	}
+}
+
+// One pipeline's backlog behind a retry does not hide other pipelines'
+// deliveries, however long it is (longer than the worker's batch), nor do
+// more blocked pipelines than a batch holds.
+func TestInboxBacklogHoldsOnlyItsPipeline(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		pipelines, backlog int // blocked pipelines; deliveries behind each head
+	}{
+		{"one long backlog", 1, 150},
+		{"many blocked pipelines", 120, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newInboxEnv(t)
+			e.push.failures = 1 << 20
+			var want []string
+			for p := range tc.pipelines {
+				name := fmt.Sprint("busy", p)
+				e.queue(name, name+"-0", branchPush("main", sha("e")))
+				want = append(want, name+"/"+name+"-0/"+sha("e"))
+				for i := 1; i <= tc.backlog; i++ {
+					e.queue(name, fmt.Sprint(name, "-", i), branchPush("main", sha("2")))
+				}
+			}
+			e.start()
+			// (The deliveries list is newest first and limited: the
+			// heads are not in it.)
+			deadline := time.Now().Add(20 * time.Second)
+			for len(e.push.seen()) < len(want) && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			e.queue("calm", "c1", branchPush("main", sha("3")))
+			if d := e.done("c1"); d.Status != greenlight.DeliveryStarted {
+				t.Fatalf("calm pipeline's delivery behind the blocked ones: %+v", d)
+			}
+			want = append(want, "calm/c1/"+sha("3"))
+			if calls := e.push.seen(); !slices.Equal(calls, want) {
+				t.Fatalf("Push calls %v,\nwant %v: each backlog waits behind its head's retry", calls, want)
+			}
+		})
 	}
 }
 
