@@ -163,6 +163,7 @@ type Tx interface {
 	// reports whether it inserted, setting d.ID if so.
 	EnqueueDelivery(ctx context.Context, d *Delivery) (bool, error)
 	// QueuedDeliveries returns up to limit deliveries whose DoneAt is unset,
+	// every pipeline's first before any pipeline's second, each pipeline's
 	// in inbox order (limit 0: a default).
 	QueuedDeliveries(ctx context.Context, limit int) ([]*Delivery, error)
 	// UpdateDelivery writes d's Status, RunID, Result, Attempts and DoneAt if

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -23,6 +24,12 @@ type InboxConfig struct {
 	// ((*source.Git).Head), to complete the abbreviated head commits of
 	// Bitbucket pull requests. Optional: without it they fail.
 	Head func(ctx context.Context, repo, branch string) (string, error)
+	// Repo returns a pipeline's configured source repository
+	// ((*Engine).SourceRepo), with its credentials: a pull request from the
+	// repository itself is resolved there, as the URL in the event has none
+	// and a private repository refuses it. Optional: without it every head
+	// is read from the event's URL.
+	Repo func(pipeline string) (string, error)
 	Now  greenlight.Now
 	Log  *slog.Logger
 	// Retain is how long done deliveries, and so their ids, are kept
@@ -117,8 +124,13 @@ func (in *Inbox) Run(ctx context.Context) {
 func (in *Inbox) drain(ctx context.Context) time.Duration {
 	const batch = 100
 	var next time.Duration
+	// The store lists every pipeline's head before any second delivery, so
+	// a batch reaches every pipeline's queue unless more than a batch of
+	// pipelines have one; a full batch that is all held back is read again,
+	// larger, until the list ends or something can be done.
+	limit := batch
 	for ctx.Err() == nil {
-		queued, err := in.cfg.Store.QueuedDeliveries(ctx, batch)
+		queued, err := in.cfg.Store.QueuedDeliveries(ctx, limit)
 		if err != nil {
 			in.cfg.Log.Error("inbox: list queued deliveries", "err", err)
 			return in.cfg.Retry
@@ -151,9 +163,14 @@ func (in *Inbox) drain(ctx context.Context) time.Duration {
 			delete(in.notBefore, d.ID)
 			progress = true
 		}
-		if !progress || len(queued) < batch {
+		if len(queued) < limit {
 			return next
 		}
+		if !progress {
+			limit *= 2
+			continue
+		}
+		limit = batch
 		next = 0 // a full batch was done: look again, the waits are re-read
 	}
 	return 0
@@ -194,7 +211,7 @@ func (in *Inbox) process(ctx context.Context, d *greenlight.Delivery) time.Durat
 		return 0 // done meanwhile by another server on the same database
 	}
 	if p.Abbreviated() {
-		ignored, err := in.complete(ctx, &p)
+		ignored, err := in.complete(ctx, d.Pipeline, &p)
 		switch {
 		case err != nil:
 			return in.failed(ctx, d, log, err)
@@ -243,18 +260,36 @@ func (in *Inbox) failed(ctx context.Context, d *greenlight.Delivery, log *slog.L
 // complete replaces the abbreviated head sha of a Bitbucket pull request
 // with the full sha its head branch points to now. If the branch has moved
 // on, a newer pullrequest:updated event follows for the newer head, so this
-// one is ignored.
-func (in *Inbox) complete(ctx context.Context, p *webhook.Push) (ignored string, err error) {
+// one is ignored. A pull request from the pipeline's own repository is read
+// through the configured URL (it has the credentials); one from a fork that
+// cannot be read (a private fork: Greenlight has no credentials for it) is
+// ignored, since retrying would not help.
+func (in *Inbox) complete(ctx context.Context, pipeline string, p *webhook.Push) (ignored string, err error) {
 	pr := p.PullRequest
 	if in.cfg.Head == nil || pr == nil || pr.HeadRepo == "" {
 		return "", greenlight.Errorf(greenlight.EINVALID, "the pull request's head commit %s is abbreviated and cannot be resolved", p.After)
 	}
+	repo, fork := pr.HeadRepo, true
+	if in.cfg.Repo != nil {
+		own, err := in.cfg.Repo(pipeline)
+		if err != nil {
+			return "", err
+		}
+		if sameRepo(own, pr.HeadRepo) {
+			repo, fork = own, false
+		}
+	}
 	hctx, cancel := context.WithTimeout(ctx, gitTimeout)
 	defer cancel()
-	sha, err := in.cfg.Head(hctx, pr.HeadRepo, pr.HeadBranch)
+	sha, err := in.cfg.Head(hctx, repo, pr.HeadBranch)
+	if err != nil && fork && ctx.Err() == nil {
+		return fmt.Sprintf("cannot read branch %s of the fork %s, so its abbreviated head commit %s cannot be resolved "+
+			"(a private fork needs credentials Greenlight does not have): %s",
+			pr.HeadBranch, greenlight.RedactURL(pr.HeadRepo), p.After, greenlight.ErrorMessage(err)), nil
+	}
 	if err != nil {
 		return "", greenlight.Errorf(greenlight.EUNAVAILABLE, "cannot read branch %s of %s: %s",
-			pr.HeadBranch, greenlight.RedactURL(pr.HeadRepo), greenlight.ErrorMessage(err))
+			pr.HeadBranch, greenlight.RedactURL(repo), greenlight.ErrorMessage(err))
 	}
 	sha = strings.ToLower(sha)
 	if !strings.HasPrefix(sha, p.After) {
@@ -262,6 +297,48 @@ func (in *Inbox) complete(ctx context.Context, p *webhook.Push) (ignored string,
 	}
 	p.After = sha
 	return "", nil
+}
+
+// sameRepo reports whether two repository addresses (URLs, or scp-like
+// user@host:path) name one repository: same host and path, ignoring case,
+// user, credentials, port and a trailing ".git".
+func sameRepo(a, b string) bool {
+	ha, pa := repoName(a)
+	hb, pb := repoName(b)
+	return ha != "" && pa != "" && strings.EqualFold(ha, hb) && strings.EqualFold(pa, pb)
+}
+
+// repoName splits a repository address into host and path; "" if it has no
+// host (a local path, or unparsable).
+func repoName(repo string) (host, path string) {
+	if strings.Contains(repo, "://") {
+		u, err := url.Parse(repo)
+		if err != nil {
+			return "", ""
+		}
+		host, path = u.Hostname(), u.Path
+	} else {
+		var ok bool
+		host, path, ok = strings.Cut(repo, ":")
+		if !ok || strings.Contains(host, "/") {
+			return "", ""
+		}
+		if _, h, ok := strings.Cut(host, "@"); ok {
+			host = h
+		}
+	}
+	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
+	return host, strings.Trim(path, "/")
+}
+
+// SourceRepo returns a pipeline's configured source repository, for
+// InboxConfig.Repo; ENOTFOUND if there is no such pipeline.
+func (e *Engine) SourceRepo(pipeline string) (string, error) {
+	p, err := e.pipeline(pipeline)
+	if err != nil {
+		return "", err
+	}
+	return p.Source.Repo, nil
 }
 
 // prune forgets deliveries older than Retain.

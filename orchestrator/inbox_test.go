@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -56,19 +58,26 @@ type inboxEnv struct {
 	push  *fakePush
 	inbox *Inbox
 	heads map[string]string
+	repos map[string]string // configured source repository by pipeline
 	stop  func()
 }
 
 func newInboxEnv(t *testing.T) *inboxEnv {
 	e := &inboxEnv{t: t, store: storetest.SQLite(t), clock: &testClock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)},
-		push: &fakePush{}, heads: map[string]string{}}
+		push: &fakePush{}, heads: map[string]string{}, repos: map[string]string{}}
 	head := func(ctx context.Context, repo, branch string) (string, error) {
 		if sha, ok := e.heads[repo+"#"+branch]; ok {
 			return sha, nil
 		}
 		return "", greenlight.Errorf(greenlight.ENOTFOUND, "no branch %s", branch)
 	}
-	in, err := NewInbox(InboxConfig{Store: e.store, Push: e.push.Push, Head: head, Now: e.clock.Now, Retry: time.Second})
+	repo := func(pipeline string) (string, error) {
+		if r, ok := e.repos[pipeline]; ok {
+			return r, nil
+		}
+		return "/srv/git/" + pipeline + ".git", nil
+	}
+	in, err := NewInbox(InboxConfig{Store: e.store, Push: e.push.Push, Head: head, Repo: repo, Now: e.clock.Now, Retry: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +235,48 @@ func TestInboxRetryHoldsPipeline(t *testing.T) {
 	}
 }
 
+// One pipeline's backlog behind a retry does not hide other pipelines'
+// deliveries, however long it is (longer than the worker's batch), nor do
+// more blocked pipelines than a batch holds.
+func TestInboxBacklogHoldsOnlyItsPipeline(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		pipelines, backlog int // blocked pipelines; deliveries behind each head
+	}{
+		{"one long backlog", 1, 150},
+		{"many blocked pipelines", 120, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newInboxEnv(t)
+			e.push.failures = 1 << 20
+			var want []string
+			for p := range tc.pipelines {
+				name := fmt.Sprint("busy", p)
+				e.queue(name, name+"-0", branchPush("main", sha("e")))
+				want = append(want, name+"/"+name+"-0/"+sha("e"))
+				for i := 1; i <= tc.backlog; i++ {
+					e.queue(name, fmt.Sprint(name, "-", i), branchPush("main", sha("2")))
+				}
+			}
+			e.start()
+			// (The deliveries list is newest first and limited: the
+			// heads are not in it.)
+			deadline := time.Now().Add(20 * time.Second)
+			for len(e.push.seen()) < len(want) && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			e.queue("calm", "c1", branchPush("main", sha("3")))
+			if d := e.done("c1"); d.Status != greenlight.DeliveryStarted {
+				t.Fatalf("calm pipeline's delivery behind the blocked ones: %+v", d)
+			}
+			want = append(want, "calm/c1/"+sha("3"))
+			if calls := e.push.seen(); !slices.Equal(calls, want) {
+				t.Fatalf("Push calls %v,\nwant %v: each backlog waits behind its head's retry", calls, want)
+			}
+		})
+	}
+}
+
 // A delivery tried too often (it failed, or the server died, each time) is
 // given up.
 func TestInboxGivesUp(t *testing.T) {
@@ -274,6 +325,60 @@ func TestInboxAbbreviatedHead(t *testing.T) {
 	}
 	if calls := e.push.seen(); len(calls) != 1 || calls[0] != "hello/pr-ok/d3022fc0ca3d"+strings.Repeat("7", 28) {
 		t.Errorf("Push calls %v, want one with the full sha", calls)
+	}
+}
+
+// A Bitbucket pull request from the pipeline's own private repository is
+// resolved through the configured URL, which has the credentials; one from a
+// fork that cannot be read is ignored at once, with the reason, not retried.
+func TestInboxAbbreviatedHeadPrivate(t *testing.T) {
+	e := newInboxEnv(t)
+	own := "https://x-token-auth:s3cret@bitbucket.org/Team/private.git"
+	e.repos["hello"] = own
+	full := "d3022fc0ca3d" + strings.Repeat("7", 28)
+	e.heads[own+"#feature"] = full // readable only with the credentials
+	pr := func(repo string) webhook.Push {
+		return webhook.Push{Forge: "bitbucket", After: "d3022fc0ca3d", PullRequest: &greenlight.PullRequest{Number: 1,
+			HeadBranch: "feature", BaseBranch: "main", HeadRepo: repo}}
+	}
+	e.start()
+	e.queue("hello", "pr-own", pr("https://bitbucket.org/team/private.git"))
+	e.queue("hello", "pr-fork", pr("https://bitbucket.org/someone/private.git"))
+	if d := e.done("pr-own"); d.Status != greenlight.DeliveryStarted {
+		t.Errorf("pull request from the private repository itself: %+v", d)
+	}
+	d := e.done("pr-fork")
+	if d.Status != greenlight.DeliveryIgnored || d.Attempts != 1 || !strings.Contains(d.Result, "fork https://bitbucket.org/someone/private.git") {
+		t.Errorf("unreadable fork: %+v, want ignored after one attempt, naming the fork", d)
+	}
+	if strings.Contains(d.Result, "s3cret") {
+		t.Errorf("result shows the credentials: %s", d.Result)
+	}
+	if calls := e.push.seen(); len(calls) != 1 || calls[0] != "hello/pr-own/"+full {
+		t.Errorf("Push calls %v, want one with the full sha", calls)
+	}
+}
+
+func TestSameRepo(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"https://x-token-auth:tok@bitbucket.org/team/repo.git", "https://bitbucket.org/team/repo.git", true},
+		{"https://bitbucket.org/Team/Repo", "https://bitbucket.org/team/repo.git", true},
+		{"git@bitbucket.org:team/repo.git", "https://bitbucket.org/team/repo.git", true},
+		{"ssh://git@bitbucket.org:22/team/repo.git", "https://bitbucket.org/team/repo.git", true},
+		{"https://bitbucket.org/team/repo.git", "https://bitbucket.org/fork/repo.git", false},
+		{"https://bitbucket.org/team/repo.git", "https://bitbucket.org/team/repo2.git", false},
+		{"https://example.com/team/repo.git", "https://bitbucket.org/team/repo.git", false},
+		{"/srv/git/team/repo.git", "https://bitbucket.org/team/repo.git", false},
+		{"file:///team/repo.git", "file:///team/repo.git", false},
+		{"", "https://bitbucket.org/team/repo.git", false},
+		{"https://bitbucket.org/", "https://bitbucket.org/", false},
+	} {
+		if got := sameRepo(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameRepo(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
 	}
 }
 

@@ -52,8 +52,8 @@ type Git struct {
 	env []string
 
 	mu    sync.Mutex
-	locks map[string]*sync.RWMutex // by mirror name
-	repos map[string]repoConfig    // by repository URL, from Configure
+	locks map[string]*rwsem     // by mirror name
+	repos map[string]repoConfig // by repository URL, from Configure
 }
 
 // New returns a Git keeping its mirrors under dir. A nil log discards. It
@@ -70,7 +70,7 @@ func New(dir string, log *slog.Logger) *Git {
 		dir:   dir,
 		log:   log,
 		env:   gitEnv(filepath.Join(dir, "home")),
-		locks: make(map[string]*sync.RWMutex),
+		locks: make(map[string]*rwsem),
 		repos: make(map[string]repoConfig),
 	}
 	g.removeStaleClones()
@@ -105,7 +105,7 @@ type mirror struct {
 	name     string // hex SHA-256 of repo
 	dir      string
 	lockPath string
-	mu       *sync.RWMutex
+	mu       *rwsem
 	repoConfig
 }
 
@@ -115,7 +115,7 @@ func (g *Git) mirror(repo string) mirror {
 	g.mu.Lock()
 	mu, ok := g.locks[name]
 	if !ok {
-		mu = new(sync.RWMutex)
+		mu = newRWSem()
 		g.locks[name] = mu
 	}
 	g.mu.Unlock()

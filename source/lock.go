@@ -7,11 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
-// A mirror is guarded twice: by a sync.RWMutex inside this process and by
+// A mirror is guarded twice: by an rwsem inside this process and by
 // flock(2) on <dir>/<name>.lock across processes (two servers, or a server
 // and a command-line tool, sharing one cache directory). Readers take both
 // shared, a fetch or a re-clone both exclusive; the mutex comes first so
@@ -19,24 +20,97 @@ import (
 
 // rlock takes m's locks for reading; unlock releases them.
 func (m mirror) rlock(ctx context.Context) (unlock func(), err error) {
-	m.mu.RLock()
-	f, err := flock(ctx, m.lockPath, syscall.LOCK_SH)
-	if err != nil {
-		m.mu.RUnlock()
+	if err := m.mu.acquire(ctx, false); err != nil {
 		return nil, fmt.Errorf("lock mirror: %w", err)
 	}
-	return func() { f.Close(); m.mu.RUnlock() }, nil
+	f, err := flock(ctx, m.lockPath, syscall.LOCK_SH)
+	if err != nil {
+		m.mu.release(false)
+		return nil, fmt.Errorf("lock mirror: %w", err)
+	}
+	return func() { f.Close(); m.mu.release(false) }, nil
 }
 
 // lock takes m's locks for writing; unlock releases them.
 func (m mirror) lock(ctx context.Context) (unlock func(), err error) {
-	m.mu.Lock()
-	f, err := flock(ctx, m.lockPath, syscall.LOCK_EX)
-	if err != nil {
-		m.mu.Unlock()
+	if err := m.mu.acquire(ctx, true); err != nil {
 		return nil, fmt.Errorf("lock mirror: %w", err)
 	}
-	return func() { f.Close(); m.mu.Unlock() }, nil
+	f, err := flock(ctx, m.lockPath, syscall.LOCK_EX)
+	if err != nil {
+		m.mu.release(true)
+		return nil, fmt.Errorf("lock mirror: %w", err)
+	}
+	return func() { f.Close(); m.mu.release(true) }, nil
+}
+
+// rwsem is a readers-writer lock whose waiters give up when their ctx ends:
+// a sync.RWMutex cannot be abandoned, so one slow fetch would stall every
+// reader (a webhook's paths filter among them) for as long as it runs. Like
+// sync.RWMutex it lets no new reader in while a writer waits, so a stream of
+// readers cannot starve a fetch.
+type rwsem struct {
+	mu      sync.Mutex
+	readers int           // holding
+	writer  bool          // holding
+	waiting int           // writers waiting
+	changed chan struct{} // closed, and replaced, whenever the state changes
+}
+
+func newRWSem() *rwsem { return &rwsem{changed: make(chan struct{})} }
+
+// acquire takes s shared, or exclusive when write, or returns ctx's error.
+func (s *rwsem) acquire(ctx context.Context, write bool) error {
+	s.mu.Lock()
+	if write {
+		s.waiting++
+	}
+	for {
+		if write && !s.writer && s.readers == 0 {
+			s.waiting--
+			s.writer = true
+			s.mu.Unlock()
+			return nil
+		}
+		if !write && !s.writer && s.waiting == 0 {
+			s.readers++
+			s.mu.Unlock()
+			return nil
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			if write {
+				// Readers held back for this writer may go now.
+				s.mu.Lock()
+				s.waiting--
+				s.broadcast()
+				s.mu.Unlock()
+			}
+			return ctx.Err()
+		case <-changed:
+		}
+		s.mu.Lock()
+	}
+}
+
+// release gives back what acquire(ctx, write) took.
+func (s *rwsem) release(write bool) {
+	s.mu.Lock()
+	if write {
+		s.writer = false
+	} else {
+		s.readers--
+	}
+	s.broadcast()
+	s.mu.Unlock()
+}
+
+// broadcast wakes every waiter to look again; s.mu must be held.
+func (s *rwsem) broadcast() {
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // flock opens path and locks it (LOCK_SH or LOCK_EX); closing the file

@@ -36,13 +36,18 @@ func (o *ops) EnqueueDelivery(ctx context.Context, d *greenlight.Delivery) (bool
 	return true, nil
 }
 
-// QueuedDeliveries returns deliveries not done yet, in inbox order.
+// QueuedDeliveries returns deliveries not done yet: every pipeline's first
+// before any pipeline's second, and so on, each pipeline's in inbox order.
+// In plain inbox order one pipeline's backlog (held back by a retry) could
+// fill every batch, and the worker would never see another pipeline's queue.
 func (o *ops) QueuedDeliveries(ctx context.Context, limit int) ([]*greenlight.Delivery, error) {
 	if limit <= 0 {
 		limit = defaultLimit
 	}
-	return o.deliveries(ctx, `SELECT `+inboxColumns+` FROM webhook_inbox WHERE done_at IS NULL
-		ORDER BY id LIMIT ?`, limit)
+	return o.deliveries(ctx, `SELECT `+inboxColumns+` FROM (SELECT *,
+		ROW_NUMBER() OVER (PARTITION BY pipeline ORDER BY id) AS place
+		FROM webhook_inbox WHERE done_at IS NULL) AS queued
+		ORDER BY place, id LIMIT ?`, limit)
 }
 
 // Deliveries returns a pipeline's deliveries (all if pipeline is ""), newest

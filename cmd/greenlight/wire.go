@@ -113,7 +113,7 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		return nil, err
 	}
 	inbox, err := orchestrator.NewInbox(orchestrator.InboxConfig{Store: db, Push: engine.Push, Head: git.Head,
-		Now: now, Log: log})
+		Repo: engine.SourceRepo, Now: now, Log: log})
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -97,6 +97,38 @@ func testInbox(t *testing.T, s greenlight.Store) {
 	}
 }
 
+// A pipeline's long backlog does not hide other pipelines' queues: every
+// pipeline's head comes before any pipeline's second, each pipeline's in
+// inbox order, so a worker reading one batch reaches every pipeline.
+func testQueuedHeads(t *testing.T, s greenlight.Store) {
+	ctx := context.Background()
+	var ids []int64
+	for i, p := range []string{"busy", "busy", "busy", "calm", "busy", "calm"} {
+		d := newDelivery(p, fmt.Sprint("d-", i), at(time.Duration(i)*time.Second))
+		_, err := s.EnqueueDelivery(ctx, d)
+		must(t, err)
+		ids = append(ids, d.ID)
+	}
+	for _, tc := range []struct {
+		limit int
+		want  []int64
+	}{
+		{2, []int64{ids[0], ids[3]}},
+		{3, []int64{ids[0], ids[3], ids[1]}},
+		{0, []int64{ids[0], ids[3], ids[1], ids[5], ids[2], ids[4]}},
+	} {
+		queued, err := s.QueuedDeliveries(ctx, tc.limit)
+		must(t, err)
+		var got []int64
+		for _, d := range queued {
+			got = append(got, d.ID)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("queued, limit %d: got ids %v, want %v (of %v)", tc.limit, got, tc.want, ids)
+		}
+	}
+}
+
 // Pruning removes old done deliveries and old remembered ids, never a queued
 // delivery.
 func testPruneDeliveries(t *testing.T, s greenlight.Store) {

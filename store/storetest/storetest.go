@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"AdvanceLastBuilt", testAdvanceLastBuilt},
 		{"RunTagAndPullRequest", testRunTagAndPullRequest},
 		{"Inbox", testInbox},
+		{"QueuedHeads", testQueuedHeads},
 		{"PruneDeliveries", testPruneDeliveries},
 		{"EnqueueDeliveryRace", testEnqueueDeliveryRace},
 		{"InTx", testInTx},
