@@ -93,14 +93,8 @@ const historyLimit = 100
 // handleEnvironment shows what is live in one environment and what was.
 func handleEnvironment(srv *config.Server, store greenlight.Store, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name, env := r.PathValue("name"), r.PathValue("env")
-		p := srv.Pipeline(name)
-		if p == nil {
-			writeJSONError(w, http.StatusNotFound, "no pipeline named "+truncate(name, 100))
-			return
-		}
-		if _, ok := p.Environments[env]; !ok {
-			writeJSONError(w, http.StatusNotFound, "pipeline "+p.Name+" has no environment named "+truncate(env, 100))
+		p, env, ok := environmentOr404(w, r, srv)
+		if !ok {
 			return
 		}
 		v, err := environmentView(r.Context(), store, p.Name, env)

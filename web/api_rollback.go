@@ -18,14 +18,8 @@ type rollbackBody struct {
 // environment again, and answers 202 with that run.
 func handleRollback(srv *config.Server, engine Engine, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name, env := r.PathValue("name"), r.PathValue("env")
-		p := srv.Pipeline(name)
-		if p == nil {
-			writeJSONError(w, http.StatusNotFound, "no pipeline named "+truncate(name, 100))
-			return
-		}
-		if _, ok := p.Environments[env]; !ok {
-			writeJSONError(w, http.StatusNotFound, "pipeline "+p.Name+" has no environment named "+truncate(env, 100))
+		p, env, ok := environmentOr404(w, r, srv)
+		if !ok {
 			return
 		}
 		var body rollbackBody

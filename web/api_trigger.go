@@ -33,10 +33,8 @@ const (
 // a branch (by default the pipeline's), with optional params.
 func handleTrigger(srv *config.Server, engine Engine, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("name")
-		p := srv.Pipeline(name)
+		p := pipelineOr404(w, r, srv, "name")
 		if p == nil {
-			writeJSONError(w, http.StatusNotFound, "no pipeline named "+truncate(name, 100))
 			return
 		}
 		var body triggerBody

@@ -35,12 +35,11 @@ type Inbox interface {
 // depend on how long building takes.
 func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now greenlight.Now, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("pipeline")
-		p := srv.Pipeline(name)
+		p := pipelineOr404(w, r, srv, "pipeline")
 		if p == nil {
-			writeJSONError(w, http.StatusNotFound, "no pipeline named "+truncate(name, 100))
 			return
 		}
+		name := p.Name
 		if p.Source.WebhookSecret == "" { // refused before reading a body it would throw away
 			writeJSONError(w, http.StatusUnauthorized, "pipeline "+name+" has no webhook_secret, so it accepts no webhooks")
 			return

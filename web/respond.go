@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/config"
 )
 
 // statusOf maps an error's greenlight code to an HTTP status.
@@ -90,4 +91,29 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// pipelineOr404 returns the pipeline named by the request's path value key,
+// or writes a 404 and returns nil.
+func pipelineOr404(w http.ResponseWriter, r *http.Request, srv *config.Server, key string) *config.Pipeline {
+	name := r.PathValue(key)
+	p := srv.Pipeline(name)
+	if p == nil {
+		writeJSONError(w, http.StatusNotFound, "no pipeline named "+truncate(name, 100))
+	}
+	return p
+}
+
+// environmentOr404 is pipelineOr404 for {name}/environments/{env}: the
+// pipeline and the environment's name, or a 404 written and ok false.
+func environmentOr404(w http.ResponseWriter, r *http.Request, srv *config.Server) (p *config.Pipeline, env string, ok bool) {
+	if p = pipelineOr404(w, r, srv, "name"); p == nil {
+		return nil, "", false
+	}
+	env = r.PathValue("env")
+	if _, ok := p.Environments[env]; !ok {
+		writeJSONError(w, http.StatusNotFound, "pipeline "+p.Name+" has no environment named "+truncate(env, 100))
+		return nil, "", false
+	}
+	return p, env, true
 }
