@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/greenlight-cd/greenlight/deploy/sshtest"
+
 	"fmt"
 	"net"
 	"net/http"
@@ -136,25 +138,8 @@ func startSSHDs(dir string, n int) []sshd {
 	for i := range n {
 		port := freePort()
 		conf := filepath.Join(dir, fmt.Sprintf("sshd_config.%d", i))
-		// SHLVL=1: as in deploy/sshtest, so that the hosts' bash skips
-		// ~/.bashrc (here it runs pyenv init, 160 ms per remote command on
-		// the 2 cores every "host" shares) and the figure measures the deploy.
-		check(os.WriteFile(conf, []byte(fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
-HostKey %s
-PidFile %s
-AuthorizedKeysFile %s
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-UsePAM no
-StrictModes no
-Subsystem sftp internal-sftp
-MaxSessions 100
-MaxStartups 100
-SetEnv SHLVL=1
-`, port, filepath.Join(dir, "host_key"), filepath.Join(dir, fmt.Sprintf("sshd.%d.pid", i)),
-			filepath.Join(dir, "authorized_keys"))), 0o600))
+		check(os.WriteFile(conf, []byte(sshtest.Config(port, filepath.Join(dir, "host_key"),
+			filepath.Join(dir, fmt.Sprintf("sshd.%d.pid", i)), filepath.Join(dir, "authorized_keys"))), 0o600))
 		cmd := exec.Command("/usr/sbin/sshd", "-D", "-f", conf, "-E", filepath.Join(dir, fmt.Sprintf("sshd.%d.log", i)))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		check(cmd.Start())

@@ -166,7 +166,18 @@ func (h *Host) Restart() {
 }
 
 func (h *Host) writeConfig() {
-	cfg := fmt.Sprintf(`Port %d
+	cfg := Config(h.Port, filepath.Join(h.confDir, "host_key"), filepath.Join(h.confDir, "sshd.pid"),
+		filepath.Join(h.confDir, "authorized_keys"))
+	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
+		h.t.Fatalf("sshtest: %v", err)
+	}
+}
+
+// Config is the sshd_config of a test host on 127.0.0.1:port: key login
+// only, internal sftp, room for many sessions, and SHLVL=1 (see below). The
+// fleet benchmark starts its hosts with it too.
+func Config(port int, hostKey, pidFile, authorizedKeys string) string {
+	return fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
 PidFile %s
@@ -181,11 +192,7 @@ MaxSessions 100
 MaxStartups 100
 LogLevel VERBOSE
 SetEnv SHLVL=1
-`, h.Port, filepath.Join(h.confDir, "host_key"), filepath.Join(h.confDir, "sshd.pid"),
-		filepath.Join(h.confDir, "authorized_keys"))
-	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
-		h.t.Fatalf("sshtest: %v", err)
-	}
+`, port, hostKey, pidFile, authorizedKeys)
 }
 
 // SetEnv SHLVL=1 in the config: bash, the login shell every remote command
