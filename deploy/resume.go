@@ -50,7 +50,7 @@ func (r *rollout) fromStored(ctx context.Context) bool {
 // could not be returned.
 func (dep *deployment) undoNotReached(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx) // the cancellation may be why it failed
-	var rs, ready []*rollout
+	var rs []*rollout
 	for _, r := range dep.rs {
 		if r.changedBefore() && !slices.Contains(dep.touched, r) {
 			rs = append(rs, r)
@@ -66,21 +66,38 @@ func (dep *deployment) undoNotReached(ctx context.Context) error {
 	}
 	for _, r := range rs {
 		r.log.Printf("changed by the interrupted attempt, not reached by this one")
-		if r.fromStored(ctx) {
-			ready = append(ready, r)
-		} else {
-			dep.touched = append(dep.touched, r)
-		}
 	}
-	errs := make([]error, len(ready))
-	for i := range errs {
-		errs[i] = errNotReached
-	}
-	dep.undo(ctx, ready, errs)
-	for _, r := range ready {
-		if r.outcome.Status == StatusRolledBack {
-			r.failure = nil // the deploy's own failure says why
-		}
-	}
+	dep.undoFromStored(ctx, rs, errNotReached, nil)
 	return errors.Join(rerr, failures(rs))
+}
+
+// undoFromStored returns rs, targets an interrupted attempt changed, to their
+// stored previous releases for reason, the last first. A target whose
+// previous release cannot be read (its host unreachable) is reported failed
+// and left as it is. ready, if set, is called for each target about to be
+// returned. A target returned carries no failure of its own: the deploy's
+// (or the rollback's) reason says why. It returns the targets it returned.
+func (dep *deployment) undoFromStored(ctx context.Context, rs []*rollout, reason error, ready func(*rollout)) []*rollout {
+	var back []*rollout
+	for _, r := range rs {
+		if !r.fromStored(ctx) {
+			dep.touched = append(dep.touched, r)
+			continue
+		}
+		if ready != nil {
+			ready(r)
+		}
+		back = append(back, r)
+	}
+	errs := make([]error, len(back))
+	for i := range errs {
+		errs[i] = reason
+	}
+	dep.undo(ctx, back, errs)
+	for _, r := range back {
+		if r.outcome.Status == StatusRolledBack {
+			r.failure = nil
+		}
+	}
+	return back
 }

@@ -29,41 +29,27 @@ func (d *Deployer) Rollback(ctx context.Context, req Request) (Result, error) {
 	defer dep.close()
 	start := time.Now()
 
-	var rs, all []*rollout
+	var all []*rollout
 	for _, r := range dep.rs {
-		if r.stored == nil || r.stored.Phase == PhaseRolledBack {
-			continue
+		if r.stored != nil && r.stored.Phase != PhaseRolledBack {
+			all = append(all, r)
 		}
-		all = append(all, r)
-		// One unreachable host must not keep the others (and the router)
-		// on the release: it is reported failed, and the rest go on.
-		if !r.fromStored(ctx) {
-			dep.touched = append(dep.touched, r)
-			continue
-		}
-		if req.Hooks == (greenlight.Hooks{}) {
-			if info, ok, err := r.h.Info(ctx, req.Release); err == nil && ok {
-				r.hooks = info.Hooks
-			}
-		}
-		rs = append(rs, r)
 	}
 	var rerr error
 	if dep.router != nil {
 		dep.routed = true
 		rerr = dep.restoreRouter(ctx)
 	}
+	// One unreachable host must not keep the others (and the router) on the
+	// release: it is reported failed, and the rest go on.
 	reason := fmt.Errorf("interrupted deploy of release %s not resumed", req.Release)
-	errs := make([]error, len(rs))
-	for i := range errs {
-		errs[i] = reason
-	}
-	dep.undo(ctx, rs, errs)
-	for _, r := range rs {
-		if r.outcome.Status == StatusRolledBack {
-			r.failure = nil // the outcome of a rollback, not a failure of it
+	rs := dep.undoFromStored(ctx, all, reason, func(r *rollout) {
+		if req.Hooks == (greenlight.Hooks{}) {
+			if info, ok, err := r.h.Info(ctx, req.Release); err == nil && ok {
+				r.hooks = info.Hooks
+			}
 		}
-	}
+	})
 	res := dep.result()
 	err = errors.Join(rerr, failures(all))
 	if err == nil {
