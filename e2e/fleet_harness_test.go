@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,26 +47,7 @@ pipelines:
     environments:
       production:
 %s`, port, s.url, s.smtp.Addr(), r.dir, env)
-	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.out = &syncBuffer{}
-	t.Cleanup(func() {
-		s.stop()
-		s.killApps()
-		if t.Failed() {
-			t.Logf("config:\n%s\nserver output:\n%s", cfg, s.out.String())
-			logs, _ := filepath.Glob(filepath.Join(s.dir, "data", "logs", "*", "*.log"))
-			for _, l := range logs {
-				b, _ := os.ReadFile(l)
-				if len(b) > 8<<10 {
-					b = b[len(b)-8<<10:]
-				}
-				t.Logf("%s:\n%s", l, b)
-			}
-		}
-	})
-	s.boot()
+	s.launch(cfg)
 	return s
 }
 

@@ -247,26 +247,39 @@ pipelines:
         health: {url: "http://127.0.0.1:%d/healthz", timeout: %s}
 `, port, s.url, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
 		s.dir, s.staging, o.health, s.dir, s.prod, s.prod, o.health)
+	s.launch(cfg)
+	return s
+}
+
+// launch writes cfg as the server's configuration and boots it. When the
+// test fails, its cleanup prints the configuration, the server's output and
+// the end of every stage log; it always stops the server and the apps its
+// deploys started.
+func (s *server) launch(cfg string) {
+	s.t.Helper()
 	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	s.out = &syncBuffer{}
-	t.Cleanup(func() {
+	s.t.Cleanup(func() {
 		s.stop()
 		s.killApps()
-		if t.Failed() {
-			t.Logf("server output:\n%s", s.out.String())
+		if s.t.Failed() {
+			s.t.Logf("config:\n%s\nserver output (last 16 KiB):\n%s", cfg, tail(s.out.String(), 16<<10))
 			logs, _ := filepath.Glob(filepath.Join(s.dir, "data", "logs", "*", "*.log"))
 			for _, l := range logs {
 				b, _ := os.ReadFile(l)
-				if len(b) > 8<<10 {
-					b = b[len(b)-8<<10:]
-				}
-				t.Logf("%s:\n%s", l, b)
+				s.t.Logf("%s:\n%s", l, tail(string(b), 8<<10))
 			}
 		}
 	})
 	s.boot()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
 	return s
 }
 

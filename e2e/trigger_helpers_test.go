@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,25 +28,7 @@ func startPipelines(t *testing.T, r *repo, pipelines string) *server {
 	pipelines = strings.NewReplacer("{{REPO}}", r.dir, "{{DIR}}", s.dir, "{{PORT}}", fmt.Sprint(s.staging)).Replace(pipelines)
 	cfg := fmt.Sprintf("server:\n  listen: 127.0.0.1:%d\n  public_url: %s\n  data_dir: ./data\n  admin_token: ${GREENLIGHT_ADMIN_TOKEN}\npipelines:\n%s",
 		port, s.url, pipelines)
-	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.out = &syncBuffer{}
-	t.Cleanup(func() {
-		s.stop()
-		s.killApps()
-		if t.Failed() {
-			t.Logf("server output (last 16 KiB):\n%s", tail(s.out.String(), 16<<10))
-		}
-	})
-	s.boot()
-	return s
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
+	s.launch(cfg)
 	return s
 }
 
