@@ -169,6 +169,11 @@ func hostDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Readable by all, like the host's own files: as root, steps run as
+	// another uid, which could not read a private directory anyway.
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { os.RemoveAll(d) })
 	abs, err := filepath.Abs(d)
 	if err != nil {

@@ -111,42 +111,88 @@ func (id Identity) Credential() *syscall.Credential {
 	return &syscall.Credential{Uid: id.UID, Gid: id.GID, Groups: []uint32{}}
 }
 
-// Find looks bwrap up on PATH and checks that it can make a sandbox here
-// (user namespaces may be disabled), as the server and, when the server is
-// root, as as (the identity builds run as).
-func Find(as Identity) (string, error) {
-	bw, err := exec.LookPath("bwrap")
-	if err != nil {
-		return "", fmt.Errorf("bwrap not found on PATH: %w", err)
+// Tools are the programs a sandbox needs.
+type Tools struct {
+	Bwrap   string
+	Setpriv string // only when the server is root: it changes uid inside
+}
+
+// Find looks bwrap (and, for root, setpriv) up on PATH and checks that a
+// sandbox can be made here the way the server will make it: as root, a
+// RootArgs sandbox that drops to as; otherwise an Args one (user namespaces
+// may be disabled).
+func Find(as Identity) (Tools, error) {
+	var t Tools
+	var err error
+	if t.Bwrap, err = exec.LookPath("bwrap"); err != nil {
+		return Tools{}, fmt.Errorf("bwrap not found on PATH: %w", err)
+	}
+	args := Args(nil, 0)
+	if Root() {
+		if t.Setpriv, err = exec.LookPath("setpriv"); err != nil {
+			return Tools{}, fmt.Errorf("setpriv (util-linux) not found on PATH: %w", err)
+		}
+		args = append(RootArgs(nil, nil, 0), DropTo(t.Setpriv, as)...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bw, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-		"--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "/bin/true")
+	cmd := exec.CommandContext(ctx, t.Bwrap, append(args[1:], "/bin/true")...)
+	cmd.Args[0] = "bwrap"
 	cmd.Env = []string{}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as.Credential()}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("bwrap does not work here as %s: %w: %s", as.Name, err, strings.TrimSpace(string(out)))
+		return Tools{}, fmt.Errorf("bwrap does not work here as %s: %w: %s", as.Name, err, strings.TrimSpace(string(out)))
 	}
-	return bw, nil
+	return t, nil
 }
 
-// Args is the start of every sandbox's bwrap command line: the host
-// read-only with fresh /dev and /proc, what hide lists made unreadable, a
-// new user namespace that cannot make more of them (no way around the
-// mounts above), and every other namespace but the network's and the PID
-// namespace's, which callers choose. tmpSize bounds the private /tmp and
-// /dev/shm (0: no bound).
+// Args is the start of a bwrap command line run as a uid other than root:
+// the host read-only with fresh /dev and /proc, what hide lists made
+// unreadable, and a new user namespace that cannot make more of them (so
+// nothing inside gets capabilities that could undo the mounts), with its
+// own IPC, UTS and cgroup namespaces. The network and PID namespaces are the
+// caller's choice. tmpSize bounds the private /tmp and /dev/shm (0: no bound).
 func Args(hide []string, tmpSize int64) []string {
-	args := []string{"bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"}
-	if tmpSize > 0 {
-		size := strconv.FormatInt(tmpSize, 10)
-		args = append(args, "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm")
-	} else {
-		args = append(args, "--tmpfs", "/tmp", "--tmpfs", "/dev/shm")
+	return append(base(hide, tmpSize), "--unshare-user", "--disable-userns", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
+}
+
+// RootArgs is Args for a bwrap started by root, whose code then runs as
+// another uid (DropTo): no user namespace (it would map the code's uid to
+// root outside, and so make every root-owned file its own), and no
+// capability but the three that DropTo needs to change uid, which the
+// change itself clears.
+//
+// cover lists directories (from Cover) to replace with an empty tmpfs before
+// anything is hidden or bound: directories the code's uid could not pass
+// through on the host, above the paths it must reach inside.
+func RootArgs(hide, cover []string, tmpSize int64) []string {
+	args := base(nil, tmpSize)
+	for _, c := range cover {
+		args = append(args, "--tmpfs", c)
 	}
 	args = append(args, HideArgs(hide)...)
-	return append(args, "--unshare-user", "--disable-userns", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try")
+	return append(args, "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+		"--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP")
+}
+
+// DropTo is the command prefix, inside a RootArgs sandbox, that becomes id
+// for good before it executes the rest: util-linux's setpriv, with no
+// supplementary groups, an empty bounding set and no_new_privs, so no
+// setuid program can give any of it back.
+func DropTo(setpriv string, id Identity) []string {
+	u, g := strconv.FormatUint(uint64(id.UID), 10), strconv.FormatUint(uint64(id.GID), 10)
+	return []string{setpriv, "--reuid=" + u, "--regid=" + g, "--clear-groups", "--inh-caps=-all",
+		"--bounding-set=-all", "--no-new-privs", "--"}
+}
+
+func base(hide []string, tmpSize int64) []string {
+	args := []string{"bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"}
+	for _, d := range []string{"/tmp", "/dev/shm"} {
+		if tmpSize > 0 {
+			args = append(args, "--size", strconv.FormatInt(tmpSize, 10))
+		}
+		args = append(args, "--perms", "1777", "--tmpfs", d)
+	}
+	return append(args, HideArgs(hide)...)
 }
 
 // HideArgs mounts an empty tmpfs over each hidden directory and /dev/null
@@ -201,6 +247,65 @@ func RealPath(p string) (string, error) {
 		return real, nil
 	}
 	return abs, nil
+}
+
+// MountPoints makes the directories above each of paths searchable where
+// bwrap has to create them (inside a tmpfs: /tmp, a hidden or covered
+// directory), before the paths are bound: bwrap makes them 0700 and root's,
+// which code running as another uid could not pass. Directories that exist
+// on the host are left as they are. Put it after the hiding and covering
+// mounts and before the binds.
+func MountPoints(paths ...string) []string {
+	var args []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		var chain []string
+		for d := filepath.Dir(p); d != "/" && d != "."; d = filepath.Dir(d) {
+			chain = append(chain, d)
+		}
+		for i := len(chain) - 1; i >= 0; i-- {
+			if !seen[chain[i]] {
+				seen[chain[i]] = true
+				args = append(args, "--perms", "0755", "--dir", chain[i])
+			}
+		}
+	}
+	return args
+}
+
+// Cover lists, for a sandbox whose code runs as id and must reach paths,
+// the topmost directories above them that id cannot search on the host
+// (a data_dir under /root, a test's private temporary directory). Inside
+// the sandbox each gets an empty tmpfs: the code loses nothing it could
+// have read, and the mount points bwrap then makes for the paths are
+// searchable. Directories inside covered ones (/tmp, which every sandbox
+// gets fresh) need nothing.
+func Cover(paths []string, id Identity, covered ...string) []string {
+	var out []string
+	for _, p := range paths {
+		if p == "" || Inside(p, covered) || Inside(p, out) {
+			continue
+		}
+		var chain []string
+		for d := filepath.Dir(p); d != "/" && d != "."; d = filepath.Dir(d) {
+			chain = append(chain, d)
+		}
+		for i := len(chain) - 1; i >= 0; i-- { // from the top down
+			d := chain[i]
+			fi, err := os.Stat(d)
+			if err != nil {
+				break
+			}
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && !searchable(fi.Mode(), st, id) {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Reachable reports why id cannot get to dir: bwrap, running as id, binds dir
