@@ -61,7 +61,7 @@ func (d *decoder) server(body ast.Node, s *Server) {
 		return
 	}
 
-	srv := top.child("server", "listen", "public_url", "data_dir", "admin_token")
+	srv := top.child("server", "listen", "public_url", "data_dir", "admin_token", "build_user")
 	s.Listen = srv.str("listen", DefaultListen)
 	if host, port, err := net.SplitHostPort(s.Listen); err != nil || !validPort(port) {
 		if srv.valid("listen") {
@@ -87,6 +87,10 @@ func (d *decoder) server(body ast.Node, s *Server) {
 	}
 	s.DataDir = d.resolvePath(s.DataDir)
 	s.AdminToken = srv.str("admin_token", "")
+	s.BuildUser = srv.str("build_user", "")
+	if srv.valid("build_user") && srv.has("build_user") && (s.BuildUser == "" || s.BuildUser == "root" || s.BuildUser == "0") {
+		d.errorf(srv.at("build_user"), "server.build_user: %q: name an unprivileged user (or leave the key out: each pipeline's builds then get a uid of their own)", s.BuildUser)
+	}
 
 	s.Database = top.str("database", "")
 	if s.Database != "" && top.valid("database") {
