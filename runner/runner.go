@@ -361,7 +361,12 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 			err = sb.runStep(ctx, sp)
 		}
 		if err != nil {
-			return withCause(ctx, err)
+			err = withCause(ctx, err)
+			var de *DiskError
+			if errors.As(err, &de) {
+				js.cap.ownWrite(out, "==> %s\n", de)
+			}
+			return err
 		}
 	}
 	return nil
