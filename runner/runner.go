@@ -361,12 +361,7 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 			err = sb.runStep(ctx, sp)
 		}
 		if err != nil {
-			err = withCause(ctx, err)
-			var de *DiskError
-			if errors.As(err, &de) {
-				js.cap.ownWrite(out, "==> %s\n", de)
-			}
-			return err
+			return withCause(ctx, err)
 		}
 	}
 	return nil

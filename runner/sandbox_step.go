@@ -66,7 +66,7 @@ func (s *execBox) runStep(ctx context.Context, sp stepSpec) error {
 	default:
 		status = exitStatus{exited: true, code: rep.Exit}
 	}
-	serr := stepResult(st, stopped, ctx.Err(), status, time.Since(start))
+	serr := stepResult(st, stopped, stageCause(ctx), status, time.Since(start))
 	if rep.Leftover > 0 && serr == nil {
 		serr = &StepError{Step: st.Name, ExitCode: -1,
 			Err: fmt.Errorf("%d processes of the step would not die", rep.Leftover)}

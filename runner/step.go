@@ -116,7 +116,7 @@ func (r *Runner) runStep(ctx context.Context, sp stepSpec) error {
 	t.Stop()
 	pr.Close()
 
-	serr := stepResult(st, stopped, ctx.Err(), processStatus(cmd, waitErr), time.Since(start))
+	serr := stepResult(st, stopped, stageCause(ctx), processStatus(cmd, waitErr), time.Since(start))
 	return finishStep(sp, start, serr, cr, logErr)
 }
 
@@ -161,10 +161,24 @@ func processStatus(cmd *exec.Cmd, waitErr error) exitStatus {
 	return exitStatus{exited: true, code: ps.ExitCode()}
 }
 
+// stageCause is why the stage's ctx ended: its error, or the *DiskError
+// the disk watcher stopped it with.
+func stageCause(ctx context.Context) error {
+	var de *DiskError
+	if err := context.Cause(ctx); errors.As(err, &de) {
+		return err
+	}
+	return ctx.Err()
+}
+
 // stepResult turns how the step ended into a *StepError, or nil on success.
 func stepResult(st Step, stopped, stageErr error, status exitStatus, took time.Duration) *StepError {
 	serr := &StepError{Step: st.Name, ExitCode: -1}
+	var de *DiskError
 	switch {
+	case stopped != nil && errors.As(stageErr, &de): // the disk watcher ended it
+		serr.Err = de
+		return serr
 	case stopped != nil && stageErr != nil: // the stage's ctx ended, not the step's own timeout
 		serr.Err = stageErr
 		serr.Cancelled = errors.Is(stageErr, context.Canceled)
