@@ -170,4 +170,3 @@ const (
 	SandboxAuto = "auto" // bwrap when it works here, otherwise none (logged as an error)
 	SandboxNone = "none" // hooks run as plain processes (still as the derived uid when the server is root)
 )
-
