@@ -309,3 +309,27 @@ func TestHookTimeoutKillsGroup(t *testing.T) {
 		t.Errorf("the hook's background process %d survived its timeout", pid)
 	}
 }
+
+// A release inside a hidden directory (the config's, say) is still
+// writable; the rest of the hidden directory is empty and read-only.
+func TestHookReleaseInsideHiddenDir(t *testing.T) {
+	requireBwrap(t)
+	e := newEnv(t)
+	hidden := filepath.Dir(e.dir)
+	os.WriteFile(filepath.Join(hidden, "greenlight.yml"), []byte("admin_token: x"), 0o644)
+	d, err := NewWith(Config{Hide: []string{hidden}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := probe(t, d, e, "", greenlight.Hooks{Start: "set +e\n" +
+		attempt("config", "cat "+hidden+"/greenlight.yml") +
+		attempt("write hidden", "touch "+hidden+"/planted") +
+		"touch own-file && echo 'wrote own release'\ntrue"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	checkRefused(t, log, "config", "write hidden")
+	if !strings.Contains(log, "] wrote own release") {
+		t.Errorf("the hook could not write in its own release:\n%s", log)
+	}
+}

@@ -133,7 +133,16 @@ func (d *Deployer) confinedArgs(u hookUser, dir, command string) []string {
 	}
 	args := sandbox.Args(hide, hookTmpSize)
 	args[0] = d.bwrap
-	return append(args, "--bind", dir, dir, "--chdir", dir, "--", "/bin/sh", "-e", "-c", command)
+	args = append(args, "--bind", dir, dir, "--chdir", dir)
+	// The empty mounts over hidden directories are made read-only last (the
+	// release may have been bound inside one): a write there fails instead
+	// of landing in a throwaway tmpfs, and the hook is told so.
+	for _, h := range hide {
+		if fi, err := os.Stat(h); err == nil && fi.IsDir() {
+			args = append(args, "--remount-ro", h)
+		}
+	}
+	return append(args, "--", "/bin/sh", "-e", "-c", command)
 }
 
 // adopt gives dir (a release) to u when it belongs to the server: a release
