@@ -317,7 +317,9 @@ func TestHookReleaseInsideHiddenDir(t *testing.T) {
 	e := newEnv(t)
 	hidden := filepath.Dir(e.dir)
 	os.WriteFile(filepath.Join(hidden, "greenlight.yml"), []byte("admin_token: x"), 0o644)
-	d, err := NewWith(Config{Hide: []string{hidden}})
+	data := filepath.Join(hidden, "data") // hidden too, and inside: listed first
+	os.Mkdir(data, 0o755)
+	d, err := NewWith(Config{Hide: []string{data, hidden}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,8 +137,14 @@ func (d *Deployer) confinedArgs(u hookUser, dir, command string) []string {
 	// The empty mounts over hidden directories are made read-only last (the
 	// release may have been bound inside one): a write there fails instead
 	// of landing in a throwaway tmpfs, and the hook is told so.
+	var dirs []string
 	for _, h := range hide {
 		if fi, err := os.Stat(h); err == nil && fi.IsDir() {
+			dirs = append(dirs, h)
+		}
+	}
+	for _, h := range dirs {
+		if !sandbox.Inside(h, dirs) { // an outer one's mount covers it
 			args = append(args, "--remount-ro", h)
 		}
 	}
