@@ -18,10 +18,12 @@
 //
 // A hook is a shell command line, run as `/bin/sh -e -c HOOK` in the release
 // directory: `deploy/start.sh` runs that file, which must be executable. Its
-// environment is the server's PATH, HOME and LANG, the target's env, and
+// environment is the server's PATH and LANG, HOME (the release directory, or
+// the home of the target's `user:`), the target's env, and
 // GREENLIGHT_RELEASE_DIR, GREENLIGHT_ENVIRONMENT, GREENLIGHT_RUN,
-// GREENLIGHT_COMMIT, GREENLIGHT_PIPELINE; nothing else of the server's. It
-// runs in its own session, so servers it starts in the background outlive
+// GREENLIGHT_COMMIT, GREENLIGHT_PIPELINE; nothing else of the server's. On a
+// local target it runs confined, or as the target's user (hookuser.go): it
+// is the repository's code. It runs in its own session, so servers it starts in the background outlive
 // both the hook and the Greenlight process. Its output is appended to
 // .greenlight-<hook>.log in the release directory and copied to the stage
 // log while it runs; a background server that keeps writing there (nohup

@@ -335,3 +335,44 @@ func TestHookReleaseInsideHiddenDir(t *testing.T) {
 		t.Errorf("the hook could not write in its own release:\n%s", log)
 	}
 }
+
+// BenchmarkLocalHook is the cost of one trivial hook (`true`): as hooks ran
+// before (the server's uid, no sandbox), as a root server's derived uid
+// without bwrap, and confined in bwrap.
+func BenchmarkLocalHook(b *testing.B) {
+	dir, err := os.MkdirTemp("/var/tmp", "hook-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	archive, digest := makeArchive(b, map[string]string{"VERSION": "v1"})
+	none, _ := NewWith(Config{Sandbox: SandboxNone})
+	for _, c := range []struct {
+		name string
+		h    func(target string) host
+	}{
+		{"unconfined", func(target string) host { return &localHost{dir: target, unpack: New(nil).unpack} }},
+		{"derived-uid-no-bwrap", func(target string) host {
+			h, _ := none.hostFor(Target{Local: target}, "hello", "staging", nil)
+			return h
+		}},
+		{"bwrap", func(target string) host {
+			h, _ := New(nil).hostFor(Target{Local: target}, "hello", "staging", nil)
+			return h
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			h := c.h(filepath.Join(dir, c.name))
+			if err := h.Install(context.Background(), archive, releaseInfo{Release: "1", Artifact: digest}); err != nil {
+				b.Fatal(err)
+			}
+			var log syncBuffer
+			for b.Loop() {
+				if err := h.Run(context.Background(), "1", "start", "true", nil, 10*time.Second, &log); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
