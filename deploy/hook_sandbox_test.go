@@ -376,3 +376,29 @@ func BenchmarkLocalHook(b *testing.B) {
 		})
 	}
 }
+
+// A health check's command runs like the hooks: it is named in the
+// server's configuration, but what it runs is usually the release's.
+func TestHealthCommandConfined(t *testing.T) {
+	requireBwrap(t)
+	e := newEnv(t)
+	secret := filepath.Join(filepath.Dir(e.dir), "secret")
+	os.WriteFile(secret, []byte("s3cret"), 0o644)
+	d, err := NewWith(Config{Hide: []string{secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive, digest := makeArchive(t, map[string]string{"VERSION": "v1",
+		"bin/selfcheck.sh": "#!/bin/sh\nif cat " + secret + " 2>/dev/null; then echo LEAK; exit 1; fi\necho refused: secret\n"})
+	_, err = d.Deploy(context.Background(), Request{
+		Pipeline: "hello", Environment: "staging", RunID: 7, Release: "1", Archive: archive, Digest: digest,
+		Targets: []Target{{Local: e.dir}}, HookTimeout: 10 * time.Second, Log: e.log,
+		Health: Health{Command: "./bin/selfcheck.sh", Timeout: 5 * time.Second, Passes: 1, Interval: 50 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatalf("deploy: %v\n%s", err, e.log)
+	}
+	if log := e.log.String(); !strings.Contains(log, "refused: secret") || strings.Contains(log, "s3cret") {
+		t.Errorf("health command read a hidden file:\n%s", log)
+	}
+}

@@ -36,8 +36,11 @@ import (
 //   - otherwise, without bwrap: unconfined, but a root server still drops to
 //     the derived uid. An ERROR is logged once.
 //
-// Health commands come from the server's configuration, not the repository:
-// they run as the server, unconfined, as router commands do.
+// A health check's `command` is written in the server's configuration, but
+// it usually runs a file of the release (./bin/selfcheck), which the
+// release's uid may even have rewritten: it runs exactly as the hooks do.
+// Router commands (nginx -s reload) are the server's own and run as the
+// server.
 type hookUser struct {
 	id      sandbox.Identity
 	groups  []uint32 // supplementary groups; `user:` only

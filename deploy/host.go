@@ -41,8 +41,9 @@ type host interface {
 	// repository's code: a local host runs it confined or as the target's
 	// user (hookuser.go), able to write in that release's directory and
 	// nowhere else of the target; an SSH host runs it as its login user.
-	// hook healthHook is the health check's command, from the server's
-	// configuration: it runs as the server.
+	// A health check's command runs the same way: the server's
+	// configuration names it, but what it runs (./bin/selfcheck) is
+	// usually the release's.
 	Run(ctx context.Context, release, hook, command string, env map[string]string, timeout time.Duration, log io.Writer) error
 	// Switch points `current` at releases/<release> atomically; "" removes it.
 	Switch(ctx context.Context, release string) error

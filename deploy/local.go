@@ -176,17 +176,8 @@ func (l *localHost) Info(ctx context.Context, release string) (releaseInfo, bool
 	return info, true, nil
 }
 
-// healthHook is the name Run is given for a health check's command: it
-// comes from the server's configuration, so it runs as the server,
-// unconfined, with the server's PATH, HOME and LANG.
-const healthHook = "health"
-
 func (l *localHost) Run(ctx context.Context, release, hook, command string, env map[string]string, timeout time.Duration, log io.Writer) error {
 	dir := l.releaseDir(release)
-	if hook == healthHook {
-		return runHook(ctx, hookCmd{Name: hook, Command: command, Dir: dir, Env: hookEnv(l.base, env, dir),
-			Timeout: timeout, Output: filepath.Join(dir, ".greenlight-"+hook+".log")}, log)
-	}
 	if err := l.reachable(dir); err != nil {
 		return err
 	}
