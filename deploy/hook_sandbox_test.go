@@ -402,3 +402,25 @@ func TestHealthCommandConfined(t *testing.T) {
 		t.Errorf("health command read a hidden file:\n%s", log)
 	}
 }
+
+// A hidden path the hooks' uid cannot reach anyway (a data directory in
+// root's 0700 home) is left out of the sandbox's mounts: bwrap, running as
+// that uid, could not mount over it, and the hooks must still run.
+func TestHookHiddenPathUnreachable(t *testing.T) {
+	requireRoot(t)
+	requireBwrap(t)
+	e := newEnv(t)
+	closed := filepath.Join(filepath.Dir(e.dir), "closed")
+	os.Mkdir(closed, 0o700)
+	data := filepath.Join(closed, "data")
+	os.Mkdir(data, 0o755)
+	d, err := NewWith(Config{Hide: []string{data}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := probe(t, d, e, "", greenlight.Hooks{Start: "set +e\n" + attempt("data", "ls "+data) + "true"})
+	if err != nil {
+		t.Fatalf("deploy: %v\n%s", err, log)
+	}
+	checkRefused(t, log, "data")
+}
