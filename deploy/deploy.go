@@ -164,6 +164,7 @@ func NewWith(cfg Config) (*Deployer, error) {
 		}
 		d.hide = append(d.hide, real)
 	}
+	d.bwrapPath() // now, so that a missing sandbox is logged at startup
 	return d, nil
 }
 
