@@ -199,7 +199,7 @@ func start(t *testing.T, o options) *server {
 	if o.poll == "" {
 		o.poll = "0"
 	}
-	s := &server{t: t, dir: t.TempDir(), smtp: smtptest.Start(t), repo: newRepo(t, o.steps, o.slowStart),
+	s := &server{t: t, dir: passable(t, t.TempDir()), smtp: smtptest.Start(t), repo: newRepo(t, o.steps, o.slowStart),
 		staging: freePort(t), prod: freePort(t), approver: o.approvers}
 	port := freePort(t)
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)

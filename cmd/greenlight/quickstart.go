@@ -22,6 +22,7 @@ import (
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/config"
 	"github.com/greenlight-cd/greenlight/mail"
+	"github.com/greenlight-cd/greenlight/sandbox"
 )
 
 func quickstartCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
@@ -41,6 +42,9 @@ func quickstartCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 }
 
 func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, stderr io.Writer) error {
+	if err := sandbox.NoDump(); err != nil { // as serve does
+		return err
+	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -48,6 +52,14 @@ func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, s
 	repo := filepath.Join(dir, "app")
 	if err := makeSampleRepo(ctx, repo); err != nil {
 		return fmt.Errorf("sample repository: %w", err)
+	}
+	if sandbox.Root() {
+		// The sample's hooks will run as unprivileged uids, which must be
+		// able to reach the deploy directories: say so now, not at the
+		// first deploy.
+		if err := sandbox.Reachable(filepath.Join(dir, "staging"), sandbox.Derived("quickstart")); err != nil {
+			return fmt.Errorf("quickstart as root: deploy hooks run as an unprivileged uid, and %w", err)
+		}
 	}
 	ports := freePorts(port, 3)
 	secret := make([]byte, 16)
