@@ -127,7 +127,7 @@ type Deployer struct {
 	sandbox string   // Config.Sandbox
 
 	bwrapOnce sync.Once
-	bwrap     string // bwrap's path once found and checked; "" when hooks are not confined
+	tools     sandbox.Tools // bwrap (and setpriv, for root) once found and checked; no Bwrap when hooks are not confined
 }
 
 // Config is how a Deployer runs the hooks of local targets (hookuser.go).

@@ -242,19 +242,38 @@ func TestTargetUserOnSSHRefused(t *testing.T) {
 	}
 }
 
-// A target below a directory the hooks' uid cannot pass through fails
-// before anything changes, saying what to do.
+// A target below a directory the hooks' uid cannot pass through still
+// deploys in the sandbox (the directory is replaced by an empty one on the
+// way to the release). Without the sandbox the hook runs on the host's
+// paths: the deploy then fails before anything changes, saying what to do.
 func TestHookUnreachableTarget(t *testing.T) {
 	requireRoot(t)
+	requireBwrap(t)
 	e := newEnv(t)
 	closed := filepath.Join(filepath.Dir(e.dir), "closed")
 	os.Mkdir(closed, 0o700)
 	e.dir = filepath.Join(closed, "target")
-	_, err := probe(t, New(nil), e, "", greenlight.Hooks{Start: "true"})
-	if err == nil || !strings.Contains(err.Error(), "is not searchable by uid") || !strings.Contains(err.Error(), "chmod o+x "+closed) {
-		t.Errorf("deploy: %v, want the unreachable directory named", err)
+	log, err := probe(t, New(nil), e, "", greenlight.Hooks{Start: `test "$(id -u)" != 0 && touch made-by-hook`})
+	if err != nil {
+		t.Fatalf("deploy in the sandbox: %v\n%s", err, log)
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, "current")); err == nil {
+	if _, err := os.Stat(filepath.Join(e.dir, "current", "made-by-hook")); err != nil {
+		t.Errorf("the hook did not run in its release: %v\n%s", err, log)
+	}
+
+	e2 := newEnv(t)
+	closed2 := filepath.Join(filepath.Dir(e2.dir), "closed")
+	os.Mkdir(closed2, 0o700)
+	e2.dir = filepath.Join(closed2, "target")
+	d, err := NewWith(Config{Sandbox: SandboxNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = probe(t, d, e2, "", greenlight.Hooks{Start: "true"})
+	if err == nil || !strings.Contains(err.Error(), "is not searchable by uid") || !strings.Contains(err.Error(), "chmod o+x "+closed2) {
+		t.Errorf("deploy without the sandbox: %v, want the unreachable directory named", err)
+	}
+	if _, err := os.Stat(filepath.Join(e2.dir, "current")); err == nil {
 		t.Errorf("current was switched")
 	}
 }
@@ -414,11 +433,12 @@ func TestHookHiddenPathUnreachable(t *testing.T) {
 	os.Mkdir(closed, 0o700)
 	data := filepath.Join(closed, "data")
 	os.Mkdir(data, 0o755)
+	os.WriteFile(filepath.Join(data, "greenlight.db"), []byte("s3cret"), 0o644)
 	d, err := NewWith(Config{Hide: []string{data}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, err := probe(t, d, e, "", greenlight.Hooks{Start: "set +e\n" + attempt("data", "ls "+data) + "true"})
+	log, err := probe(t, d, e, "", greenlight.Hooks{Start: "set +e\n" + attempt("data", "cat "+data+"/greenlight.db") + "true"})
 	if err != nil {
 		t.Fatalf("deploy: %v\n%s", err, log)
 	}

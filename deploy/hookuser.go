@@ -25,14 +25,16 @@ import (
 //     as that account (its uid, primary gid and supplementary groups), not
 //     sandboxed: the OS account is the boundary the admin chose. Only a root
 //     server can switch to it (or a server that already is that user).
-//   - otherwise, with bwrap: inside bwrap (sandbox.Args) with the host
-//     read-only, the server's hidden paths empty, and only the release's own
-//     directory writable; the network is shared (apps serve ports) and there
-//     is no PID namespace and no --die-with-parent, so the app a start hook
-//     launches outlives the hook and the server. A root server runs bwrap as
+//   - otherwise, with bwrap: inside bwrap with the host read-only, the
+//     server's hidden paths empty, and only the release's own directory
+//     writable; the network is shared (apps serve ports) and there is no PID
+//     namespace and no --die-with-parent, so the app a start hook launches
+//     outlives the hook and the server. A root server starts bwrap as root
+//     (sandbox.RootArgs) and the hook drops, inside, to
 //     sandbox.Derived(pipeline/environment), an unprivileged uid of that
-//     environment's own; an unprivileged server runs it as itself in a new
-//     user namespace without capabilities (its environments then share a uid).
+//     environment's own (sandbox.DropTo); an unprivileged server runs bwrap
+//     as itself in a new user namespace without capabilities (sandbox.Args;
+//     its environments then share a uid).
 //   - otherwise, without bwrap: unconfined, but a root server still drops to
 //     the derived uid. An ERROR is logged once.
 //
@@ -96,8 +98,8 @@ func (d *Deployer) hookUserFor(t Target, pipeline, environment string) (hookUser
 	return u, nil
 }
 
-// bwrapPath finds and checks bwrap once, as the identity hooks would run it
-// as; "" when it is missing or does not work here, which is logged once.
+// bwrapPath finds and checks bwrap once, the way hooks would run in it; ""
+// when it is missing or does not work here, which is logged once.
 func (d *Deployer) bwrapPath() string {
 	d.bwrapOnce.Do(func() {
 		if d.sandbox == SandboxNone {
@@ -108,15 +110,21 @@ func (d *Deployer) bwrapPath() string {
 		if sandbox.Root() {
 			as = sandbox.Derived("greenlight/bwrap-check")
 		}
-		bw, err := sandbox.Find(as)
+		tools, err := sandbox.Find(as)
 		if err != nil {
 			d.log.Error("bwrap unavailable: deploy hooks of local targets are NOT isolated from the server's files and other environments; install bubblewrap",
 				"err", err)
 			return
 		}
-		d.bwrap = bw
+		d.tools = tools
 	})
-	return d.bwrap
+	return d.tools.Bwrap
+}
+
+// dropsInside reports whether u's hooks run in a bwrap started by root that
+// changes to u's uid inside (the hook process itself starts as root then).
+func (d *Deployer) dropsInside(u hookUser) bool {
+	return u.confine && u.drop && d.tools.Setpriv != ""
 }
 
 // hookTmpSize bounds the private /tmp and /dev/shm of a confined hook and of
@@ -126,16 +134,17 @@ const hookTmpSize = 512 << 20
 // confinedArgs is the bwrap command line that runs command in dir (a real
 // path) with only dir writable and hide made unreadable.
 func (d *Deployer) confinedArgs(u hookUser, dir, command string) []string {
-	var hide []string
-	for _, h := range d.hide {
-		// bwrap runs as u: it can mount over only what u can reach, and what
-		// u cannot reach it cannot read either.
-		if !u.drop || sandbox.Reachable(h, u.id) == nil {
-			hide = append(hide, h)
-		}
+	hide := d.hide
+	var args []string
+	if d.dropsInside(u) {
+		// Directories above the release that u could not pass are replaced
+		// by empty ones; the mount points down to it are made passable.
+		args = sandbox.RootArgs(hide, sandbox.Cover([]string{dir}, u.id, "/tmp"), hookTmpSize)
+	} else {
+		args = sandbox.Args(hide, hookTmpSize)
 	}
-	args := sandbox.Args(hide, hookTmpSize)
-	args[0] = d.bwrap
+	args[0] = d.tools.Bwrap
+	args = append(args, sandbox.MountPoints(dir)...)
 	args = append(args, "--bind", dir, dir, "--chdir", dir)
 	// The empty mounts over hidden directories are made read-only last (the
 	// release may have been bound inside one): a write there fails instead
@@ -151,7 +160,11 @@ func (d *Deployer) confinedArgs(u hookUser, dir, command string) []string {
 			args = append(args, "--remount-ro", h)
 		}
 	}
-	return append(args, "--", "/bin/sh", "-e", "-c", command)
+	args = append(args, "--")
+	if d.dropsInside(u) {
+		args = append(args, sandbox.DropTo(d.tools.Setpriv, u.id)...)
+	}
+	return append(args, "/bin/sh", "-e", "-c", command)
 }
 
 // adopt gives dir (a release) to u when it belongs to the server: a release

@@ -211,6 +211,9 @@ func (l *localHost) Run(ctx context.Context, release, hook, command string, env 
 			return fmt.Errorf("hook %s: %w", hook, err)
 		}
 		h.Argv = l.d.confinedArgs(l.user, real, command)
+		if l.d.dropsInside(l.user) {
+			h.Credential = nil // bwrap starts as root; setpriv changes uid inside
+		}
 	}
 	return runHook(ctx, h, log)
 }
@@ -226,8 +229,8 @@ func hookEnv(base []string, env map[string]string, dir string) []string {
 // reachable fails with what to change when the hooks' uid could not get to
 // dir (a release): every directory above it must be searchable by that uid.
 func (l *localHost) reachable(dir string) error {
-	if !l.user.drop {
-		return nil
+	if !l.user.drop || l.d != nil && l.d.bwrapPath() != "" && l.d.dropsInside(l.user) {
+		return nil // the sandbox covers what the uid cannot pass (sandbox.Cover)
 	}
 	if err := sandbox.Reachable(dir, l.user.id); err != nil {
 		return fmt.Errorf("target %s: hooks run as uid %d (%s) and cannot reach their release: %w", l.dir, l.user.id.UID, l.user.id.Name, err)
