@@ -53,10 +53,11 @@ func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, s
 	if err := makeSampleRepo(ctx, repo); err != nil {
 		return fmt.Errorf("sample repository: %w", err)
 	}
-	if sandbox.Root() {
-		// The sample's hooks will run as unprivileged uids, which must be
-		// able to reach the deploy directories: say so now, not at the
-		// first deploy.
+	if _, err := exec.LookPath("bwrap"); err != nil && sandbox.Root() {
+		// Without the sandbox, the sample's hooks run as unprivileged uids
+		// on the host's paths, which must let them reach the deploy
+		// directories: say so now, not at the first deploy. (In the
+		// sandbox, directories they cannot pass are covered.)
 		if err := sandbox.Reachable(filepath.Join(dir, "staging"), sandbox.Derived("quickstart")); err != nil {
 			return fmt.Errorf("quickstart as root: deploy hooks run as an unprivileged uid, and %w", err)
 		}
