@@ -148,7 +148,7 @@ func (s *shapeScan) blockLine() {
 		if rest := s.data[s.i:]; len(rest) >= 3 && (string(rest[:3]) == "---" || string(rest[:3]) == "...") && blank(s.at(s.i+3)) {
 			s.block = s.block[:0] // a new document
 			s.i += 3
-			s.content(-1)
+			s.content(-1, -1)
 			return
 		}
 		if c == '%' { // a directive
@@ -170,6 +170,10 @@ func (s *shapeScan) blockLine() {
 	entry := c == '-' && blank(s.at(s.i+1))
 	n := len(s.block)
 	switch {
+	case (n == 0 || s.block[n-1] < indent) && (c == '[' || c == '{'):
+		// A flow collection; a block mapping only if a ": " follows it.
+		s.content(indent, indent)
+		return
 	case n == 0 || s.block[n-1] < indent:
 		s.push(indent, s.i)
 	case entry && keyCol == indent:
@@ -179,13 +183,14 @@ func (s *shapeScan) blockLine() {
 	case !entry && n >= 2 && s.block[n-2] == indent:
 		s.block = s.block[:n-1] // that sequence ended; back in the mapping
 	}
-	s.content(indent)
+	s.content(indent, -1)
 }
 
 // content reads the rest of a line from a position where a node may start;
 // entry is the column of the collection entry it is in (the indentation a
-// block scalar's text must exceed).
-func (s *shapeScan) content(entry int) {
+// block scalar's text must exceed). A mapping key found on the line opens a
+// block mapping at column mapAt, unless it is -1.
+func (s *shapeScan) content(entry, mapAt int) {
 	nodeStart := true
 	keyPending := false // the line so far ends with "key:"
 	plainOwner := -2    // the line so far ends inside a plain scalar owned by this column
@@ -203,6 +208,10 @@ func (s *shapeScan) content(entry int) {
 			// In or after a node; only a mapping's ": " matters.
 			if c == ':' && blank(s.at(s.i+1)) {
 				nodeStart, keyPending, plainOwner = true, true, -2
+				if mapAt >= 0 {
+					s.push(mapAt, s.i)
+					mapAt = -1
+				}
 			}
 			s.i++
 			continue

@@ -30,9 +30,10 @@ func TestShapeLimits(t *testing.T) {
 		want      string // the one problem, "" for a file within the limits
 	}{
 		{"flow sequences", "steps: " + strings.Repeat("[", 100_000), "b.yml:1:71: " + tooDeep},
-		{"flow mappings", strings.Repeat("{a: ", 100_000), "b.yml:1:253: " + tooDeep},
-		{"flow over lines", "steps:\n" + strings.Repeat("  [\n", 100), "b.yml:64:3: " + tooDeep},
+		{"flow mappings", strings.Repeat("{a: ", 100_000), "b.yml:1:257: " + tooDeep},
+		{"flow over lines", "steps:\n" + strings.Repeat("  [\n", 100), "b.yml:65:3: " + tooDeep},
 		{"block indentation", nestedBlock(200), "b.yml:65:65: " + tooDeep},
+		{"flow keys", flowKeys(100), "b.yml:65:65: " + tooDeep},
 		{"compact sequences", strings.Repeat("- ", 50_000) + "x\n", "b.yml:1:129: " + tooDeep},
 		{"key then sequence at its column", "a:\n" + keySequences(40), "b.yml:33:65: " + tooDeep},
 		{"mixed", "steps:\n  - run:\n" + strings.Repeat("     - {a: [\n", 40), "b.yml:32:12: " + tooDeep},
@@ -76,6 +77,16 @@ func TestShapeLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flowKeys is n lines "[a]:", each indented one more space: mappings
+// nested by indentation whose keys are flow sequences.
+func flowKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(strings.Repeat(" ", i) + "[a]:\n")
+	}
+	return b.String()
 }
 
 // keySequences is n lines "- a:", each indented two more spaces than the
