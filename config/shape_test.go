@@ -34,6 +34,10 @@ func TestShapeLimits(t *testing.T) {
 		{"flow over lines", "steps:\n" + strings.Repeat("  [\n", 100), "b.yml:65:3: " + tooDeep},
 		{"block indentation", nestedBlock(200), "b.yml:65:65: " + tooDeep},
 		{"flow keys", flowKeys(100), "b.yml:65:65: " + tooDeep},
+		// Tabs are not YAML indentation, but the parser counts them:
+		// caught by the second look, at the parser's tokens.
+		{"tab indentation", tabNested(1000), "b.yml:65:66: " + tooDeep},
+		{"tab compact sequences", "a:\n" + strings.Repeat("\t- ", 5000) + "x\n", "b.yml:2:191: " + tooDeep},
 		{"compact sequences", strings.Repeat("- ", 50_000) + "x\n", "b.yml:1:129: " + tooDeep},
 		{"key then sequence at its column", "a:\n" + keySequences(40), "b.yml:33:65: " + tooDeep},
 		{"mixed", "steps:\n  - run:\n" + strings.Repeat("     - {a: [\n", 40), "b.yml:32:12: " + tooDeep},
@@ -85,6 +89,15 @@ func flowKeys(n int) string {
 	var b strings.Builder
 	for i := range n {
 		b.WriteString(strings.Repeat(" ", i) + "[a]:\n")
+	}
+	return b.String()
+}
+
+// tabNested is a mapping n levels deep, indented with tabs.
+func tabNested(n int) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(strings.Repeat("\t", i) + "a:\n")
 	}
 	return b.String()
 }
