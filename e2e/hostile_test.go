@@ -99,7 +99,7 @@ func TestHostileGreenlightSymlink(t *testing.T) {
 
 // maxServerRSS bounds the server's peak resident memory in these tests: the
 // race detector's build peaks at about 60 MB through the whole test; before
-// the build file's limits, a tenth of the nested file (30,000 levels) took
+// the build file's limits, 30,000 levels (under a third of the file) took
 // 1.4 GB, and the whole one more than the machine had.
 const maxServerRSS = 200 << 20
 
