@@ -72,7 +72,7 @@ func TestLimits(t *testing.T) {
 		{"processes", `i=0; while [ $i -lt 100 ]; do sleep 30 & i=$((i+1)); done; wait`, true, "", false},
 		{"memory per process", `dd if=/dev/zero of=/dev/null bs=200M count=1`, false, "memory exhausted", false},
 		{"file size", `dd if=/dev/zero of=big bs=1M count=20 2>/dev/null`, false, "", false},
-		{"disk", `i=0; while [ $i -lt 12 ]; do dd if=/dev/zero of=f$i bs=1M count=1 2>/dev/null; i=$((i+1)); done; sleep 10`, false, "disk limit exceeded", false},
+		{"disk", `i=0; while [ $i -lt 12 ]; do dd if=/dev/zero of=f$i bs=1M count=1 2>/dev/null; i=$((i+1)); done; sleep 60`, false, "disk limit exceeded", false},
 		{"tmp", `dd if=/dev/zero of=/tmp/big bs=1M count=4`, true, "No space left on device", false},
 		{"log total", `i=0; while [ $i -lt 2000 ]; do printf '%0200d\n' $i; i=$((i+1)); done`, false, "==> log cut: the build printed more than 256 KiB; the rest is not kept", true},
 		{"long line", `head -c 300000 /dev/zero | tr '\0' x; echo; echo after`, false, "… [line cut: longer than 65536 bytes]\nafter\n", true},
