@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A step never holds a privilege that could undo the sandbox: no
@@ -179,3 +180,72 @@ func TestLogCap(t *testing.T) {
 }
 
 func lastOf(s string) string { return s[max(0, len(s)-60):] }
+
+// The executor runs as the steps' uid, but a step can neither read its
+// descriptors nor trace it (it is non-dumpable): otherwise it could take the
+// results pipe and forge or flood the executor's replies.
+func TestExecutorOutOfReach(t *testing.T) {
+	requireBwrap(t)
+	r := newRunner(t, SandboxBwrap)
+	script := `set +e
+exe=""
+for p in /proc/[0-9]*; do
+  if tr '\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^/proc/self/fd/'; then exe=${p#/proc/}; fi
+done
+echo "executor=$exe"
+test -n "$exe" || exit 3
+if ls /proc/$exe/fd >/dev/null 2>&1; then echo "REACHED its descriptors"; fi
+if cat /proc/$exe/environ >/dev/null 2>&1; then echo "REACHED its environment"; fi
+true`
+	logText, err := run(t, r, context.Background(), Job{Steps: []Step{{Name: "a", Run: script}, {Name: "b", Run: "true"}}})
+	if err != nil {
+		t.Fatalf("Run = %v\n%s", err, logText)
+	}
+	if !strings.Contains(logText, "executor=") || strings.Contains(logText, "executor=\n") {
+		t.Fatalf("the probe did not find the executor:\n%s", logText)
+	}
+	if strings.Contains(logText, "REACHED") {
+		t.Errorf("a step reached the executor:\n%s", logText)
+	}
+}
+
+// Builds of the same pipeline running at once each have the whole process
+// limit: one build's processes do not count against another's.
+func TestProcessLimitPerBuild(t *testing.T) {
+	requireBwrap(t)
+	if os.Geteuid() != 0 {
+		t.Skip("as another user, each sandbox's user namespace already counts its own processes")
+	}
+	for _, mode := range []string{SandboxBwrap, bwrapPerStep} {
+		t.Run(mode, func(t *testing.T) {
+			r := newRunner(t, mode)
+			gate := filepath.Join(t.TempDir(), "held")
+			limits := Limits{Processes: 40}
+			hold := Job{Owner: "same", Limits: limits, Steps: []Step{{Name: "hold", Run: `i=0; while [ $i -lt 25 ]; do sleep 30 & i=$((i+1)); done; touch held; wait`}}}
+			hold.Workspace = filepath.Dir(gate)
+			done := make(chan error, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				_, err := run(t, r, ctx, hold)
+				done <- err
+			}()
+			for i := 0; i < 300; i++ {
+				if _, err := os.Stat(gate); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if _, err := os.Stat(gate); err != nil {
+				t.Fatal("the first build did not start its processes")
+			}
+			logText, err := run(t, r, context.Background(), Job{Owner: "same", Limits: limits,
+				Steps: []Step{{Name: "second", Run: `i=0; while [ $i -lt 25 ]; do sleep 1 & i=$((i+1)); done; wait`}}})
+			if err != nil {
+				t.Errorf("a second build of the pipeline could not start its processes: %v\n%s", err, logText)
+			}
+			cancel()
+			<-done
+		})
+	}
+}

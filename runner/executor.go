@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/greenlight-cd/greenlight/sandbox"
 )
 
 // reexecReady records that this process called RunExecutorIfRequested, so
@@ -47,20 +49,30 @@ func runExecutor(version string) int {
 		fmt.Fprintf(os.Stderr, "greenlight executor: become child subreaper: %v\n", err)
 		return 2
 	}
-	// The limits hold for the executor and so for every step it starts;
-	// set inside the sandbox's user namespace, the process count is this
-	// sandbox's alone.
-	rl, err := decodeRlimits(os.Getenv(limitsVar))
-	if err == nil {
-		err = applyRlimits(rl)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "greenlight executor: limits: %v\n", err)
+	// Steps run as the executor's uid: non-dumpable, it cannot be traced,
+	// nor its descriptors taken (pidfd_getfd) to forge results.
+	if err := sandbox.NoDump(); err != nil {
+		fmt.Fprintf(os.Stderr, "greenlight executor: %v\n", err)
 		return 2
 	}
-	// Steps must not inherit the protocol's pipes: they could forge results.
-	for _, fd := range []int{fdControl, fdResults, fdOutput, fdSelf} {
-		syscall.CloseOnExec(fd)
+	// Without prlimit the limits can only be set here, on the executor and
+	// so on every step it starts (then a step's runaway use can also starve
+	// the executor: the runner prefers prlimit, which sets them per step).
+	if v := os.Getenv(limitsVar); v != "" {
+		rl, err := decodeRlimits(v)
+		if err == nil {
+			err = applyRlimits(rl)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "greenlight executor: limits: %v\n", err)
+			return 2
+		}
+	}
+	// Steps must not inherit the protocol's pipes (they could forge
+	// results), nor anything else this process was given.
+	if err := sandbox.CloseInherited(); err != nil {
+		fmt.Fprintf(os.Stderr, "greenlight executor: %v\n", err)
+		return 2
 	}
 	devNull, err := os.Open(os.DevNull)
 	if err != nil {
@@ -100,7 +112,8 @@ func runExecutor(version string) int {
 // process but the executor. more is false when the control pipe closed.
 func execStep(req request, reqs <-chan request, devNull uintptr) (rep reply, more bool) {
 	rep.ID = req.ID
-	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-e", "-c", req.Script}, &syscall.ProcAttr{
+	argv := append(append([]string{}, req.Prefix...), "/bin/sh", "-e", "-c", req.Script)
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
 		Dir:   req.Dir,
 		Env:   req.Env,
 		Files: []uintptr{devNull, fdOutput, fdOutput},

@@ -15,8 +15,8 @@ package runner
 
 const (
 	executorVar      = "GREENLIGHT_RUNNER_EXECUTOR"
-	executorProtocol = "2"                        // bumped on any change: a newer binary on disk must not guess
-	limitsVar        = "GREENLIGHT_RUNNER_LIMITS" // the rlimits the executor sets on itself before the first step
+	executorProtocol = "3"                        // bumped on any change: a newer binary on disk must not guess
+	limitsVar        = "GREENLIGHT_RUNNER_LIMITS" // without prlimit: the rlimits the executor sets on itself
 	fdControl        = 3
 	fdResults        = 4
 	fdOutput         = 5
@@ -29,6 +29,7 @@ type request struct {
 	ID     int      `json:"id"`
 	Dir    string   `json:"dir,omitempty"`    // run: the step's cwd
 	Script string   `json:"script,omitempty"` // run: given to /bin/sh -e -c
+	Prefix []string `json:"prefix,omitempty"` // run: the command that runs /bin/sh (sets limits, a user namespace)
 	Env    []string `json:"env,omitempty"`    // run: the step's whole environment
 	Signal int      `json:"signal,omitempty"` // signal: sent to every process of the step
 }

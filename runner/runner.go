@@ -117,7 +117,8 @@ type Runner struct {
 	bwrap   string   // path of bwrap; "" when steps run without a sandbox
 	setpriv string   // path of setpriv, which drops to the build's uid inside bwrap; "" unless root
 	exec    bool     // this program can run as the executor: one bwrap per Run, not per step
-	prlimit string   // path of prlimit, which sets a step's limits without the executor; "" when absent
+	prlimit string   // path of prlimit, which sets each step's limits; "" when absent
+	unshare string   // path of unshare, which gives each step a user namespace of its own as root; "" otherwise
 	hide    []string // absolute, symlinks resolved when they exist
 	user    *sandbox.Identity
 	path    string
@@ -145,6 +146,9 @@ func New(cfg Config) (*Runner, error) {
 	if p, err := exec.LookPath("prlimit"); err == nil {
 		r.prlimit = p
 	}
+	if p, err := exec.LookPath("unshare"); err == nil && sandbox.Root() {
+		r.unshare = p
+	}
 	for _, h := range cfg.Hide {
 		abs, err := sandbox.RealPath(h)
 		if err != nil {
@@ -167,6 +171,9 @@ func New(cfg Config) (*Runner, error) {
 		r.exec = canExecute(r.log)
 		if !r.exec && r.prlimit == "" {
 			r.log.Error("neither the step executor nor prlimit is available: build limits on processes, memory and file size do not apply")
+		}
+		if r.setpriv != "" && r.unshare == "" {
+			r.log.Warn("unshare (util-linux) not found: concurrent builds of a pipeline share one process limit")
 		}
 	case cfg.Sandbox == SandboxBwrap:
 		return nil, greenlight.Errorf(greenlight.EINVALID, "runner: sandbox bwrap: %v", err)
@@ -267,6 +274,7 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 	}
 	js := &jobSpec{ws: ws, id: r.identity(job.Owner), limits: job.Limits.withDefaults(), network: job.Network}
 	js.rl = js.limits.rlimits(r.bwrap != "")
+	js.prefix = r.stepPrefix(js.rl)
 	base := map[string]string{
 		"PATH":   r.path,
 		"HOME":   filepath.Join(ws, ".greenlight", "home"),
@@ -365,6 +373,22 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 		}
 	}
 	return nil
+}
+
+// stepPrefix is the command that runs each step's shell. As root, unshare
+// first gives the step a user namespace of its own, mapping only its uid:
+// the process limit then counts the step's processes alone, not every
+// process of that uid on the host (other builds of the pipeline). Then
+// prlimit sets the limits on the step, never on the executor.
+func (r *Runner) stepPrefix(rl []rlimit) []string {
+	var p []string
+	if r.setpriv != "" && r.unshare != "" {
+		p = append(p, r.unshare, "--user", "--map-current-user", "--")
+	}
+	if r.prlimit != "" {
+		p = append(p, prlimitArgs(r.prlimit, rl)...)
+	}
+	return p
 }
 
 // stoppedBefore is the error of a step that did not start because the

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,9 @@ import (
 	"syscall"
 	"time"
 )
+
+// maxReply bounds one line of the executor's replies.
+const maxReply = 4 << 10
 
 // readyLimit bounds the sandbox's start: bwrap plus the executor's exec.
 const readyLimit = 10 * time.Second
@@ -73,7 +77,10 @@ func (r *Runner) startSandbox(ctx context.Context, js *jobSpec, buf []byte) (*ex
 	}
 	// Nothing of the server's environment enters the sandbox; each step's
 	// environment travels in its request.
-	s.cmd.Env = []string{executorVar + "=" + executorProtocol, limitsVar + "=" + encodeRlimits(js.rl)}
+	s.cmd.Env = []string{executorVar + "=" + executorProtocol}
+	if r.prlimit == "" {
+		s.cmd.Env = append(s.cmd.Env, limitsVar+"="+encodeRlimits(js.rl))
+	}
 	s.cmd.ExtraFiles = []*os.File{ctlR, resW, outW, self} // fds 3 to 6: see protocol.go
 	s.cmd.Stderr = s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -95,10 +102,20 @@ func (r *Runner) startSandbox(ctx context.Context, js *jobSpec, buf []byte) (*ex
 	go func() {
 		defer close(s.replies)
 		defer resR.Close()
-		dec := json.NewDecoder(resR)
+		// One reply per line, each a few dozen bytes: a longer line is not
+		// the executor's, and the sandbox is not trusted any more.
+		rd := bufio.NewReaderSize(resR, maxReply)
 		for {
+			line, err := rd.ReadSlice('\n')
+			if err != nil {
+				if errors.Is(err, bufio.ErrBufferFull) {
+					s.kill()
+				}
+				return
+			}
 			var rep reply
-			if err := dec.Decode(&rep); err != nil {
+			if err := json.Unmarshal(line, &rep); err != nil {
+				s.kill()
 				return
 			}
 			s.replies <- rep

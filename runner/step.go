@@ -22,6 +22,7 @@ type jobSpec struct {
 	id        sandbox.Identity // who the steps run as
 	limits    Limits           // defaults applied
 	rl        []rlimit         // the limits set on each step's processes
+	prefix    []string         // the command that runs each step's shell (stepPrefix)
 	network   string
 	cap       *logCap // the stage log, cut to limits; the runner's own lines pass whole
 }
@@ -203,13 +204,9 @@ func stepResult(st Step, stopped, stageErr error, status exitStatus, took time.D
 }
 
 // command is the process of one step, bare or inside its own bwrap (when
-// the executor is not used), with prlimit setting its limits in between.
+// the executor is not used), through the job's prefix (stepPrefix).
 func (r *Runner) command(sp stepSpec, script string) *exec.Cmd {
-	var args []string
-	if r.prlimit != "" {
-		args = prlimitArgs(r.prlimit, sp.rl)
-	}
-	args = append(args, "/bin/sh", "-e", "-c", script)
+	args := append(append([]string{}, sp.prefix...), "/bin/sh", "-e", "-c", script)
 	if r.bwrap == "" {
 		return &exec.Cmd{Path: args[0], Args: args, Dir: sp.ws}
 	}

@@ -347,6 +347,19 @@ func Chown(dir string, id Identity) error {
 	})
 }
 
+// CloseInherited marks every descriptor from 3 up close-on-exec, so that a
+// descriptor the process inherited from whatever started it (a shell's
+// redirection, a supervisor's socket) never reaches the code it runs.
+// Descriptors the process opens itself are close-on-exec already (Go opens
+// them so), and those passed on purpose are duplicated at exec.
+func CloseInherited() error {
+	const sysCloseRange, closeRangeCloexec = 436, 1 << 2
+	if _, _, e := syscall.RawSyscall(sysCloseRange, 3, ^uintptr(0), closeRangeCloexec); e != 0 {
+		return fmt.Errorf("close_range: %w", e)
+	}
+	return nil
+}
+
 // NoDump makes the calling process non-dumpable: processes of the same uid
 // can no longer read its memory or environment through /proc or attach to
 // it with ptrace. The server calls it first thing.

@@ -15,10 +15,16 @@ import (
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/runner"
+	"github.com/greenlight-cd/greenlight/sandbox"
 )
 
 func main() {
 	runner.RunExecutorIfRequested() // inside a build sandbox this process runs steps instead (see runner)
+	// Nothing this process inherited reaches a build or a hook.
+	if err := sandbox.CloseInherited(); err != nil {
+		fmt.Fprintln(os.Stderr, "greenlight:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C ends the program at once
 	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
