@@ -61,6 +61,38 @@ true`, data, s.config, s.url, mark)
 	}
 }
 
+// TestInheritedDescriptorsStayOut: a descriptor the server inherited from
+// whatever started it (here a root-only file open for writing at fd 3)
+// never reaches a build step.
+func TestInheritedDescriptorsStayOut(t *testing.T) {
+	requireSandbox(t)
+	t.Parallel()
+	victim := filepath.Join(t.TempDir(), "root-only")
+	if err := os.WriteFile(victim, []byte("untouched\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(victim, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := start(t, options{})
+	s.inherit = []*os.File{f}
+	s.stop()
+	s.boot()
+	sha := s.repo.commit("Write through inherited descriptors", map[string]string{
+		".greenlight.yml": "steps:\n  - name: probe\n    run: |\n" + indent(`set +e
+for fd in 3 4 5 6 7 8 9; do (echo "pwned through $fd" >&$fd) 2>/dev/null && echo "WROTE through $fd"; done
+ls -l /proc/self/fd/
+true`, "      "),
+	})
+	id := s.pushRun(sha)
+	s.waitRun(id, 90*time.Second, greenlight.RunWaiting, greenlight.RunFailed, greenlight.RunSucceeded)
+	if b, _ := os.ReadFile(victim); string(b) != "untouched\n" {
+		t.Errorf("a build step wrote through a descriptor the server inherited: %q\n%s", b, s.stageLog(id, "build"))
+	}
+}
+
 // TestBuildLimits: the build stage's limits stop a process storm, a
 // runaway allocation, a full disk and a flood of output, each with its
 // reason, and the server and its log stay small.

@@ -163,6 +163,7 @@ type server struct {
 	cmd      *exec.Cmd
 	out      *syncBuffer
 	approver []string
+	inherit  []*os.File // descriptors the server process inherits (from fd 3 on), as from a careless supervisor
 }
 
 type options struct {
@@ -317,6 +318,7 @@ func (s *server) boot() {
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.dir, "GREENLIGHT_ADMIN_TOKEN=" + adminToken,
 		"HOOK_SECRET=" + hookSecret, "SERVER_SECRET_CANARY=do-not-leak"}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
+	cmd.ExtraFiles = s.inherit
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
