@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -247,5 +248,47 @@ func TestProcessLimitPerBuild(t *testing.T) {
 			cancel()
 			<-done
 		})
+	}
+}
+
+// The disk watcher measures trees whose paths are too long to name and
+// stops a build it cannot measure.
+func TestDiskUsageDeepAndUnreadable(t *testing.T) {
+	root := t.TempDir()
+	d := root
+	name := strings.Repeat("d", 200)
+	fd, err := syscall.Open(root, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 30 levels of 200-character names: a path of 6,000 bytes, too long
+	// for any path-based walk.
+	for i := 0; i < 30; i++ {
+		if err := syscall.Mkdirat(fd, name, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		nfd, err := syscall.Openat(fd, name, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+		syscall.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd = nfd
+	}
+	file, err := syscall.Openat(fd, "big", syscall.O_WRONLY|syscall.O_CREAT, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(file), "big")
+	if _, err := f.Write(make([]byte, 3<<20)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	syscall.Close(fd)
+	used, err := diskUsage(context.Background(), []string{d})
+	if err != nil || used < 3<<20 {
+		t.Errorf("diskUsage = %d, %v; want at least 3 MiB counted", used, err)
+	}
+	if _, err := diskUsage(context.Background(), []string{filepath.Join(root, "missing")}); err != nil {
+		t.Errorf("a directory removed meanwhile: %v", err)
 	}
 }

@@ -3,14 +3,16 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"path/filepath"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Limits bound what one build stage may use. A zero field takes its default
@@ -223,12 +225,17 @@ func size(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// DiskError is why a stage was stopped for using more disk than its limit.
+// DiskError is why a stage was stopped for using more disk than its limit
+// (or for making its workspace impossible to measure: Err).
 type DiskError struct {
 	Used, Limit int64
+	Err         error
 }
 
 func (e *DiskError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("disk limit: the workspace and cache cannot be measured: %v", e.Err)
+	}
 	return fmt.Sprintf("disk limit exceeded: the workspace and cache hold %s, more than the limit of %s", approx(e.Used), size(e.Limit))
 }
 
@@ -243,9 +250,10 @@ func approx(n int64) string {
 }
 
 // watchDisk measures dirs until ctx ends and calls stop with a *DiskError
-// once they hold more than limit. A walk costs time in proportion to the
-// files, so it waits twenty times as long as the last walk took between
-// walks, and at least a second: a big tree is measured less often.
+// once they hold more than limit, or cannot be measured. A walk costs time
+// in proportion to the files, so it waits twenty times as long as the last
+// walk took between walks, and at least a second: a big tree is measured
+// less often.
 func watchDisk(ctx context.Context, dirs []string, limit int64, stop context.CancelCauseFunc) {
 	wait := time.Second
 	for {
@@ -257,32 +265,84 @@ func watchDisk(ctx context.Context, dirs []string, limit int64, stop context.Can
 		case <-t.C:
 		}
 		start := time.Now()
-		used := diskUsage(ctx, dirs)
-		if used > limit {
-			stop(&DiskError{Used: used, Limit: limit})
+		used, err := diskUsage(ctx, dirs)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil || used > limit {
+			stop(&DiskError{Used: used, Limit: limit, Err: err})
 			return
 		}
 		wait = max(time.Second, 20*time.Since(start))
 	}
 }
 
-// diskUsage adds up the blocks of every file under dirs, not following links.
-func diskUsage(ctx context.Context, dirs []string) int64 {
+// maxDepth bounds how deep a measured tree may nest: each level holds a
+// descriptor while its entries are read.
+const maxDepth = 512
+
+// diskUsage adds up the blocks of every file under dirs. It goes down the
+// tree by descriptors (openat), so no path grows too long to follow, and
+// it follows no link. What cannot be measured (a directory it may not read,
+// a tree nested too deep) is an error: a build must not hide bytes from it.
+// Files removed while the walk runs are skipped; files removed but still
+// open are not counted (each is still bounded by the file size limit).
+func diskUsage(ctx context.Context, dirs []string) (int64, error) {
 	var total int64
 	for _, d := range dirs {
-		_ = filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return nil
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			var st syscall.Stat_t
-			if syscall.Lstat(p, &st) == nil {
-				total += st.Blocks * 512
-			}
-			return nil
-		})
+		n, err := usageAt(ctx, atFDCWD, d, 0)
+		total += n
+		if err != nil {
+			return total, err
+		}
 	}
-	return total
+	return total, nil
+}
+
+const atFDCWD = -100
+
+func usageAt(ctx context.Context, dirfd int, name string, depth int) (int64, error) {
+	if depth > maxDepth {
+		return 0, fmt.Errorf("directories nested more than %d deep", maxDepth)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	fd, err := syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, syscall.ENOENT) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("measure %s: %w", name, err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return 0, fmt.Errorf("measure %s: %w", name, err)
+	}
+	total := st.Blocks * 512
+	for {
+		entries, err := f.ReadDir(1024)
+		for _, e := range entries {
+			if e.IsDir() {
+				n, err := usageAt(ctx, fd, e.Name(), depth+1)
+				total += n
+				if err != nil {
+					return total, err
+				}
+				continue
+			}
+			var est unix.Stat_t
+			if unix.Fstatat(fd, e.Name(), &est, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				total += est.Blocks * 512
+			}
+		}
+		if err == io.EOF || len(entries) == 0 {
+			return total, nil
+		}
+		if err != nil {
+			return total, fmt.Errorf("measure %s: %w", name, err)
+		}
+	}
 }
