@@ -119,12 +119,13 @@ const (
 // Deployer runs deploys. It is safe for concurrent use on different
 // environments; the caller runs one deploy at a time per environment.
 type Deployer struct {
-	log     *slog.Logger
-	base    []string // the server's PATH, HOME, LANG: all hooks get of its environment
-	now     greenlight.Now
-	unpack  func(archive, wantSHA256, dst string) error
-	hide    []string // what hooks of local targets must not read (Config.Hide)
-	sandbox string   // Config.Sandbox
+	log      *slog.Logger
+	base     []string // the server's PATH, HOME, LANG: all hooks get of its environment
+	now      greenlight.Now
+	unpack   func(archive, wantSHA256, dst string) error
+	hide     []string // what hooks of local targets must not read (Config.Hide)
+	sandbox  string   // Config.Sandbox
+	instance string   // Config.Instance
 
 	bwrapOnce sync.Once
 	tools     sandbox.Tools // bwrap (and setpriv, for root) once found and checked; no Bwrap when hooks are not confined
@@ -141,6 +142,9 @@ type Config struct {
 	// Sandbox is SandboxAuto (default: bwrap when it works here) or
 	// SandboxNone.
 	Sandbox string
+	// Instance tells this installation's hook uids from another's on the
+	// same machine (the data directory; "" is fine for one installation).
+	Instance string
 }
 
 // NewWith returns a Deployer configured by cfg, or an EINVALID error.
@@ -154,6 +158,7 @@ func NewWith(cfg Config) (*Deployer, error) {
 	default:
 		return nil, greenlight.Errorf(greenlight.EINVALID, "deploy: unknown hook sandbox %q (want auto or none)", cfg.Sandbox)
 	}
+	d.instance = cfg.Instance
 	for _, h := range cfg.Hide {
 		if !filepath.IsAbs(h) {
 			return nil, greenlight.Errorf(greenlight.EINVALID, "deploy: hidden path %q is not absolute", h)

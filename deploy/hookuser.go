@@ -92,10 +92,20 @@ func (d *Deployer) hookUserFor(t Target, pipeline, environment string) (hookUser
 	}
 	u := hookUser{id: sandbox.Self()}
 	if euid == 0 {
-		u = hookUser{id: sandbox.Derived(pipeline + "/" + environment), drop: true}
+		u = hookUser{id: d.derived(pipeline, environment), drop: true}
 	}
 	u.confine = d.bwrapPath() != ""
 	return u, nil
+}
+
+// derived is the uid of an environment's hooks: of its own per pipeline
+// and environment, and per installation when Config.Instance is set.
+func (d *Deployer) derived(pipeline, environment string) sandbox.Identity {
+	key := pipeline + "/" + environment
+	if d.instance != "" {
+		key = d.instance + "\x00" + key
+	}
+	return sandbox.Derived(key)
 }
 
 // bwrapPath finds and checks bwrap once, the way hooks would run in it; ""

@@ -79,8 +79,11 @@ type Config struct {
 	// processes. Ignored when the server is not root: steps then run as the
 	// server's uid, without capabilities, in their own user namespace.
 	User string
-	Path string // PATH given to steps (default: the server's PATH)
-	Log  *slog.Logger
+	// Instance tells this installation's build uids from another's on the
+	// same machine (the data directory; "" is fine for one installation).
+	Instance string
+	Path     string // PATH given to steps (default: the server's PATH)
+	Log      *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -114,15 +117,16 @@ func (c *Config) validate() error {
 
 // Runner runs jobs. It is safe for concurrent use: each Run is independent.
 type Runner struct {
-	bwrap   string   // path of bwrap; "" when steps run without a sandbox
-	setpriv string   // path of setpriv, which drops to the build's uid inside bwrap; "" unless root
-	exec    bool     // this program can run as the executor: one bwrap per Run, not per step
-	prlimit string   // path of prlimit, which sets each step's limits; "" when absent
-	unshare string   // path of unshare, which gives each step a user namespace of its own as root; "" otherwise
-	hide    []string // absolute, symlinks resolved when they exist
-	user    *sandbox.Identity
-	path    string
-	log     *slog.Logger
+	bwrap    string   // path of bwrap; "" when steps run without a sandbox
+	setpriv  string   // path of setpriv, which drops to the build's uid inside bwrap; "" unless root
+	exec     bool     // this program can run as the executor: one bwrap per Run, not per step
+	prlimit  string   // path of prlimit, which sets each step's limits; "" when absent
+	unshare  string   // path of unshare, which gives each step a user namespace of its own as root; "" otherwise
+	hide     []string // absolute, symlinks resolved when they exist
+	user     *sandbox.Identity
+	instance string
+	path     string
+	log      *slog.Logger
 }
 
 // New checks the configuration and picks the sandbox; without one it makes
@@ -132,7 +136,7 @@ func New(cfg Config) (*Runner, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &Runner{path: cfg.Path, log: cfg.Log}
+	r := &Runner{path: cfg.Path, log: cfg.Log, instance: cfg.Instance}
 	if cfg.User != "" && sandbox.Root() {
 		id, err := sandbox.Lookup(cfg.User)
 		if err != nil {
@@ -209,7 +213,11 @@ func (r *Runner) identity(owner string) sandbox.Identity {
 	case r.user != nil:
 		return *r.user
 	}
-	return sandbox.Derived("build/" + owner)
+	key := "build/" + owner
+	if r.instance != "" {
+		key = r.instance + "\x00" + key
+	}
+	return sandbox.Derived(key)
 }
 
 // Step is one shell command of a build stage.
