@@ -49,10 +49,25 @@ func runExecutor(version string) int {
 		fmt.Fprintf(os.Stderr, "greenlight executor: become child subreaper: %v\n", err)
 		return 2
 	}
-	// Steps run as the executor's uid: non-dumpable, it cannot be traced,
-	// nor its descriptors taken (pidfd_getfd) to forge results.
+	// Non-dumpable, the executor cannot be traced nor its descriptors
+	// taken (pidfd_getfd) to forge results by a step of its own uid (when
+	// the server is not root); as root it runs steps as another uid anyway.
+	// no_new_privs holds for every step it starts.
 	if err := sandbox.NoDump(); err != nil {
 		fmt.Fprintf(os.Stderr, "greenlight executor: %v\n", err)
+		return 2
+	}
+	// As root (the server's), the executor holds root's supplementary
+	// groups: no step inherits them.
+	if os.Getuid() == 0 {
+		if err := syscall.Setgroups(nil); err != nil {
+			fmt.Fprintf(os.Stderr, "greenlight executor: clear groups: %v\n", err)
+			return 2
+		}
+	}
+	const prSetNoNewPrivs = 38
+	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0); e != 0 {
+		fmt.Fprintf(os.Stderr, "greenlight executor: no_new_privs: %v\n", e)
 		return 2
 	}
 	// Without prlimit the limits can only be set here, on the executor and
@@ -113,11 +128,24 @@ func runExecutor(version string) int {
 func execStep(req request, reqs <-chan request, devNull uintptr) (rep reply, more bool) {
 	rep.ID = req.ID
 	argv := append(append([]string{}, req.Prefix...), "/bin/sh", "-e", "-c", req.Script)
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	if req.Drop {
+		sys.Credential = &syscall.Credential{Uid: req.UID, Gid: req.GID, Groups: []uint32{}}
+	}
+	if req.UserNS {
+		// Its processes are counted against its process limit in this
+		// namespace alone, not with every process of the uid on the host.
+		uid, gid := int(req.UID), int(req.GID)
+		sys.Cloneflags = syscall.CLONE_NEWUSER
+		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+		sys.GidMappingsEnableSetgroups = false
+	}
 	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
 		Dir:   req.Dir,
 		Env:   req.Env,
 		Files: []uintptr{devNull, fdOutput, fdOutput},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+		Sys:   sys,
 	})
 	if err != nil {
 		rep.Exit, rep.Err = -1, fmt.Sprintf("start: %v", err)

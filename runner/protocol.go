@@ -15,7 +15,7 @@ package runner
 
 const (
 	executorVar      = "GREENLIGHT_RUNNER_EXECUTOR"
-	executorProtocol = "3"                        // bumped on any change: a newer binary on disk must not guess
+	executorProtocol = "5"                        // bumped on any change: a newer binary on disk must not guess
 	limitsVar        = "GREENLIGHT_RUNNER_LIMITS" // without prlimit: the rlimits the executor sets on itself
 	fdControl        = 3
 	fdResults        = 4
@@ -29,7 +29,11 @@ type request struct {
 	ID     int      `json:"id"`
 	Dir    string   `json:"dir,omitempty"`    // run: the step's cwd
 	Script string   `json:"script,omitempty"` // run: given to /bin/sh -e -c
-	Prefix []string `json:"prefix,omitempty"` // run: the command that runs /bin/sh (sets limits, a user namespace)
+	Prefix []string `json:"prefix,omitempty"` // run: the command that runs /bin/sh (prlimit, when the shell cannot set limits)
+	UserNS bool     `json:"userns,omitempty"` // run: the shell gets a user namespace of its own, mapping only UID and GID
+	Drop   bool     `json:"drop,omitempty"`   // run: the shell runs as UID and GID (the executor is root then)
+	UID    uint32   `json:"uid,omitempty"`
+	GID    uint32   `json:"gid,omitempty"`
 	Env    []string `json:"env,omitempty"`    // run: the step's whole environment
 	Signal int      `json:"signal,omitempty"` // signal: sent to every process of the step
 }

@@ -117,12 +117,13 @@ func (c *Config) validate() error {
 
 // Runner runs jobs. It is safe for concurrent use: each Run is independent.
 type Runner struct {
-	bwrap    string   // path of bwrap; "" when steps run without a sandbox
-	setpriv  string   // path of setpriv, which drops to the build's uid inside bwrap; "" unless root
-	exec     bool     // this program can run as the executor: one bwrap per Run, not per step
-	prlimit  string   // path of prlimit, which sets each step's limits; "" when absent
-	unshare  string   // path of unshare, which gives each step a user namespace of its own as root; "" otherwise
-	hide     []string // absolute, symlinks resolved when they exist
+	bwrap    string       // path of bwrap; "" when steps run without a sandbox
+	setpriv  string       // path of setpriv, which drops to the build's uid inside bwrap; "" unless root
+	exec     bool         // this program can run as the executor: one bwrap per Run, not per step
+	shell    *shellLimits // how /bin/sh sets limits (probeShell); nil: prlimit does
+	prlimit  string       // path of prlimit, which sets each step's limits when the shell cannot; "" then
+	unshare  string       // path of unshare, which gives each step a user namespace of its own as root; "" otherwise
+	hide     []string     // absolute, symlinks resolved when they exist
 	user     *sandbox.Identity
 	instance string
 	path     string
@@ -147,7 +148,9 @@ func New(cfg Config) (*Runner, error) {
 		}
 		r.user = &id
 	}
-	if p, err := exec.LookPath("prlimit"); err == nil {
+	if sl, ok := probeShell(); ok {
+		r.shell = &sl
+	} else if p, err := exec.LookPath("prlimit"); err == nil {
 		r.prlimit = p
 	}
 	if p, err := exec.LookPath("unshare"); err == nil && sandbox.Root() {
@@ -173,8 +176,8 @@ func New(cfg Config) (*Runner, error) {
 	case err == nil:
 		r.bwrap, r.setpriv = tools.Bwrap, tools.Setpriv
 		r.exec = canExecute(r.log)
-		if !r.exec && r.prlimit == "" {
-			r.log.Error("neither the step executor nor prlimit is available: build limits on processes, memory and file size do not apply")
+		if !r.exec && r.prlimit == "" && r.shell == nil {
+			r.log.Error("neither the step executor, /bin/sh's ulimit nor prlimit can set limits: build limits on processes, memory and file size do not apply")
 		}
 		if r.setpriv != "" && r.unshare == "" {
 			r.log.Warn("unshare (util-linux) not found: concurrent builds of a pipeline share one process limit")
@@ -282,7 +285,8 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 	}
 	js := &jobSpec{ws: ws, id: r.identity(job.Owner), limits: job.Limits.withDefaults(), network: job.Network}
 	js.rl = js.limits.rlimits(r.bwrap != "")
-	js.prefix = r.stepPrefix(js.rl)
+	js.unshare, js.prlimit, js.ulimit = r.stepPrefix(js.rl)
+	js.userns = r.setpriv != ""
 	base := map[string]string{
 		"PATH":   r.path,
 		"HOME":   filepath.Join(ws, ".greenlight", "home"),
@@ -383,20 +387,24 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 	return nil
 }
 
-// stepPrefix is the command that runs each step's shell. As root, unshare
-// first gives the step a user namespace of its own, mapping only its uid:
-// the process limit then counts the step's processes alone, not every
-// process of that uid on the host (other builds of the pipeline). Then
-// prlimit sets the limits on the step, never on the executor.
-func (r *Runner) stepPrefix(rl []rlimit) []string {
-	var p []string
+// stepPrefix is how each step's shell starts. As root, the step gets a
+// user namespace of its own, mapping only its uid: the process limit then
+// counts the step's processes alone, not every process of that uid on the
+// host (other builds of the pipeline). The executor makes it as it forks
+// the shell; a step run without the executor goes through unshare. Then
+// the limits are set on the step, never on the executor: by the shell's
+// own ulimit builtin before the script (ulimit), or else by prlimit.
+func (r *Runner) stepPrefix(rl []rlimit) (unshare, prlimit []string, ulimit string) {
 	if r.setpriv != "" && r.unshare != "" {
-		p = append(p, r.unshare, "--user", "--map-current-user", "--")
+		unshare = []string{r.unshare, "--user", "--map-current-user", "--"}
 	}
-	if r.prlimit != "" {
-		p = append(p, prlimitArgs(r.prlimit, rl)...)
+	switch {
+	case r.shell != nil:
+		ulimit = r.shell.prefix(rl)
+	case r.prlimit != "":
+		prlimit = prlimitArgs(r.prlimit, rl)
 	}
-	return p
+	return unshare, prlimit, ulimit
 }
 
 // stoppedBefore is the error of a step that did not start because the

@@ -65,7 +65,7 @@ func (r *Runner) startSandbox(ctx context.Context, js *jobSpec, buf []byte) (*ex
 		return nil, fmt.Errorf("open own executable: %w", err)
 	}
 	defer self.Close()
-	args := append(r.bwrapArgs(js), fmt.Sprintf("/proc/self/fd/%d", fdSelf))
+	args := append(r.bwrapArgs(js, false), fmt.Sprintf("/proc/self/fd/%d", fdSelf))
 	s := &execBox{
 		cmd:     &exec.Cmd{Path: r.bwrap, Args: args, Dir: js.ws},
 		ctl:     ctlW,
@@ -78,7 +78,7 @@ func (r *Runner) startSandbox(ctx context.Context, js *jobSpec, buf []byte) (*ex
 	// Nothing of the server's environment enters the sandbox; each step's
 	// environment travels in its request.
 	s.cmd.Env = []string{executorVar + "=" + executorProtocol}
-	if r.prlimit == "" {
+	if r.prlimit == "" && r.shell == nil {
 		s.cmd.Env = append(s.cmd.Env, limitsVar+"="+encodeRlimits(js.rl))
 	}
 	s.cmd.ExtraFiles = []*os.File{ctlR, resW, outW, self} // fds 3 to 6: see protocol.go

@@ -23,7 +23,8 @@ func (s *execBox) runStep(ctx context.Context, sp stepSpec) error {
 	stop := make(chan struct{})
 	copied := make(chan copyResult, 1)
 	go func() { copied <- s.copyStep(sp, stop) }()
-	s.send(request{Op: "run", ID: id, Dir: sp.ws, Script: st.Run, Prefix: sp.prefix, Env: append(sp.env, stepIDVar+"="+newMarker())})
+	s.send(request{Op: "run", ID: id, Dir: sp.ws, Script: sp.ulimit + st.Run, Prefix: sp.prlimit, UserNS: sp.userns, Drop: sp.userns, UID: sp.id.UID, GID: sp.id.GID,
+		Env: append(sp.env, stepIDVar+"="+newMarker())})
 
 	stepCtx := ctx
 	if st.Timeout > 0 {

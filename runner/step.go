@@ -22,7 +22,10 @@ type jobSpec struct {
 	id        sandbox.Identity // who the steps run as
 	limits    Limits           // defaults applied
 	rl        []rlimit         // the limits set on each step's processes
-	prefix    []string         // the command that runs each step's shell (stepPrefix)
+	unshare   []string         // without the executor, as root: the command that gives a step its user namespace
+	prlimit   []string         // the command that sets a step's limits when its shell cannot
+	ulimit    string           // shell text before each step's script that sets its limits (stepPrefix)
+	userns    bool             // as root: the executor gives each step a user namespace of its own
 	network   string
 	cap       *logCap // the stage log, cut to limits; the runner's own lines pass whole
 }
@@ -204,15 +207,15 @@ func stepResult(st Step, stopped, stageErr error, status exitStatus, took time.D
 }
 
 // command is the process of one step, bare or inside its own bwrap (when
-// the executor is not used), through the job's prefix (stepPrefix).
+// the executor is not used), with its limits (stepPrefix).
 func (r *Runner) command(sp stepSpec, script string) *exec.Cmd {
-	args := append(append([]string{}, sp.prefix...), "/bin/sh", "-e", "-c", script)
+	args := append(append(append([]string{}, sp.unshare...), sp.prlimit...), "/bin/sh", "-e", "-c", sp.ulimit+script)
 	if r.bwrap == "" {
 		return &exec.Cmd{Path: args[0], Args: args, Dir: sp.ws}
 	}
 	// The environment goes to bwrap as its own (exec env, not --setenv, so
 	// values stay out of the process list); bwrap passes it on unchanged.
-	args = append(r.bwrapArgs(sp.jobSpec), args...)
+	args = append(r.bwrapArgs(sp.jobSpec, true), args...)
 	return &exec.Cmd{Path: r.bwrap, Args: args, Dir: sp.ws}
 }
 
@@ -221,9 +224,12 @@ func (r *Runner) command(sp stepSpec, script string) *exec.Cmd {
 // namespace that cannot make more), the workspace and cache writable, its
 // own PID namespace, the host's network or none, dying with the server.
 //
-// It ends with "--" or, when the server is root, with the setpriv command
-// that becomes the build's uid: what follows is the command to run.
-func (r *Runner) bwrapArgs(js *jobSpec) []string {
+// It ends with "--" or, when the server is root and drop is set, with the
+// setpriv command that becomes the build's uid: what follows is the command
+// to run. (The executor stays root inside, with no capability but those to
+// change uid, and starts each step as the build's uid itself: a step must
+// not share a uid with the process that holds the results pipe.)
+func (r *Runner) bwrapArgs(js *jobSpec, drop bool) []string {
 	args := sandbox.Args(r.hide, js.limits.Tmp)
 	if r.setpriv != "" {
 		args = sandbox.RootArgs(r.hide, sandbox.Cover([]string{js.ws, js.cache}, js.id, "/tmp"), js.limits.Tmp)
@@ -240,7 +246,7 @@ func (r *Runner) bwrapArgs(js *jobSpec) []string {
 		args = append(args, "--unshare-net")
 	}
 	args = append(args, "--die-with-parent", "--new-session", "--chdir", js.ws, "--")
-	if r.setpriv != "" {
+	if r.setpriv != "" && drop {
 		args = append(args, sandbox.DropTo(r.setpriv, js.id)...)
 	}
 	return args
