@@ -72,7 +72,9 @@ type approvalView struct {
 	RejectURL  string
 }
 
-func (n *Notifier) approvalMail(a *greenlight.Approval, run *greenlight.Run, approver, raw string, now time.Time) (*greenlight.Mail, error) {
+// approvalMail is an approver's decision mail, with TokenPlaceholder where
+// the token goes; the Dispatcher fills it in when it sends the mail.
+func (n *Notifier) approvalMail(a *greenlight.Approval, run *greenlight.Run, approver string, now time.Time) (*greenlight.Mail, error) {
 	v := approvalView{
 		Pipeline:   a.Pipeline,
 		Run:        run.ID,
@@ -82,14 +84,19 @@ func (n *Notifier) approvalMail(a *greenlight.Approval, run *greenlight.Run, app
 		DeadlineIn: until(a.Deadline.Sub(now)),
 		Required:   max(a.Required, 1),
 		Approvers:  len(a.Approvers),
-		ApproveURL: n.decisionURL(raw, greenlight.Approve),
-		RejectURL:  n.decisionURL(raw, greenlight.Reject),
+		ApproveURL: n.decisionURL(greenlight.TokenPlaceholder, greenlight.Approve),
+		RejectURL:  n.decisionURL(greenlight.TokenPlaceholder, greenlight.Reject),
 	}
 	for _, c := range a.Changes {
 		v.Changes = append(v.Changes, oneLine(c))
 	}
 	subject := fmt.Sprintf("Approve %s #%d: %s?", a.Pipeline, run.ID, v.Commit.Title)
-	return n.newMail("approval:"+id(a.ID)+":"+approver, []string{approver}, subject, "approval", v)
+	m, err := n.newMail("approval:"+id(a.ID)+":"+approver, []string{approver}, subject, "approval", v)
+	if err != nil {
+		return nil, err
+	}
+	m.ApprovalID, m.Approver = a.ID, approver
+	return m, nil
 }
 
 type revokedView struct {
@@ -156,13 +163,20 @@ func subjectLine(s string) string {
 }
 
 // oneLine replaces control characters (CR, LF, tab, …) with spaces and trims.
+// It also removes every greenlight.TokenPlaceholder: the Dispatcher puts the
+// approver's token wherever the placeholder is, and a commit title must not
+// be able to place it in a link of its own (http://evil.example/?t=…).
 func oneLine(s string) string {
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
+	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
 			return ' '
 		}
 		return r
-	}, s))
+	}, s)
+	for strings.Contains(s, greenlight.TokenPlaceholder) { // a removal may join a new one
+		s = strings.ReplaceAll(s, greenlight.TokenPlaceholder, "")
+	}
+	return strings.TrimSpace(s)
 }
 
 // until spells a duration the way a person would read it in a mail.
