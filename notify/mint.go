@@ -28,9 +28,10 @@ import (
 //
 // The new token is born in the state the approver's earlier links were in:
 // if the approver already decided (their earlier mail arrived, a crash lost
-// its delivery record), it is born used, so that nobody decides twice. A
-// token of a gate that is no longer pending needs nothing: State reads the
-// approval's status, and its page says what happened.
+// its delivery record), it is born used, so that nobody decides twice; if
+// the run was superseded or cancelled before the mail left, it is born
+// revoked. Any other closed gate needs nothing: State reads the approval's
+// status, and the page says what happened.
 func (d *Dispatcher) mint(ctx context.Context, m *greenlight.Mail) (*greenlight.Mail, error) {
 	raw, hash := greenlight.NewToken()
 	err := d.store.InTx(ctx, func(tx greenlight.Tx) error {
@@ -47,6 +48,9 @@ func (d *Dispatcher) mint(ctx context.Context, m *greenlight.Mail) (*greenlight.
 		}
 		t := &greenlight.ApprovalToken{Hash: hash, ApprovalID: a.ID, RunID: a.RunID,
 			Approver: m.Approver, ExpiresAt: a.Deadline}
+		if a.Status == greenlight.ApprovalRevoked { // State says so anyway; the row says it too
+			t.RevokedAt = &now
+		}
 		for _, dec := range a.Decisions {
 			if strings.EqualFold(dec.Approver, m.Approver) {
 				t.UsedAt = &dec.At

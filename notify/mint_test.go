@@ -216,3 +216,22 @@ func TestTitleCannotPlaceTheToken(t *testing.T) {
 		}
 	}
 }
+
+// A gate revoked after its mail was queued but before it left: the mailed
+// token is born revoked and cannot decide.
+func TestTokenOfRevokedGateIsBornRevoked(t *testing.T) {
+	e := newEnv(t)
+	a := e.openApproval("pm@example.com")
+	if _, err := e.db.SetApprovalStatus(t.Context(), a.ID, greenlight.ApprovalRevoked, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.sendDue()
+	raw := tokenOf(t, e.received(1)["pm@example.com"].Link("decision=approve"))
+	if tok, ok := e.tokenFound(raw); !ok || tok.RevokedAt == nil {
+		t.Fatalf("token = %+v, want stored and revoked", tok)
+	}
+	_, err := approval.New(e.db, e.clock.Now).Decide(t.Context(), raw, approval.Input{Verdict: greenlight.Approve})
+	if greenlight.ErrorCode(err) != greenlight.EGONE {
+		t.Errorf("decision through a revoked gate's link: %v, want EGONE", err)
+	}
+}
