@@ -22,6 +22,7 @@ type Server struct {
 	PublicURL  string // base of links in emails, without a trailing slash
 	DataDir    string // absolute
 	AdminToken string // "" when the key is absent (then the server generates one)
+	BuildUser  string // who build steps run as when the server is root; "" for a uid of each pipeline's own
 	Database   string // "" = SQLite at <DataDir>/greenlight.db, or postgres://...
 	Mail       Mail
 	Pipelines  []*Pipeline
@@ -109,7 +110,10 @@ type Stage struct {
 	Type    greenlight.StageType
 	Timeout time.Duration // build 60m, deploy 30m, approval 72h by default
 
-	File string // build: the build file in the repository, default .greenlight.yml
+	File    string // build: the build file in the repository, default .greenlight.yml
+	Network string // build: NetworkHost (default) or NetworkNone
+	Cache   string // build: CacheBranch (default), CacheShared or CacheNone
+	Limits  Limits // build: zero fields take the runner's defaults
 
 	Environment string // deploy: a key of Pipeline.Environments
 

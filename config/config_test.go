@@ -42,7 +42,7 @@ func TestLoadFullExample(t *testing.T) {
 			},
 			Notify: []string{"dev-team@example.com"},
 			Stages: []Stage{
-				{Name: "build", Type: greenlight.StageBuild, File: ".greenlight.yml", Timeout: 20 * time.Minute},
+				{Name: "build", Type: greenlight.StageBuild, File: ".greenlight.yml", Timeout: 20 * time.Minute, Network: NetworkHost, Cache: CacheBranch},
 				{Name: "staging", Type: greenlight.StageDeploy, Environment: "staging", Timeout: DefaultDeployTimeout},
 				{
 					Name: "approval", Type: greenlight.StageApproval, Timeout: 72 * time.Hour,

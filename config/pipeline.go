@@ -71,7 +71,7 @@ func (d *decoder) pipeline(n ast.Node, path string) *Pipeline {
 func stageKeys(t greenlight.StageType) ([]string, bool) {
 	switch t {
 	case greenlight.StageBuild:
-		return []string{"file", "timeout"}, true
+		return []string{"file", "timeout", "network", "cache", "limits"}, true
 	case greenlight.StageDeploy:
 		return []string{"environment", "timeout"}, true
 	case greenlight.StageApproval:
@@ -89,7 +89,7 @@ func (d *decoder) stages(pipeline *object, path string, p *Pipeline) {
 	built := false
 	for i, n := range items {
 		sp := index(path, i)
-		o, ok := d.object(n, sp, "name", "type", "file", "timeout", "environment", "approvers", "required", "review_url")
+		o, ok := d.object(n, sp, "name", "type", "file", "timeout", "network", "cache", "limits", "environment", "approvers", "required", "review_url")
 		if !ok {
 			continue
 		}
@@ -131,6 +131,7 @@ func (d *decoder) stages(pipeline *object, path string, p *Pipeline) {
 			if why := relativeProblem(st.File, "repository"); why != "" && o.valid("file") {
 				d.errorf(o.at("file"), "%s.file: invalid path %q: %s", sp, st.File, why)
 			}
+			d.buildStage(o, sp, &st)
 		case greenlight.StageDeploy:
 			st.Timeout = o.duration("timeout", DefaultDeployTimeout)
 			d.deployStage(o, sp, p, &st, built, pipeline.valid("environments"))

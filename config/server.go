@@ -67,7 +67,7 @@ func (d *decoder) server(body ast.Node, s *Server) {
 		return
 	}
 
-	srv := top.child("server", "listen", "public_url", "data_dir", "admin_token")
+	srv := top.child("server", "listen", "public_url", "data_dir", "admin_token", "build_user")
 	s.Listen = srv.str("listen", DefaultListen)
 	if host, port, err := net.SplitHostPort(s.Listen); err != nil || !validPort(port) {
 		if srv.valid("listen") {
@@ -98,6 +98,10 @@ func (d *decoder) server(body ast.Node, s *Server) {
 		d.errorf(srv.at("admin_token"), "server.admin_token: too short (%d characters, at least %d needed); write at least %d "+
 			"random characters, e.g. the output of `openssl rand -base64 32`, or omit the key to have one generated",
 			n, MinAdminToken, MinAdminToken)
+	}
+	s.BuildUser = srv.str("build_user", "")
+	if srv.valid("build_user") && srv.has("build_user") && (s.BuildUser == "" || s.BuildUser == "root" || s.BuildUser == "0") {
+		d.errorf(srv.at("build_user"), "server.build_user: %q: name an unprivileged user (or leave the key out: each pipeline's builds then get a uid of their own)", s.BuildUser)
 	}
 
 	s.Database = top.str("database", "")

@@ -173,6 +173,7 @@ type options struct {
 	mode      string // pipeline mode
 	slowStart bool   // the start hook sleeps 3s first
 	poll      string // source.poll
+	build     string // more keys of the build stage, as "key: value" lines
 }
 
 // start writes a configuration for repo and starts the server on it.
@@ -222,7 +223,7 @@ pipelines:
       - name: build
         type: build
         timeout: 2m
-      - name: staging
+%s      - name: staging
         type: deploy
         environment: staging
       - name: approval
@@ -245,7 +246,7 @@ pipelines:
           - local: %s/production
             env: {PORT: "%d"}
         health: {url: "http://127.0.0.1:%d/healthz", timeout: %s}
-`, port, s.url, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
+`, port, s.url, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, buildKeys(o.build), strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
 		s.dir, s.staging, o.health, s.dir, s.prod, s.prod, o.health)
 	s.launch(cfg)
 	return s
@@ -274,6 +275,14 @@ func (s *server) launch(cfg string) {
 		}
 	})
 	s.boot()
+}
+
+// buildKeys indents options.build under the build stage; empty stays empty.
+func buildKeys(keys string) string {
+	if keys = strings.TrimSpace(keys); keys == "" {
+		return ""
+	}
+	return indent(keys, "        ")
 }
 
 func tail(s string, n int) string {

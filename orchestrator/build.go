@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -109,14 +110,22 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 	for i, s := range b.Steps {
 		steps[i] = runner.Step{Name: s.Name, Run: s.Run, Timeout: s.Timeout, Env: s.Env}
 	}
-	cache, err := e.buildCache(run)
+	cache, throwaway, err := e.buildCache(run, sc.Cache)
 	if err != nil {
 		return nil, err
 	}
-	if run.PullRequest != nil {
+	if throwaway {
 		defer os.RemoveAll(cache)
 	}
-	if err := e.cfg.Runner.Run(ctx, runner.Job{Workspace: ws, Cache: cache, Env: env, Secrets: secrets, Steps: steps, Log: out}); err != nil {
+	job := runner.Job{Workspace: ws, Cache: cache, Env: env, Secrets: secrets, Steps: steps, Log: out,
+		Owner: run.Pipeline, Limits: runner.Limits(sc.Limits)}
+	if sc.Network == config.NetworkNone {
+		job.Network = runner.NetworkNone
+	}
+	if run.PullRequest != nil {
+		job.Owner += "/pr"
+	}
+	if err := e.cfg.Runner.Run(ctx, job); err != nil {
 		return nil, err
 	}
 	var ref *greenlight.ArtifactRef
@@ -135,22 +144,42 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 }
 
 // buildCache is the run's XDG_CACHE_HOME (Go's build cache, pip's, npm's…).
-// A pipeline's own commits share cache/<pipeline> between runs. A pull
-// request gets an empty one of its own, removed after its build: a fork
-// that could write the shared cache would plant compiled objects that the
-// next trusted build reuses in the artifact it deploys.
-func (e *Engine) buildCache(run *greenlight.Run) (string, error) {
-	cache := filepath.Join(e.cfg.WorkDir, "cache", run.Pipeline)
-	if run.PullRequest != nil {
-		cache = filepath.Join(e.cfg.WorkDir, "workspaces", strconv.FormatInt(run.ID, 10)+".cache")
-		if err := os.RemoveAll(cache); err != nil { // left by a crash
-			return "", fmt.Errorf("pull-request cache: %w", err)
+// Whatever writes a cache decides what the next build that reads it links
+// into its artifact, so by default each branch (or tag) has its own,
+// cache/<pipeline>/branch/<name>: a pusher of a feature branch cannot plant
+// objects in what main builds from. `cache: shared` opts into one cache for
+// the pipeline's branches, `cache: none` into an empty one each run. A pull
+// request's code is anyone's: it always gets a throwaway cache of its own,
+// removed after its build (throwaway is true then).
+func (e *Engine) buildCache(run *greenlight.Run, mode string) (dir string, throwaway bool, err error) {
+	base := filepath.Join(e.cfg.WorkDir, "cache", run.Pipeline)
+	switch {
+	case run.PullRequest != nil || mode == config.CacheNone:
+		dir, throwaway = filepath.Join(e.cfg.WorkDir, "workspaces", strconv.FormatInt(run.ID, 10)+".cache"), true
+		if err := os.RemoveAll(dir); err != nil { // left by a crash
+			return "", false, fmt.Errorf("throwaway cache: %w", err)
 		}
+	case mode == config.CacheShared:
+		dir = filepath.Join(base, "shared")
+	case run.Commit.Tag != "":
+		dir = filepath.Join(base, "tag", cacheName(run.Commit.Tag))
+	default:
+		dir = filepath.Join(base, "branch", cacheName(run.Commit.Branch))
 	}
-	if err := os.MkdirAll(cache, 0o700); err != nil {
-		return "", fmt.Errorf("build cache: %w", err)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, fmt.Errorf("build cache: %w", err)
 	}
-	return cache, nil
+	return dir, throwaway, nil
+}
+
+// cacheName makes a ref name one path element: "feature/x" is
+// "feature%2Fx", and nothing names "." or "..".
+func cacheName(ref string) string {
+	name := url.PathEscape(ref)
+	if name == "" || name == "." || name == ".." {
+		name = "%" + name
+	}
+	return name
 }
 
 // errNoSandbox fails a pull request's build on a server without bwrap.

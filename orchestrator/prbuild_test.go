@@ -114,7 +114,7 @@ func TestPullRequestCacheIsThrowaway(t *testing.T) {
 		}
 		return te.log(id.ID, "build")
 	}
-	shared := filepath.Join(te.dir, "cache", "hello")
+	shared := filepath.Join(te.dir, "cache", "hello", "branch", "main")
 	if log := trusted(); !strings.Contains(log, "cache="+shared) {
 		t.Fatalf("trusted build does not use %s:\n%s", shared, log)
 	}
@@ -169,5 +169,49 @@ func TestPullRequestSubmodulesUntrusted(t *testing.T) {
 	run := te.pushPR(5, head, "pr-5")
 	if run.Status != greenlight.RunFailed || !strings.Contains(run.Stages[0].Error, "untrusted commit") {
 		t.Fatalf("pull request with a local submodule: %s (%q), want failed as untrusted", run.Status, run.Stages[0].Error)
+	}
+}
+
+// Each branch builds with a cache of its own: what a feature branch's build
+// writes there, main's next build never reads. `cache: shared` opts into
+// one cache for every branch.
+func TestBranchCaches(t *testing.T) {
+	repo := newGitRepo(t, `steps:
+  - name: cache
+    run: |
+      echo "branch=$GREENLIGHT_BRANCH cache=$XDG_CACHE_HOME"
+      if [ -e "$XDG_CACHE_HOME/planted" ]; then echo "sees-planted"; fi
+      if [ "$GREENLIGHT_BRANCH" != main ]; then touch "$XDG_CACHE_HOME/planted"; fi
+`)
+	head := runGit(t, repo.dir, "rev-parse", "HEAD")
+	runGit(t, repo.dir, "branch", "feature/x", head)
+	for _, tt := range []struct {
+		cache      string
+		mainSeesIt bool
+	}{{"branch", false}, {"shared", true}} {
+		t.Run(tt.cache, func(t *testing.T) {
+			te := newTestEngine(t, `
+  - name: hello
+    mode: queued
+    source: {repo: `+repo.dir+`, branches: [main, "feature/*"]}
+    stages: [{name: build, type: build, cache: `+tt.cache+`}]
+`, nil, true)
+			te.sandbox()
+			build := func(branch string) string {
+				t.Helper()
+				id, err := te.Trigger(context.Background(), "hello", greenlight.TriggerRequest{Commit: head, Branch: branch})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r := te.waitRun(id.ID); r.Status != greenlight.RunSucceeded {
+					t.Fatalf("%s build: %s (%s)\n%s", branch, r.Status, r.Error, te.log(id.ID, "build"))
+				}
+				return te.log(id.ID, "build")
+			}
+			build("feature/x")
+			if log := build("main"); strings.Contains(log, "sees-planted") != tt.mainSeesIt {
+				t.Errorf("cache: %s: main's build sees what feature/x wrote: %v, want %v\n%s", tt.cache, !tt.mainSeesIt, tt.mainSeesIt, log)
+			}
+		})
 	}
 }

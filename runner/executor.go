@@ -47,6 +47,17 @@ func runExecutor(version string) int {
 		fmt.Fprintf(os.Stderr, "greenlight executor: become child subreaper: %v\n", err)
 		return 2
 	}
+	// The limits hold for the executor and so for every step it starts;
+	// set inside the sandbox's user namespace, the process count is this
+	// sandbox's alone.
+	rl, err := decodeRlimits(os.Getenv(limitsVar))
+	if err == nil {
+		err = applyRlimits(rl)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "greenlight executor: limits: %v\n", err)
+		return 2
+	}
 	// Steps must not inherit the protocol's pipes: they could forge results.
 	for _, fd := range []int{fdControl, fdResults, fdOutput, fdSelf} {
 		syscall.CloseOnExec(fd)

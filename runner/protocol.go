@@ -15,7 +15,8 @@ package runner
 
 const (
 	executorVar      = "GREENLIGHT_RUNNER_EXECUTOR"
-	executorProtocol = "1" // bumped on any change: a newer binary on disk must not guess
+	executorProtocol = "2"                        // bumped on any change: a newer binary on disk must not guess
+	limitsVar        = "GREENLIGHT_RUNNER_LIMITS" // the rlimits the executor sets on itself before the first step
 	fdControl        = 3
 	fdResults        = 4
 	fdOutput         = 5

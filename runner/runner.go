@@ -44,9 +44,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/sandbox"
 )
 
 // Sandbox modes of Config.Sandbox.
@@ -71,6 +73,12 @@ type Config struct {
 	// keys, known_hosts) an unreadable /dev/null bound over them. Without
 	// bwrap nothing is hidden, which is why pull-request builds need it.
 	Hide []string
+	// User is who steps run as when the server runs as root: a user name or
+	// uid. Empty: an unprivileged uid of the pipeline's own (sandbox.Derived),
+	// so builds of different pipelines cannot touch each other's files or
+	// processes. Ignored when the server is not root: steps then run as the
+	// server's uid, without capabilities, in their own user namespace.
+	User string
 	Path string // PATH given to steps (default: the server's PATH)
 	Log  *slog.Logger
 }
@@ -106,11 +114,14 @@ func (c *Config) validate() error {
 
 // Runner runs jobs. It is safe for concurrent use: each Run is independent.
 type Runner struct {
-	bwrap string   // path of bwrap; "" when steps run without a sandbox
-	exec  bool     // this program can run as the executor: one bwrap per Run, not per step
-	hide  []string // absolute, symlinks resolved when they exist
-	path  string
-	log   *slog.Logger
+	bwrap   string   // path of bwrap; "" when steps run without a sandbox
+	setpriv string   // path of setpriv, which drops to the build's uid inside bwrap; "" unless root
+	exec    bool     // this program can run as the executor: one bwrap per Run, not per step
+	prlimit string   // path of prlimit, which sets a step's limits without the executor; "" when absent
+	hide    []string // absolute, symlinks resolved when they exist
+	user    *sandbox.Identity
+	path    string
+	log     *slog.Logger
 }
 
 // New checks the configuration and picks the sandbox; without one it makes
@@ -121,8 +132,21 @@ func New(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{path: cfg.Path, log: cfg.Log}
+	if cfg.User != "" && sandbox.Root() {
+		id, err := sandbox.Lookup(cfg.User)
+		if err != nil {
+			return nil, greenlight.Errorf(greenlight.EINVALID, "runner: build user: %v", err)
+		}
+		if id.UID == 0 {
+			return nil, greenlight.Errorf(greenlight.EINVALID, "runner: build user %s is root: builds must not run with root's rights", cfg.User)
+		}
+		r.user = &id
+	}
+	if p, err := exec.LookPath("prlimit"); err == nil {
+		r.prlimit = p
+	}
 	for _, h := range cfg.Hide {
-		abs, err := realPath(h)
+		abs, err := sandbox.RealPath(h)
 		if err != nil {
 			return nil, fmt.Errorf("runner: hide %s: %w", h, err)
 		}
@@ -132,11 +156,18 @@ func New(cfg Config) (*Runner, error) {
 		r.log.Warn("build sandbox disabled: builds are NOT isolated from the server's files")
 		return r, r.subreap()
 	}
-	bw, err := findBwrap()
+	probe := sandbox.Derived("build/probe")
+	if r.user != nil {
+		probe = *r.user
+	}
+	tools, err := sandbox.Find(probe)
 	switch {
 	case err == nil:
-		r.bwrap = bw
+		r.bwrap, r.setpriv = tools.Bwrap, tools.Setpriv
 		r.exec = canExecute(r.log)
+		if !r.exec && r.prlimit == "" {
+			r.log.Error("neither the step executor nor prlimit is available: build limits on processes, memory and file size do not apply")
+		}
 	case cfg.Sandbox == SandboxBwrap:
 		return nil, greenlight.Errorf(greenlight.EINVALID, "runner: sandbox bwrap: %v", err)
 	default:
@@ -160,6 +191,20 @@ func (r *Runner) subreap() error {
 // Isolated reports whether steps run inside bwrap.
 func (r *Runner) Isolated() bool { return r.bwrap != "" }
 
+// identity is who the steps of a job of owner run as: in bwrap started by
+// root, the configured build user or one of the owner's own; the server
+// itself otherwise (without bwrap builds are not isolated at all, and are
+// logged as such).
+func (r *Runner) identity(owner string) sandbox.Identity {
+	switch {
+	case r.setpriv == "":
+		return sandbox.Self()
+	case r.user != nil:
+		return *r.user
+	}
+	return sandbox.Derived("build/" + owner)
+}
+
 // Step is one shell command of a build stage.
 type Step struct {
 	Name    string
@@ -178,7 +223,21 @@ type Job struct {
 	Secrets map[string]string
 	Steps   []Step
 	Log     io.Writer // the stage log; output is written as it comes, from one goroutine at a time
+	Limits  Limits    // zero fields: DefaultLimits
+	// Network is "" (the host's network) or "none" (only a loopback of the
+	// sandbox's own; needs bwrap).
+	Network string
+	// Owner names whose code this is, for the uid steps run as when the
+	// server is root (see Config.User): the pipeline, or the pipeline and
+	// "pr" for a pull request's code.
+	Owner string
 }
+
+// Network values of Job.
+const (
+	NetworkHost = ""
+	NetworkNone = "none"
+)
 
 // Run runs the job's steps in order and stops at the first one that fails,
 // returning its *StepError. ctx is the stage: its deadline or cancellation
@@ -188,7 +247,7 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 	if job.Workspace == "" {
 		return greenlight.Errorf(greenlight.EINVALID, "runner: no workspace")
 	}
-	ws, err := realPath(job.Workspace)
+	ws, err := sandbox.RealPath(job.Workspace)
 	if err != nil {
 		return greenlight.Errorf(greenlight.EINVALID, "runner: workspace %q: %v", job.Workspace, err)
 	}
@@ -197,26 +256,37 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 	} else if err != nil || !fi.IsDir() {
 		return greenlight.Errorf(greenlight.EINVALID, "runner: workspace %q is not a directory", job.Workspace)
 	}
+	switch job.Network {
+	case NetworkHost:
+	case NetworkNone:
+		if r.bwrap == "" {
+			return greenlight.Errorf(greenlight.EINVALID, "runner: network: none needs the bubblewrap sandbox, which is not available here")
+		}
+	default:
+		return greenlight.Errorf(greenlight.EINVALID, "runner: unknown network %q", job.Network)
+	}
+	js := &jobSpec{ws: ws, id: r.identity(job.Owner), limits: job.Limits.withDefaults(), network: job.Network}
+	js.rl = js.limits.rlimits(r.bwrap != "")
 	base := map[string]string{
 		"PATH":   r.path,
 		"HOME":   filepath.Join(ws, ".greenlight", "home"),
 		"TMPDIR": filepath.Join(ws, ".greenlight", "tmp"),
 		"LANG":   "C.UTF-8",
 	}
-	for _, d := range []string{base["HOME"], base["TMPDIR"]} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("runner: prepare workspace: %w", err)
-		}
+	if err := prepareWorkspace(ws); err != nil {
+		return err
 	}
-	cache := ""
 	if job.Cache != "" {
-		if err := os.MkdirAll(job.Cache, 0o755); err != nil {
+		if err := os.MkdirAll(job.Cache, 0o700); err != nil {
 			return fmt.Errorf("runner: prepare cache: %w", err)
 		}
-		if cache, err = realPath(job.Cache); err != nil {
+		if js.cache, err = sandbox.RealPath(job.Cache); err != nil {
 			return fmt.Errorf("runner: prepare cache: %w", err)
 		}
-		base["XDG_CACHE_HOME"] = cache
+		base["XDG_CACHE_HOME"] = js.cache
+	}
+	if err := r.handOver(js); err != nil {
+		return err
 	}
 	if err := checkEnv(job.Env); err != nil {
 		return err
@@ -229,10 +299,14 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 			return fmt.Errorf("step %q: %w", st.Name, err)
 		}
 	}
-	out := job.Log
-	if out == nil {
-		out = io.Discard
+	log := job.Log
+	if log == nil {
+		log = io.Discard
 	}
+	// Step output is masked first, then cut to the limits: a cut never
+	// splits a secret before the masker has seen it whole.
+	js.cap = &logCap{w: log, max: js.limits.Log}
+	var out io.Writer = js.cap
 	if len(job.Secrets) > 0 {
 		values := make([]string, 0, len(job.Secrets))
 		for _, v := range job.Secrets {
@@ -242,30 +316,41 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 		out, flush = newMasker(out, values)
 		defer flush()
 	}
+
+	// The disk limit is watched from outside: the stage ends with a
+	// *DiskError as its cause once the workspace and cache outgrow it.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	dirs := []string{ws}
+	if js.cache != "" {
+		dirs = append(dirs, js.cache)
+	}
+	go watchDisk(ctx, dirs, js.limits.Disk, stop)
+
 	buf := make([]byte, copyBuf)
-	var sb *sandbox
+	var sb *execBox
 	defer func() {
 		if sb != nil {
 			sb.close()
 		}
 	}()
 	// Bare, or bwrap without the executor; a single step needs no executor
-	// either: its own bwrap contains it as well and starts faster.
-	perStep := !r.exec || len(job.Steps) == 1
+	// either: its own bwrap contains it as well and starts faster (prlimit
+	// sets its limits; without prlimit only the executor can).
+	perStep := !r.exec || (len(job.Steps) == 1 && r.prlimit != "")
 	for i, st := range job.Steps {
 		if st.Name == "" {
 			st.Name = fmt.Sprintf("step %d", i+1)
 		}
 		if err := ctx.Err(); err != nil {
-			return &StepError{Step: st.Name, ExitCode: -1, Cancelled: errors.Is(err, context.Canceled),
-				TimedOut: errors.Is(err, context.DeadlineExceeded), Err: err}
+			return stoppedBefore(ctx, st.Name)
 		}
-		sp := stepSpec{step: st, ws: ws, cache: cache, env: mergeEnv(base, job.Env, job.Secrets, st.Env), out: out, buf: buf}
+		sp := stepSpec{jobSpec: js, step: st, env: mergeEnv(base, job.Env, job.Secrets, st.Env), out: out, buf: buf}
 		if !perStep && (sb == nil || sb.broken) {
 			if sb != nil {
 				sb.close()
 			}
-			if sb, err = r.startSandbox(ctx, ws, cache, buf); err != nil {
+			if sb, err = r.startSandbox(ctx, js, buf); err != nil {
 				r.log.Warn("build sandbox executor did not start: one bwrap per step", "err", err)
 				perStep = true
 			}
@@ -276,10 +361,86 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 			err = sb.runStep(ctx, sp)
 		}
 		if err != nil {
-			return err
+			return withCause(ctx, err)
 		}
 	}
 	return nil
+}
+
+// stoppedBefore is the error of a step that did not start because the
+// stage had already ended.
+func stoppedBefore(ctx context.Context, step string) error {
+	err := ctx.Err()
+	return withCause(ctx, &StepError{Step: step, ExitCode: -1, Cancelled: errors.Is(err, context.Canceled),
+		TimedOut: errors.Is(err, context.DeadlineExceeded), Err: err})
+}
+
+// withCause turns a step stopped by the disk watcher into a failure that
+// says so: not a cancel, which would end the run as cancelled.
+func withCause(ctx context.Context, err error) error {
+	var de *DiskError
+	var se *StepError
+	if errors.As(context.Cause(ctx), &de) && errors.As(err, &se) {
+		se.Cancelled, se.TimedOut, se.Err = false, false, de
+	}
+	return err
+}
+
+// prepareWorkspace makes the steps' HOME and TMPDIR in the checkout
+// through os.Root: a committed .greenlight that is a link, or holds links,
+// is never followed out of the workspace.
+func prepareWorkspace(ws string) error {
+	root, err := os.OpenRoot(ws)
+	if err != nil {
+		return fmt.Errorf("runner: prepare workspace: %w", err)
+	}
+	defer root.Close()
+	if fi, err := root.Lstat(".greenlight"); err == nil && !fi.IsDir() {
+		// The repository's own .greenlight file or link: the runner's
+		// directory takes its place, as the build file says it would.
+		if err := root.RemoveAll(".greenlight"); err != nil {
+			return fmt.Errorf("runner: prepare workspace: %w", err)
+		}
+	}
+	for _, d := range []string{".greenlight/home", ".greenlight/tmp"} {
+		if err := root.MkdirAll(d, 0o755); err != nil {
+			return greenlight.Errorf(greenlight.EINVALID, "runner: the checkout's %s cannot be made (a link out of the checkout?): %v", d, err)
+		}
+	}
+	return nil
+}
+
+// handOver gives the workspace and cache to the uid the steps run as, when
+// that is not the server's: they are the only places steps may write. (The
+// directories above them that uid cannot pass are covered in the sandbox:
+// sandbox.Cover.)
+func (r *Runner) handOver(js *jobSpec) error {
+	if js.id.Credential() == nil {
+		return nil
+	}
+	for _, d := range []string{js.ws, js.cache} {
+		if d == "" {
+			continue
+		}
+		if owned(d, js.id) {
+			continue // a cache handed over before
+		}
+		if err := sandbox.Chown(d, js.id); err != nil {
+			return fmt.Errorf("runner: hand %s to uid %d: %w", d, js.id.UID, err)
+		}
+	}
+	return nil
+}
+
+// owned reports whether dir already belongs to id (a workspace is new each
+// time; a cache is handed over once).
+func owned(dir string, id sandbox.Identity) bool {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Uid == id.UID && st.Gid == id.GID
 }
 
 // canExecute reports whether this program can serve as the sandbox's
@@ -303,19 +464,6 @@ func canExecute(log *slog.Logger) bool {
 // the hidden data dir is invisible in the sandbox, and one replaced on disk
 // since the server started would be another program.
 func openSelf() (*os.File, error) { return os.Open("/proc/self/exe") }
-
-// realPath makes p absolute and resolves its symlinks when it exists, so bwrap
-// binds and the process's cwd agree on one path.
-func realPath(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		return real, nil
-	}
-	return abs, nil
-}
 
 // checkEnv refuses names and values that would corrupt the environment block.
 func checkEnv(env map[string]string) error {
@@ -344,22 +492,4 @@ func mergeEnv(layers ...map[string]string) []string {
 	}
 	sort.Strings(env)
 	return env
-}
-
-// findBwrap looks bwrap up on the server's PATH and checks that it can make a
-// sandbox here (user namespaces may be disabled).
-func findBwrap() (string, error) {
-	bw, err := exec.LookPath("bwrap")
-	if err != nil {
-		return "", fmt.Errorf("bwrap not found on PATH: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bw, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-		"--unshare-all", "--die-with-parent", "--new-session", "/bin/true")
-	cmd.Env = []string{}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("bwrap does not work here: %w: %s", err, strings.TrimSpace(string(out)))
-	}
-	return bw, nil
 }

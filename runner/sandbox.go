@@ -16,11 +16,11 @@ import (
 // readyLimit bounds the sandbox's start: bwrap plus the executor's exec.
 const readyLimit = 10 * time.Second
 
-// sandbox is one bwrap for a whole Run, with this program inside as the
+// execBox is one bwrap for a whole Run, with this program inside as the
 // executor (executor.go) running the steps one after another. Setting up
 // the namespaces costs milliseconds; paying that once per stage instead of
 // once per step is why it exists. Only Run's goroutine uses it.
-type sandbox struct {
+type execBox struct {
 	cmd     *exec.Cmd
 	ctl     *os.File      // requests to the executor
 	enc     *json.Encoder // on ctl
@@ -34,7 +34,7 @@ type sandbox struct {
 }
 
 // startSandbox starts bwrap with the executor and waits for its ready reply.
-func (r *Runner) startSandbox(ctx context.Context, ws, cache string, buf []byte) (*sandbox, error) {
+func (r *Runner) startSandbox(ctx context.Context, js *jobSpec, buf []byte) (*execBox, error) {
 	ctlR, ctlW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("control pipe: %w", err)
@@ -61,9 +61,9 @@ func (r *Runner) startSandbox(ctx context.Context, ws, cache string, buf []byte)
 		return nil, fmt.Errorf("open own executable: %w", err)
 	}
 	defer self.Close()
-	args := append(r.bwrapArgs(ws, cache), "--", fmt.Sprintf("/proc/self/fd/%d", fdSelf))
-	s := &sandbox{
-		cmd:     &exec.Cmd{Path: r.bwrap, Args: args, Dir: ws},
+	args := append(r.bwrapArgs(js), fmt.Sprintf("/proc/self/fd/%d", fdSelf))
+	s := &execBox{
+		cmd:     &exec.Cmd{Path: r.bwrap, Args: args, Dir: js.ws},
 		ctl:     ctlW,
 		enc:     json.NewEncoder(ctlW),
 		out:     outR,
@@ -73,7 +73,7 @@ func (r *Runner) startSandbox(ctx context.Context, ws, cache string, buf []byte)
 	}
 	// Nothing of the server's environment enters the sandbox; each step's
 	// environment travels in its request.
-	s.cmd.Env = []string{executorVar + "=" + executorProtocol}
+	s.cmd.Env = []string{executorVar + "=" + executorProtocol, limitsVar + "=" + encodeRlimits(js.rl)}
 	s.cmd.ExtraFiles = []*os.File{ctlR, resW, outW, self} // fds 3 to 6: see protocol.go
 	s.cmd.Stderr = s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -131,12 +131,12 @@ func (r *Runner) startSandbox(ctx context.Context, ws, cache string, buf []byte)
 
 // kill ends bwrap; --die-with-parent and the PID namespace take every
 // process of the sandbox with it.
-func (s *sandbox) kill() { _ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) }
+func (s *execBox) kill() { _ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) }
 
 // close ends the sandbox between steps, when nothing runs in it. It kills
 // rather than lets the executor exit at EOF: that would cost the executor's
 // exit (a race-enabled build sleeps a second there) for nothing.
-func (s *sandbox) close() {
+func (s *execBox) close() {
 	s.ctl.Close()
 	s.kill()
 	<-s.exited
@@ -148,7 +148,7 @@ func (s *sandbox) close() {
 
 // send writes one request; a failure means the executor is gone, which
 // the caller sees as its replies ending.
-func (s *sandbox) send(req request) { _ = s.enc.Encode(req) }
+func (s *execBox) send(req request) { _ = s.enc.Encode(req) }
 
 // tail keeps the last max bytes written to it: the executor's stderr, for
 // the error when it fails to start.

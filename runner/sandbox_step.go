@@ -13,10 +13,10 @@ import (
 // runStep runs one step through the executor, from header to footer: the
 // sandbox's counterpart of Runner.runStep, with the same log lines, grace
 // periods and errors.
-func (s *sandbox) runStep(ctx context.Context, sp stepSpec) error {
+func (s *execBox) runStep(ctx context.Context, sp stepSpec) error {
 	st := sp.step
 	start := time.Now()
-	_, logErr := fmt.Fprintf(sp.out, "==> %s: %s\n", st.Name, headline(st.Run))
+	logErr := sp.say("==> %s: %s\n", st.Name, headline(st.Run))
 
 	s.nextID++
 	id := s.nextID
@@ -66,7 +66,7 @@ func (s *sandbox) runStep(ctx context.Context, sp stepSpec) error {
 	default:
 		status = exitStatus{exited: true, code: rep.Exit}
 	}
-	serr := stepResult(st, stopped, ctx.Err(), status, time.Since(start))
+	serr := stepResult(st, stopped, stageCause(ctx), status, time.Since(start))
 	if rep.Leftover > 0 && serr == nil {
 		serr = &StepError{Step: st.Name, ExitCode: -1,
 			Err: fmt.Errorf("%d processes of the step would not die", rep.Leftover)}
@@ -77,7 +77,7 @@ func (s *sandbox) runStep(ctx context.Context, sp stepSpec) error {
 // stop asks the executor to end the step as a timeout does without a
 // sandbox: SIGTERM to all of it, SIGKILL after killGrace. If the executor
 // still does not answer, bwrap is killed and the sandbox with it.
-func (s *sandbox) stop(id int) (reply, bool) {
+func (s *execBox) stop(id int) (reply, bool) {
 	s.send(request{Op: "signal", ID: id, Signal: int(syscall.SIGTERM)})
 	t := time.NewTimer(killGrace)
 	defer t.Stop()
@@ -101,7 +101,7 @@ func (s *sandbox) stop(id int) (reply, bool) {
 // copyStep streams the output pipe into the log until stop, then reads what
 // is left. The pipe stays open across steps, so there is no EOF to wait
 // for: stop comes after a read deadline in the past wakes the reader.
-func (s *sandbox) copyStep(sp stepSpec, stop <-chan struct{}) (res copyResult) {
+func (s *execBox) copyStep(sp stepSpec, stop <-chan struct{}) (res copyResult) {
 	for {
 		n, eof, err := s.pr.fill()
 		res.add(sp.out, sp.buf[:n])

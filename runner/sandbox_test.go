@@ -106,9 +106,11 @@ func TestSandboxHidesFiles(t *testing.T) {
 	requireBwrap(t)
 	etc := hostDir(t) // the config dir
 	keys := hostDir(t)
+	// World-readable, so that only hiding keeps them from a step (which,
+	// under root, runs as a uid that could not read a private file anyway).
 	write := func(p, s string) {
 		t.Helper()
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,6 +169,11 @@ func hostDir(t *testing.T) string {
 	}
 	d, err := os.MkdirTemp(parent, "greenlight-hostdir-")
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Readable by all, like the host's own files: as root, steps run as
+	// another uid, which could not read a private directory anyway.
+	if err := os.Chmod(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })

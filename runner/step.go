@@ -12,16 +12,32 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/greenlight-cd/greenlight/sandbox"
 )
+
+// jobSpec is what every step of a Run shares.
+type jobSpec struct {
+	ws, cache string
+	id        sandbox.Identity // who the steps run as
+	limits    Limits           // defaults applied
+	rl        []rlimit         // the limits set on each step's processes
+	network   string
+	cap       *logCap // the stage log, cut to limits; the runner's own lines pass whole
+}
 
 // stepSpec is everything one step needs; Run builds it.
 type stepSpec struct {
-	step  Step
-	ws    string
-	cache string
-	env   []string
-	out   io.Writer
-	buf   []byte // reused by every step of a Run
+	*jobSpec
+	step Step
+	env  []string
+	out  io.Writer // masked, then cut by cap
+	buf  []byte    // reused by every step of a Run
+}
+
+// say writes a line of the runner's own (a header or footer) to the log.
+func (sp stepSpec) say(format string, args ...any) error {
+	return sp.cap.ownWrite(sp.out, format, args...)
 }
 
 // runStep runs one step from header to footer. It returns a *StepError when
@@ -29,7 +45,7 @@ type stepSpec struct {
 func (r *Runner) runStep(ctx context.Context, sp stepSpec) error {
 	st := sp.step
 	start := time.Now()
-	_, logErr := fmt.Fprintf(sp.out, "==> %s: %s\n", st.Name, headline(st.Run))
+	logErr := sp.say("==> %s: %s\n", st.Name, headline(st.Run))
 
 	marker := newMarker()
 	cmd := r.command(sp, st.Run)
@@ -47,7 +63,7 @@ func (r *Runner) runStep(ctx context.Context, sp stepSpec) error {
 	if err != nil {
 		pr.Close()
 		serr := &StepError{Step: st.Name, ExitCode: -1, Err: fmt.Errorf("start: %w", err)}
-		fmt.Fprintf(sp.out, "==> %s: %s in %s\n", st.Name, serr.footer(), seconds(time.Since(start)))
+		sp.say("==> %s: %s in %s\n", st.Name, serr.footer(), seconds(time.Since(start)))
 		return serr
 	}
 	pid := cmd.Process.Pid
@@ -100,7 +116,7 @@ func (r *Runner) runStep(ctx context.Context, sp stepSpec) error {
 	t.Stop()
 	pr.Close()
 
-	serr := stepResult(st, stopped, ctx.Err(), processStatus(cmd, waitErr), time.Since(start))
+	serr := stepResult(st, stopped, stageCause(ctx), processStatus(cmd, waitErr), time.Since(start))
 	return finishStep(sp, start, serr, cr, logErr)
 }
 
@@ -108,9 +124,9 @@ func (r *Runner) runStep(ctx context.Context, sp stepSpec) error {
 // the footer and picks the error Run returns.
 func finishStep(sp stepSpec, start time.Time, serr *StepError, cr copyResult, logErr error) error {
 	if cr.wrote && cr.last != '\n' {
-		fmt.Fprintln(sp.out)
+		sp.say("\n")
 	}
-	if _, err := fmt.Fprintf(sp.out, "==> %s: %s in %s\n", sp.step.Name, serr.footer(), seconds(time.Since(start))); logErr == nil {
+	if err := sp.say("==> %s: %s in %s\n", sp.step.Name, serr.footer(), seconds(time.Since(start))); logErr == nil {
 		logErr = err
 	}
 	if logErr == nil {
@@ -145,10 +161,24 @@ func processStatus(cmd *exec.Cmd, waitErr error) exitStatus {
 	return exitStatus{exited: true, code: ps.ExitCode()}
 }
 
+// stageCause is why the stage's ctx ended: its error, or the *DiskError
+// the disk watcher stopped it with.
+func stageCause(ctx context.Context) error {
+	var de *DiskError
+	if err := context.Cause(ctx); errors.As(err, &de) {
+		return err
+	}
+	return ctx.Err()
+}
+
 // stepResult turns how the step ended into a *StepError, or nil on success.
 func stepResult(st Step, stopped, stageErr error, status exitStatus, took time.Duration) *StepError {
 	serr := &StepError{Step: st.Name, ExitCode: -1}
+	var de *DiskError
 	switch {
+	case stopped != nil && errors.As(stageErr, &de): // the disk watcher ended it
+		serr.Err = de
+		return serr
 	case stopped != nil && stageErr != nil: // the stage's ctx ended, not the step's own timeout
 		serr.Err = stageErr
 		serr.Cancelled = errors.Is(stageErr, context.Canceled)
@@ -173,71 +203,50 @@ func stepResult(st Step, stopped, stageErr error, status exitStatus, took time.D
 }
 
 // command is the process of one step, bare or inside its own bwrap (when
-// the executor cannot be used).
+// the executor is not used), with prlimit setting its limits in between.
 func (r *Runner) command(sp stepSpec, script string) *exec.Cmd {
+	var args []string
+	if r.prlimit != "" {
+		args = prlimitArgs(r.prlimit, sp.rl)
+	}
+	args = append(args, "/bin/sh", "-e", "-c", script)
 	if r.bwrap == "" {
-		return &exec.Cmd{Path: "/bin/sh", Args: []string{"sh", "-e", "-c", script}, Dir: sp.ws}
+		return &exec.Cmd{Path: args[0], Args: args, Dir: sp.ws}
 	}
 	// The environment goes to bwrap as its own (exec env, not --setenv, so
 	// values stay out of the process list); bwrap passes it on unchanged.
-	args := append(r.bwrapArgs(sp.ws, sp.cache), "--", "/bin/sh", "-e", "-c", script)
+	args = append(r.bwrapArgs(sp.jobSpec), args...)
 	return &exec.Cmd{Path: r.bwrap, Args: args, Dir: sp.ws}
 }
 
-// bwrapArgs is the sandbox of a job, up to the command: the host read-only,
-// the hidden dirs empty and hidden files unreadable, the workspace and cache
-// writable, its own namespaces (network shared), dying with the server.
-func (r *Runner) bwrapArgs(ws, cache string) []string {
-	args := []string{"bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"}
-	args = append(args, hideArgs(r.hide)...)
+// bwrapArgs is the sandbox of a job, up to the command: sandbox.Args (the
+// host read-only, the hidden dirs empty and hidden files unreadable, a user
+// namespace that cannot make more), the workspace and cache writable, its
+// own PID namespace, the host's network or none, dying with the server.
+//
+// It ends with "--" or, when the server is root, with the setpriv command
+// that becomes the build's uid: what follows is the command to run.
+func (r *Runner) bwrapArgs(js *jobSpec) []string {
+	args := sandbox.Args(r.hide, js.limits.Tmp)
+	if r.setpriv != "" {
+		args = sandbox.RootArgs(r.hide, sandbox.Cover([]string{js.ws, js.cache}, js.id, "/tmp"), js.limits.Tmp)
+	}
 	// Later mounts show through the tmpfs above, so a workspace inside the
 	// hidden data dir is still there.
-	args = append(args, "--bind", ws, ws)
-	if cache != "" {
-		args = append(args, "--bind", cache, cache)
+	args = append(args, sandbox.MountPoints(js.ws, js.cache)...)
+	args = append(args, "--bind", js.ws, js.ws)
+	if js.cache != "" {
+		args = append(args, "--bind", js.cache, js.cache)
 	}
-	return append(args, "--unshare-all", "--share-net", "--die-with-parent", "--new-session", "--chdir", ws)
-}
-
-// hideArgs mounts an empty tmpfs over each hidden directory and /dev/null
-// over each hidden file (a key, a known_hosts, the server's config). The
-// binds are nodev, so opening a hidden file fails outright instead of
-// reading as empty: a build sees that the file is withheld. Directories come
-// first; a file inside a hidden directory is hidden already. bwrap cannot
-// make a mount point on the read-only host, and a missing path has nothing
-// to hide anyway.
-func hideArgs(hide []string) []string {
-	var dirs, files []string
-	for _, h := range hide {
-		fi, err := os.Stat(h)
-		switch {
-		case err != nil:
-		case fi.IsDir():
-			dirs = append(dirs, h)
-		default:
-			files = append(files, h)
-		}
+	args = append(args, "--unshare-pid")
+	if js.network == NetworkNone {
+		args = append(args, "--unshare-net")
 	}
-	var args []string
-	for _, d := range dirs {
-		args = append(args, "--tmpfs", d)
-	}
-	for _, f := range files {
-		if !inside(f, dirs) {
-			args = append(args, "--ro-bind", "/dev/null", f)
-		}
+	args = append(args, "--die-with-parent", "--new-session", "--chdir", js.ws, "--")
+	if r.setpriv != "" {
+		args = append(args, sandbox.DropTo(r.setpriv, js.id)...)
 	}
 	return args
-}
-
-// inside reports whether path lies in one of dirs.
-func inside(path string, dirs []string) bool {
-	for _, d := range dirs {
-		if d == "/" || strings.HasPrefix(path, d+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // signal sends sig to everything the step runs. Without a sandbox that is the

@@ -9,7 +9,8 @@ import (
 )
 
 // hiddenFromBuilds lists what build steps must not read (runner.Config.Hide):
-// the data dir (database, admin token, mirrors), the config file's directory
+// the data dir (database, admin token, mirrors), the server user's home
+// directory, the config file's directory
 // (tokens, SMTP password, keys kept beside it) and every key and known_hosts
 // file the config names, wherever it lives. Builds run untrusted code, pull
 // requests from forks included.
@@ -47,6 +48,12 @@ func hiddenFromBuilds(cfg *config.Server) []string {
 				}
 			}
 		}
+	}
+	// The server user's home holds its own keys and credentials (~/.ssh,
+	// ~/.netrc, cloud and registry logins). When the server is root, steps
+	// run as another uid that could not read root's home anyway.
+	if home, err := os.UserHomeDir(); err == nil && filepath.IsAbs(home) && filepath.Clean(home) != "/" {
+		add(home)
 	}
 	// The SSH agent holds the deploy keys of targets without a key file; its
 	// socket would let a build use them.

@@ -8,8 +8,8 @@ import (
 )
 
 // Builds never see the data dir, the config's directory (or only the file
-// when its directory is a system one), or any key or known_hosts the config
-// names, nor the SSH agent.
+// when its directory is a system one), any key or known_hosts the config
+// names, the server user's home, nor the SSH agent.
 func TestHiddenFromBuilds(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "/run/agent/sock")
 	t.Setenv("HOME", "/home/ci")
@@ -35,7 +35,7 @@ func TestHiddenFromBuilds(t *testing.T) {
 			cfg := &config.Server{File: tt.file, DataDir: "/var/lib/greenlight", Pipelines: []*config.Pipeline{pipeline}}
 			got := hiddenFromBuilds(cfg)
 			want := append([]string{"/var/lib/greenlight"}, tt.want...)
-			want = append(want, "/keys/src", "/keys/src_hosts", "/keys/deploy", "/keys/known_hosts", "/run/agent/sock")
+			want = append(want, "/keys/src", "/keys/src_hosts", "/keys/deploy", "/keys/known_hosts", "/home/ci", "/run/agent/sock")
 			if !slices.Equal(got, want) {
 				t.Errorf("hiddenFromBuilds = %q\nwant %q", got, want)
 			}

@@ -62,7 +62,7 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	run, err := runner.New(runner.Config{Sandbox: "auto", Hide: hiddenFromBuilds(cfg), Log: log})
+	run, err := runner.New(runner.Config{Sandbox: "auto", Hide: hiddenFromBuilds(cfg), User: cfg.BuildUser, Log: log})
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -1,0 +1,288 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Limits bound what one build stage may use. A zero field takes its default
+// (DefaultLimits); the pipeline's configuration raises or lowers them.
+type Limits struct {
+	Processes int   // processes and threads alive at once in the sandbox
+	Memory    int64 // bytes of data (heap and other private memory) per process
+	Disk      int64 // bytes in the workspace and cache together; also the largest file
+	Log       int64 // bytes of step output kept in the stage log; the rest is cut
+	Tmp       int64 // bytes of /tmp and /dev/shm, which live in memory
+}
+
+// DefaultLimits are generous for real builds and small for a machine: a
+// fork bomb stops at 2,048 tasks, a runaway allocation at 4 GiB, a log at
+// 64 MiB.
+var DefaultLimits = Limits{
+	Processes: 2048,
+	Memory:    4 << 30,
+	Disk:      10 << 30,
+	Log:       64 << 20,
+	Tmp:       512 << 20,
+}
+
+// LineMax is the longest line of step output kept whole; the rest of a
+// longer line is replaced by a marker.
+const LineMax = 64 << 10
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.Processes > 0 {
+		d.Processes = l.Processes
+	}
+	if l.Memory > 0 {
+		d.Memory = l.Memory
+	}
+	if l.Disk > 0 {
+		d.Disk = l.Disk
+	}
+	if l.Log > 0 {
+		d.Log = l.Log
+	}
+	if l.Tmp > 0 {
+		d.Tmp = l.Tmp
+	}
+	return d
+}
+
+// rlimits are the resource limits a step's processes get, as the executor
+// and the one-step shell prefix apply them: processes (counted in the
+// sandbox's own user namespace, so per build), data size and file size.
+// Soft and hard alike: the step cannot raise them.
+func (l Limits) rlimits(sandboxed bool) []rlimit {
+	rl := []rlimit{
+		{syscall.RLIMIT_DATA, uint64(l.Memory)},
+		{syscall.RLIMIT_FSIZE, uint64(l.Disk)},
+	}
+	// Without a sandbox the process count would be the server's own uid's:
+	// its threads and every other build's would count against it.
+	if sandboxed {
+		rl = append(rl, rlimit{rlimitNPROC, uint64(l.Processes)})
+	}
+	return rl
+}
+
+const rlimitNPROC = 6 // RLIMIT_NPROC on Linux; the syscall package does not name it
+
+type rlimit struct {
+	res int
+	max uint64
+}
+
+// encodeRlimits and decodeRlimits carry rlimits to the executor in its
+// environment: "res=max,res=max".
+func encodeRlimits(rl []rlimit) string {
+	var b strings.Builder
+	for i, r := range rl {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%d=%d", r.res, r.max)
+	}
+	return b.String()
+}
+
+func decodeRlimits(s string) ([]rlimit, error) {
+	var rl []rlimit
+	for _, f := range strings.Split(s, ",") {
+		if f == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(f, "=")
+		res, err1 := strconv.Atoi(k)
+		max, err2 := strconv.ParseUint(v, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("bad limit %q", f)
+		}
+		rl = append(rl, rlimit{res, max})
+	}
+	return rl, nil
+}
+
+// apply sets the limits on the calling process (the executor).
+func applyRlimits(rl []rlimit) error {
+	for _, r := range rl {
+		lim := syscall.Rlimit{Cur: r.max, Max: r.max}
+		if err := syscall.Setrlimit(r.res, &lim); err != nil {
+			return fmt.Errorf("setrlimit %d: %w", r.res, err)
+		}
+	}
+	return nil
+}
+
+// prlimitArgs is the command prefix that sets the same limits for a step
+// run without the executor: util-linux's prlimit, which sets them and execs
+// the step's shell in the same process. Inside the sandbox it runs after
+// bwrap made the user namespace, so the process count is the build's own.
+func prlimitArgs(prlimit string, rl []rlimit) []string {
+	args := []string{prlimit}
+	for _, r := range rl {
+		name := map[int]string{syscall.RLIMIT_DATA: "--data", syscall.RLIMIT_FSIZE: "--fsize", rlimitNPROC: "--nproc"}[r.res]
+		args = append(args, fmt.Sprintf("%s=%d:%d", name, r.max, r.max))
+	}
+	return append(args, "--")
+}
+
+// logCap keeps a stage log within its limits. Step output passes through
+// it last (after the secrets' masker): a line longer than LineMax keeps its
+// first LineMax bytes and a marker, and once the log holds max bytes of
+// step output the rest is dropped behind one marker line. The runner's own
+// header and footer lines are written with own set and always pass.
+type logCap struct {
+	w       io.Writer
+	max     int64
+	total   int64
+	line    int  // bytes of the current line kept so far
+	cutLine bool // dropping the rest of an over-long line
+	full    bool // the log is at its limit: step output is dropped
+	own     bool // the runner's own lines: never cut
+}
+
+func (c *logCap) Write(p []byte) (int, error) {
+	if c.own {
+		c.line, c.cutLine = 0, false
+		_, err := c.w.Write(p)
+		return len(p), err
+	}
+	if c.full {
+		return len(p), nil
+	}
+	var out []byte
+	rest := p
+	for len(rest) > 0 {
+		nl := bytes.IndexByte(rest, '\n')
+		seg := rest
+		if nl >= 0 {
+			seg = rest[:nl+1]
+		}
+		rest = rest[len(seg):]
+		if c.cutLine {
+			if nl >= 0 {
+				c.cutLine, c.line = false, 0
+			}
+			continue
+		}
+		if room := LineMax - c.line; len(seg) > room {
+			out = append(out, seg[:room]...)
+			out = append(out, fmt.Sprintf("… [line cut: longer than %d bytes]\n", LineMax)...)
+			c.cutLine, c.line = nl < 0, 0
+			continue
+		}
+		out = append(out, seg...)
+		c.line += len(seg)
+		if nl >= 0 {
+			c.line = 0
+		}
+	}
+	if c.total+int64(len(out)) > c.max {
+		keep := c.max - c.total
+		if i := bytes.LastIndexByte(out[:keep], '\n'); i >= 0 {
+			keep = int64(i + 1)
+		} else {
+			keep = 0
+		}
+		out = append(out[:keep:keep], fmt.Sprintf("\n==> log cut: the build printed more than %s; the rest is not kept\n", size(c.max))...)
+		c.full = true
+	}
+	c.total += int64(len(out))
+	_, err := c.w.Write(out)
+	return len(p), err
+}
+
+// ownLine writes a line of the runner's own (a step's header or footer).
+func (c *logCap) ownWrite(w io.Writer, format string, args ...any) error {
+	c.own = true
+	defer func() { c.own = false }()
+	_, err := fmt.Fprintf(w, format, args...)
+	return err
+}
+
+// size formats a byte count for messages: "64 MiB".
+func size(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// DiskError is why a stage was stopped for using more disk than its limit.
+type DiskError struct {
+	Used, Limit int64
+}
+
+func (e *DiskError) Error() string {
+	return fmt.Sprintf("disk limit exceeded: the workspace and cache hold %s, more than the limit of %s", approx(e.Used), size(e.Limit))
+}
+
+func approx(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// watchDisk measures dirs until ctx ends and calls stop with a *DiskError
+// once they hold more than limit. A walk costs time in proportion to the
+// files, so it waits twenty times as long as the last walk took between
+// walks, and at least a second: a big tree is measured less often.
+func watchDisk(ctx context.Context, dirs []string, limit int64, stop context.CancelCauseFunc) {
+	wait := time.Second
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		used := diskUsage(ctx, dirs)
+		if used > limit {
+			stop(&DiskError{Used: used, Limit: limit})
+			return
+		}
+		wait = max(time.Second, 20*time.Since(start))
+	}
+}
+
+// diskUsage adds up the blocks of every file under dirs, not following links.
+func diskUsage(ctx context.Context, dirs []string) int64 {
+	var total int64
+	for _, d := range dirs {
+		_ = filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var st syscall.Stat_t
+			if syscall.Lstat(p, &st) == nil {
+				total += st.Blocks * 512
+			}
+			return nil
+		})
+	}
+	return total
+}
