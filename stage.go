@@ -45,5 +45,5 @@ type Stage struct {
 	StartedAt   *time.Time  `json:"started_at"`
 	FinishedAt  *time.Time  `json:"finished_at"`
 	Error       string      `json:"error"`
-	Attempts    int         `json:"attempts,omitempty"` // > 1 after a restart ran it again
+	Attempts    int         `json:"attempts,omitempty"` // starts; > 1 after a crash ran it again (an orderly shutdown takes its start back)
 }

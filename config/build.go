@@ -36,11 +36,12 @@ const MaxBuildFileSize = 1 << 20
 // happens here: a dollar in a step belongs to the shell. On any problem it
 // returns nil and Errors listing them all.
 func ParseBuild(file string, data []byte) (*Build, error) {
-	d := newDecoder(file, data, nil)
 	if len(data) > MaxBuildFileSize {
+		d := newDecoder(file, nil, nil)
 		d.errorAt(pos{1, 1}, "file is larger than %d bytes", MaxBuildFileSize)
 		return nil, d.errs
 	}
+	d := newDecoder(file, data, nil)
 	b := &Build{File: file}
 	if body := d.document(data); body != nil {
 		if o, ok := d.object(body, "", "env", "steps", "artifacts", "deploy"); ok {

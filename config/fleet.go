@@ -34,6 +34,10 @@ type Target struct {
 	SSH   *SSHTarget        // a host reached over SSH
 	Group string            // blue-green group, "" otherwise
 	Env   map[string]string // given to hooks and to the health URL template
+	// User (local targets) is the account the target's hooks, and so its
+	// app, run as: a user name of this machine or a numeric uid. "" runs
+	// them confined in a sandbox.
+	User string
 }
 
 // Name is how the target is shown in logs and release outcomes.

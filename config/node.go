@@ -9,6 +9,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 )
 
@@ -61,7 +62,17 @@ func (d *decoder) errorf(n ast.Node, format string, args ...any) {
 // document parses data and returns the body of its only document, or nil
 // after recording why there is none.
 func (d *decoder) document(data []byte) ast.Node {
-	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	// The limits come first: the parser's cost grows faster than the file.
+	if at, msg, ok := checkShape(data); !ok {
+		d.errorAt(at, "%s", msg)
+		return nil
+	}
+	tokens := lexer.Tokenize(string(data))
+	if tk, ok := tokenDepth(tokens); !ok {
+		d.errorAt(pos{max(tk.Position.Line, 1), max(tk.Position.Column, 1)}, "%s", tooDeep)
+		return nil
+	}
+	f, err := parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
 	if err != nil {
 		d.syntaxError(err)
 		return nil

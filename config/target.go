@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"os/user"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -43,7 +44,7 @@ func (d *decoder) sshFile(o *object, key string) string {
 }
 
 func (d *decoder) target(n ast.Node, path string, defaults sshDefaults) (Target, bool) {
-	o, ok := d.object(n, path, "local", "env", "ssh", "dir", "key", "known_hosts")
+	o, ok := d.object(n, path, "local", "env", "ssh", "dir", "key", "known_hosts", "user")
 	if !ok {
 		return Target{}, false
 	}
@@ -53,6 +54,9 @@ func (d *decoder) target(n ast.Node, path string, defaults sshDefaults) (Target,
 		d.errorf(o.keyAt("local"), "%s.local: a target is either local or ssh, not both", path)
 	case o.has("ssh"):
 		t.SSH = d.sshTarget(o, path, defaults)
+		if o.has("user") {
+			d.errorf(o.keyAt("user"), "%s.user: only local targets take user (an ssh target's hooks run as the user it logs in as: ssh: USER@host)", path)
+		}
 	case o.has("dir"):
 		d.errorf(o.keyAt("dir"), "%s.dir: only ssh targets take dir (a local target is its directory)", path)
 	case o.has("key") || o.has("known_hosts"):
@@ -80,8 +84,36 @@ func (d *decoder) target(n ast.Node, path string, defaults sshDefaults) (Target,
 			d.errorf(o.at("local"), "%s.local: %s is already a target (at %d:%d): two targets cannot share a directory", path, t.Local, first.line, first.col)
 		}
 	}
+	if t.SSH == nil && o.has("user") {
+		t.User = d.targetUser(o, path)
+	}
 	t.Env = o.env("env")
 	return t, true
+}
+
+// targetUser reads a local target's `user:`, the account its hooks run as:
+// a user name known to this machine, or a numeric uid.
+func (d *decoder) targetUser(o *object, path string) string {
+	name := o.str("user", "")
+	if !o.valid("user") {
+		return ""
+	}
+	if name == "" {
+		d.errorf(o.at("user"), "%s.user: must not be empty (leave user out to run hooks confined, as a uid of their own)", path)
+		return ""
+	}
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		if n == 1<<32-1 {
+			d.errorf(o.at("user"), "%s.user: %s is not a valid uid", path, name)
+			return ""
+		}
+		return name
+	}
+	if _, err := user.Lookup(name); err != nil {
+		d.errorf(o.at("user"), "%s.user: unknown user %q on this machine (want a user name or a numeric uid)", path, name)
+		return ""
+	}
+	return name
 }
 
 // sshTarget reads `ssh: user@host[:port]`, `dir`, and the target's own

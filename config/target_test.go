@@ -110,3 +110,32 @@ func TestParseSSHAddr(t *testing.T) {
 		}
 	}
 }
+
+// A local target's user is kept as written, a name or a uid.
+func TestTargetUser(t *testing.T) {
+	const src = `
+pipelines:
+  - name: hello
+    source: {repo: /srv/git/hello.git}
+    stages: [{name: build, type: build}]
+    environments:
+      staging:
+        targets:
+          - local: /srv/hello/staging
+            user: nobody
+          - local: /srv/hello/by-uid
+            user: 1234
+          - local: /srv/hello/confined
+`
+	s, err := Parse("greenlight.yml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tg := range s.Pipelines[0].Environments["staging"].Targets {
+		got = append(got, tg.User)
+	}
+	if want := []string{"nobody", "1234", ""}; !reflect.DeepEqual(got, want) {
+		t.Errorf("users = %q, want %q", got, want)
+	}
+}

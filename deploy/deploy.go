@@ -18,10 +18,12 @@
 //
 // A hook is a shell command line, run as `/bin/sh -e -c HOOK` in the release
 // directory: `deploy/start.sh` runs that file, which must be executable. Its
-// environment is the server's PATH, HOME and LANG, the target's env, and
+// environment is the server's PATH and LANG, HOME (the release directory, or
+// the home of the target's `user:`), the target's env, and
 // GREENLIGHT_RELEASE_DIR, GREENLIGHT_ENVIRONMENT, GREENLIGHT_RUN,
-// GREENLIGHT_COMMIT, GREENLIGHT_PIPELINE; nothing else of the server's. It
-// runs in its own session, so servers it starts in the background outlive
+// GREENLIGHT_COMMIT, GREENLIGHT_PIPELINE; nothing else of the server's. On a
+// local target it runs confined, or as the target's user (hookuser.go): it
+// is the repository's code. It runs in its own session, so servers it starts in the background outlive
 // both the hook and the Greenlight process. Its output is appended to
 // .greenlight-<hook>.log in the release directory and copied to the stage
 // log while it runs; a background server that keeps writing there (nohup
@@ -46,13 +48,16 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/artifact"
+	"github.com/greenlight-cd/greenlight/sandbox"
 )
 
 // Request is one deploy of one release to one environment.
@@ -114,13 +119,57 @@ const (
 // Deployer runs deploys. It is safe for concurrent use on different
 // environments; the caller runs one deploy at a time per environment.
 type Deployer struct {
-	log    *slog.Logger
-	base   []string // the server's PATH, HOME, LANG: all hooks get of its environment
-	now    greenlight.Now
-	unpack func(archive, wantSHA256, dst string) error
+	log     *slog.Logger
+	base    []string // the server's PATH, HOME, LANG: all hooks get of its environment
+	now     greenlight.Now
+	unpack  func(archive, wantSHA256, dst string) error
+	hide    []string // what hooks of local targets must not read (Config.Hide)
+	sandbox string   // Config.Sandbox
+
+	bwrapOnce sync.Once
+	tools     sandbox.Tools // bwrap (and setpriv, for root) once found and checked; no Bwrap when hooks are not confined
 }
 
-// New returns a Deployer that logs to log.
+// Config is how a Deployer runs the hooks of local targets (hookuser.go).
+type Config struct {
+	Log *slog.Logger // nil: discard
+	// Hide lists what hooks of local targets must not read: the server's
+	// data directory, its configuration's directory, key files, the SSH
+	// agent's socket (the same list as the build runner's). Each must be an
+	// absolute path; missing ones are skipped.
+	Hide []string
+	// Sandbox is SandboxAuto (default: bwrap when it works here) or
+	// SandboxNone.
+	Sandbox string
+}
+
+// NewWith returns a Deployer configured by cfg, or an EINVALID error.
+func NewWith(cfg Config) (*Deployer, error) {
+	d := New(cfg.Log)
+	switch cfg.Sandbox {
+	case "", SandboxAuto:
+		d.sandbox = SandboxAuto
+	case SandboxNone:
+		d.sandbox = SandboxNone
+	default:
+		return nil, greenlight.Errorf(greenlight.EINVALID, "deploy: unknown hook sandbox %q (want auto or none)", cfg.Sandbox)
+	}
+	for _, h := range cfg.Hide {
+		if !filepath.IsAbs(h) {
+			return nil, greenlight.Errorf(greenlight.EINVALID, "deploy: hidden path %q is not absolute", h)
+		}
+		real, err := sandbox.RealPath(h)
+		if err != nil {
+			return nil, fmt.Errorf("deploy: hide %s: %w", h, err)
+		}
+		d.hide = append(d.hide, real)
+	}
+	d.bwrapPath() // now, so that a missing sandbox is logged at startup
+	return d, nil
+}
+
+// New returns a Deployer that logs to log, with nothing hidden from hooks
+// beyond what every sandbox hides: NewWith(Config{Log: log}).
 func New(log *slog.Logger) *Deployer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -129,7 +178,7 @@ func New(log *slog.Logger) *Deployer {
 	if home := os.Getenv("HOME"); home != "" {
 		base = append(base, "HOME="+home)
 	}
-	return &Deployer{log: log, base: base, now: time.Now, unpack: artifact.Unpack}
+	return &Deployer{log: log, base: base, now: time.Now, unpack: artifact.Unpack, sandbox: SandboxAuto}
 }
 
 func envOr(key, def string) string {

@@ -54,11 +54,12 @@ func TestHealthCommand(t *testing.T) {
 			d := New(nil)
 			deployAll(t, d, f)
 			req := f.request(t, "2", "v2")
-			// Each run leaves a line in the target directory.
-			req.Health = Health{Command: `echo ran >> ../../health.log; ` + tt.command,
+			// Each run leaves a line in the release directory (the only
+			// place it may write: it runs like the hooks).
+			req.Health = Health{Command: `echo ran >> health-runs.log; ` + tt.command,
 				Passes: tt.passes, Interval: 20 * time.Millisecond, Timeout: 2 * time.Second}
 			_, err := d.Deploy(context.Background(), req)
-			b, _ := os.ReadFile(filepath.Join(f.envs[0].dir, "health.log"))
+			b, _ := os.ReadFile(filepath.Join(f.envs[0].dir, "releases", "2", "health-runs.log"))
 			ran := strings.Count(string(b), "ran")
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

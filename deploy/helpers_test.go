@@ -29,11 +29,16 @@ import (
 var appBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "deploy-test-app-")
+	// Not under /tmp: confined hooks get a private /tmp, where the app
+	// would not be.
+	dir, err := os.MkdirTemp("/var/tmp", "deploy-test-app-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Hooks of a root test process run as an unprivileged uid: they must
+	// be able to run the app.
+	os.Chmod(dir, 0o755)
 	appBin = filepath.Join(dir, "app")
 	build := exec.Command("go", "build", "-o", appBin, "./testdata/app")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -123,7 +128,7 @@ type env struct {
 // whose pid a hook left in a *.pid file of a release.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{dir: filepath.Join(t.TempDir(), "target"), port: freePort(t), log: &syncBuffer{}}
+	e := &env{dir: filepath.Join(tempDir(t), "target"), port: freePort(t), log: &syncBuffer{}}
 	t.Cleanup(func() {
 		pids, _ := filepath.Glob(filepath.Join(e.dir, "releases", "*", "*.pid"))
 		for _, p := range pids {
@@ -142,6 +147,18 @@ func newEnv(t testing.TB) *env {
 		}
 	})
 	return e
+}
+
+// tempDir is t.TempDir() with its parent made searchable by all (t.TempDir
+// makes it 0700): when the tests run as root, hooks run as an unprivileged
+// uid, which must reach the target directory.
+func tempDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // request deploys release (an app answering version) to e's one target.

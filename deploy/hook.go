@@ -32,6 +32,12 @@ type hookCmd struct {
 	// die of SIGPIPE. A file stays writable, like nohup.out, and the hook's
 	// end is the shell's exit, not the last writer's.
 	Output string
+	// Argv, when set, is what runs instead of /bin/sh -e -c Command: the
+	// same shell inside bwrap (hookuser.go).
+	Argv []string
+	// Credential, when set, is the uid, gid and groups the hook starts as;
+	// the output file is given to that uid too, so the app can reopen it.
+	Credential *syscall.Credential
 }
 
 // waitDelay bounds how long Wait lingers after a timeout's kill; with output
@@ -43,23 +49,25 @@ const waitDelay = 2 * time.Second
 // in the hook's own session. On timeout or cancellation the hook's whole
 // process group is killed.
 func runHook(ctx context.Context, h hookCmd, log io.Writer) error {
-	out, err := os.OpenFile(h.Output, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	out, err := openOutput(h.Output, h.Credential)
 	if err != nil {
 		return fmt.Errorf("hook %s: open output: %w", h.Name, err)
 	}
 	defer out.Close()
-	tail, err := os.Open(h.Output)
+	fi, err := out.Stat()
 	if err != nil {
 		return fmt.Errorf("hook %s: open output: %w", h.Name, err)
 	}
-	defer tail.Close()
-	if _, err := tail.Seek(0, io.SeekEnd); err != nil {
-		return fmt.Errorf("hook %s: open output: %w", h.Name, err)
-	}
+	// A reader of its own: the hook's writes move the shared offset of out.
+	tail := &tailReader{f: out, off: fi.Size()}
 
 	hctx, cancel := context.WithTimeout(ctx, h.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(hctx, "/bin/sh", "-e", "-c", h.Command)
+	argv := h.Argv
+	if argv == nil {
+		argv = []string{"/bin/sh", "-e", "-c", h.Command}
+	}
+	cmd := exec.CommandContext(hctx, argv[0], argv[1:]...)
 	cmd.Dir = h.Dir
 	cmd.Env = h.Env
 	cmd.Stdout = out
@@ -67,7 +75,7 @@ func runHook(ctx context.Context, h hookCmd, log io.Writer) error {
 	// Its own session: apps it starts are not in the server's process group
 	// (a Ctrl-C or a group kill of the server leaves them running), and the
 	// hook's group can be killed as one on timeout.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: h.Credential}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = waitDelay
 
@@ -95,9 +103,53 @@ func runHook(ctx context.Context, h hookCmd, log io.Writer) error {
 	return fmt.Errorf("hook %s failed: %w", h.Name, err)
 }
 
+// openOutput opens a hook's output file for appending. It lies in a release
+// directory that the hook's uid owns, so the hook may have left a symlink, a
+// hard link or a FIFO there for the server to write (or read) through: only
+// a plain file of one link, opened without following a link, is used. It is
+// given to cred's uid, so the app a hook starts can reopen it by name.
+func openOutput(path string, cred *syscall.Credential) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.Mode().IsRegular() || !ok || st.Nlink != 1 {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a plain file: refusing to write there", path)
+	}
+	if cred != nil && st.Uid != cred.Uid {
+		if err := f.Chown(int(cred.Uid), int(cred.Gid)); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// tailReader reads f from off on, with its own offset.
+type tailReader struct {
+	f   *os.File
+	off int64
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.f.ReadAt(p, t.off)
+	t.off += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
 // follow copies what is appended to f to w until done is closed, then copies
 // the rest once more.
-func follow(f *os.File, w io.Writer, done <-chan struct{}) {
+func follow(f *tailReader, w io.Writer, done <-chan struct{}) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -106,10 +158,8 @@ func follow(f *os.File, w io.Writer, done <-chan struct{}) {
 		case <-done:
 			// Only what is there now: a server the hook left behind may
 			// go on writing for as long as it lives.
-			if fi, err := f.Stat(); err == nil {
-				if pos, err := f.Seek(0, io.SeekCurrent); err == nil && fi.Size() > pos {
-					io.CopyN(w, f, fi.Size()-pos)
-				}
+			if fi, err := f.f.Stat(); err == nil && fi.Size() > f.off {
+				io.CopyN(w, f, fi.Size()-f.off)
 			}
 			return
 		case <-tick.C:

@@ -9,8 +9,9 @@ import (
 	"github.com/greenlight-cd/greenlight"
 )
 
-// Hooks see the server's PATH, HOME and LANG, the GREENLIGHT_* variables and
-// the target's env, and nothing else of the server's environment. Not
+// Hooks see the server's PATH and LANG, HOME set to their release, the
+// GREENLIGHT_* variables and the target's env, and nothing else of the
+// server's environment. Not
 // parallel: it sets the server's environment.
 func TestHookEnvironment(t *testing.T) {
 	t.Setenv("SERVER_SECRET", "do-not-leak")
@@ -32,6 +33,7 @@ func TestHookEnvironment(t *testing.T) {
 		"GREENLIGHT_PIPELINE=hello\n", "GREENLIGHT_ENVIRONMENT=production\n", "GREENLIGHT_RUN=12\n",
 		"GREENLIGHT_COMMIT=c0ffee\n", "GREENLIGHT_RELEASE_DIR=" + e.dir + "/releases/12\n",
 		"PORT=8082\n", "LANG=en_US.UTF-8\n", "PATH=",
+		"HOME=" + e.dir + "/releases/12\n", // not the server's
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("hook env lacks %q:\n%s", want, log)

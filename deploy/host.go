@@ -37,7 +37,13 @@ type host interface {
 	// Run runs one hook command in the release's directory with env (plus the
 	// host's base environment and GREENLIGHT_RELEASE_DIR), writing its output
 	// to log. It returns when the hook's shell exits, not when processes it
-	// started in the background do; those keep running.
+	// started in the background do; those keep running. A hook is the
+	// repository's code: a local host runs it confined or as the target's
+	// user (hookuser.go), able to write in that release's directory and
+	// nowhere else of the target; an SSH host runs it as its login user.
+	// A health check's command runs the same way: the server's
+	// configuration names it, but what it runs (./bin/selfcheck) is
+	// usually the release's.
 	Run(ctx context.Context, release, hook, command string, env map[string]string, timeout time.Duration, log io.Writer) error
 	// Switch points `current` at releases/<release> atomically; "" removes it.
 	Switch(ctx context.Context, release string) error

@@ -13,7 +13,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/greenlight-cd/greenlight/sandbox"
 )
 
 // Layout of a target directory:
@@ -28,11 +31,16 @@ const (
 	currentRel = "current"
 )
 
-// localHost is a target directory on the server's own machine.
+// localHost is a target directory on the server's own machine. The target
+// directory, releases/ and `current` are the server's; each release
+// directory belongs to the uid its hooks run as (hookuser.go), so a hook can
+// write in its own release and nowhere else of the target.
 type localHost struct {
 	dir    string   // absolute
 	base   []string // PATH, HOME, LANG of the server
 	unpack func(archive, wantSHA256, dst string) error
+	user   hookUser  // who hooks run as; the zero value is the server, unconfined
+	d      *Deployer // for the sandbox (bwrap, hidden paths); nil: none
 }
 
 var _ host = (*localHost)(nil)
@@ -73,6 +81,9 @@ func (l *localHost) Install(ctx context.Context, archive string, info releaseInf
 		return fmt.Errorf("create releases directory: %w", err)
 	}
 	final := l.releaseDir(info.Release)
+	if err := l.reachable(final); err != nil {
+		return err
+	}
 	current, err := l.Current(ctx)
 	if err != nil {
 		return err
@@ -82,6 +93,9 @@ func (l *localHost) Install(ctx context.Context, archive string, info releaseInf
 		// attempt cut off after the switch). Its running app keeps its files
 		// (pid files, logs); replacing them would strand it.
 		if _, err := os.Stat(final); err == nil {
+			if err := adopt(final, l.user); err != nil {
+				return err
+			}
 			return writeInfo(final, info)
 		}
 	}
@@ -90,6 +104,14 @@ func (l *localHost) Install(ctx context.Context, archive string, info releaseInf
 	if err := l.unpack(archive, info.Artifact, tmp); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("install release %s: %w", info.Release, err)
+	}
+	if l.user.drop {
+		// Unpacked by the server and not yet reachable by anyone else: the
+		// hooks' uid gets the tree, so the app can read and write its files.
+		if err := sandbox.Chown(tmp, l.user.id); err != nil {
+			os.RemoveAll(tmp)
+			return fmt.Errorf("install release %s: give it to %s: %w", info.Release, l.user.id.Name, err)
+		}
 	}
 	if err := writeInfo(tmp, info); err != nil {
 		os.RemoveAll(tmp)
@@ -108,12 +130,30 @@ func (l *localHost) Install(ctx context.Context, archive string, info releaseInf
 	return syncDir(releases)
 }
 
+// writeInfo stores info in dir. The directory may belong to the hooks' uid,
+// which could have put a link where the file goes: a fresh file (O_EXCL)
+// renamed over the name replaces whatever is there without following it.
 func writeInfo(dir string, info releaseInfo) error {
 	b, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode release info: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, infoFile), append(b, '\n'), 0o644); err != nil {
+	f, err := os.CreateTemp(dir, tmpPrefix+"info-")
+	if err != nil {
+		return fmt.Errorf("write release info: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(dir, infoFile))
+	}
+	if err != nil {
+		os.Remove(f.Name())
 		return fmt.Errorf("write release info: %w", err)
 	}
 	return nil
@@ -121,7 +161,9 @@ func writeInfo(dir string, info releaseInfo) error {
 
 func (l *localHost) Info(ctx context.Context, release string) (releaseInfo, bool, error) {
 	var info releaseInfo
-	b, err := os.ReadFile(filepath.Join(l.releaseDir(release), infoFile))
+	// Not through a link the release's hooks may have put there. What the
+	// file says is only trusted as far as its hooks' uid is: its hooks.
+	b, err := readNoFollow(filepath.Join(l.releaseDir(release), infoFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return info, false, nil
 	}
@@ -136,19 +178,77 @@ func (l *localHost) Info(ctx context.Context, release string) (releaseInfo, bool
 
 func (l *localHost) Run(ctx context.Context, release, hook, command string, env map[string]string, timeout time.Duration, log io.Writer) error {
 	dir := l.releaseDir(release)
-	vars := slices.Clone(l.base)
+	if err := l.reachable(dir); err != nil {
+		return err
+	}
+	if err := adopt(dir, l.user); err != nil {
+		return err
+	}
+	// The server's HOME is not the hook's: a confined hook's is its
+	// release, a `user:` hook's that user's home.
+	home := l.user.home
+	if home == "" {
+		home = dir
+	}
+	base := []string{"HOME=" + home}
+	for _, kv := range l.base {
+		if !strings.HasPrefix(kv, "HOME=") {
+			base = append(base, kv)
+		}
+	}
+	h := hookCmd{
+		Name:       hook,
+		Command:    command,
+		Dir:        dir,
+		Env:        hookEnv(base, env, dir),
+		Timeout:    timeout,
+		Output:     filepath.Join(dir, ".greenlight-"+hook+".log"),
+		Credential: l.user.credential(),
+	}
+	if l.user.confine && l.d != nil && l.d.bwrapPath() != "" {
+		real, err := sandbox.RealPath(dir)
+		if err != nil {
+			return fmt.Errorf("hook %s: %w", hook, err)
+		}
+		h.Argv = l.d.confinedArgs(l.user, real, command)
+		if l.d.dropsInside(l.user) {
+			h.Credential = nil // bwrap starts as root; setpriv changes uid inside
+		}
+	}
+	return runHook(ctx, h, log)
+}
+
+func hookEnv(base []string, env map[string]string, dir string) []string {
+	vars := slices.Clone(base)
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
-	vars = append(vars, "GREENLIGHT_RELEASE_DIR="+dir)
-	return runHook(ctx, hookCmd{
-		Name:    hook,
-		Command: command,
-		Dir:     dir,
-		Env:     vars,
-		Timeout: timeout,
-		Output:  filepath.Join(dir, ".greenlight-"+hook+".log"),
-	}, log)
+	return append(vars, "GREENLIGHT_RELEASE_DIR="+dir)
+}
+
+// reachable fails with what to change when the hooks' uid could not get to
+// dir (a release): every directory above it must be searchable by that uid.
+func (l *localHost) reachable(dir string) error {
+	if !l.user.drop || l.d != nil && l.d.bwrapPath() != "" && l.d.dropsInside(l.user) {
+		return nil // the sandbox covers what the uid cannot pass (sandbox.Cover)
+	}
+	if err := sandbox.Reachable(dir, l.user.id); err != nil {
+		return fmt.Errorf("target %s: hooks run as uid %d (%s) and cannot reach their release: %w", l.dir, l.user.id.UID, l.user.id.Name, err)
+	}
+	return nil
+}
+
+// readNoFollow reads a file that must not be a symlink.
+func readNoFollow(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a plain file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, 1<<20))
 }
 
 func (l *localHost) Switch(ctx context.Context, release string) error {

@@ -118,7 +118,7 @@ func (d *Deployer) newDeployment(req *Request) (*deployment, error) {
 		}
 	}
 	for _, t := range req.Targets {
-		h, err := d.hostFor(t, dep.conns)
+		h, err := d.hostFor(t, req.Pipeline, req.Environment, dep.conns)
 		if err != nil {
 			dep.close()
 			return nil, err

@@ -74,6 +74,8 @@ func orNoneGroup(g string) string {
 // RetireRequest names a release to stop on one group's targets, after a
 // blue-green switch moved traffic away from them.
 type RetireRequest struct {
+	// Pipeline, Environment are those of the deploy that installed the
+	// release: they choose the uid its local hooks run as (hookuser.go).
 	Pipeline, Environment string
 	Release               string // the release the group runs
 	Group                 string
@@ -109,7 +111,7 @@ func (d *Deployer) Retire(ctx context.Context, req RetireRequest) error {
 		if err != nil {
 			return err
 		}
-		h, err := d.hostFor(t, conns)
+		h, err := d.hostFor(t, req.Pipeline, req.Environment, conns)
 		if err != nil {
 			return err
 		}

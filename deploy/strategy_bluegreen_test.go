@@ -80,7 +80,7 @@ func TestBlueGreenSwitchUnderLoad(t *testing.T) {
 
 	// Retiring green stops its apps.
 	pid := readPID(filepath.Join(f.envs[2].dir, "releases", "2", "app.pid"))
-	err = d.Retire(context.Background(), RetireRequest{Release: "2", Group: "green", Targets: f.request(t, "2", "v2").Targets})
+	err = d.Retire(context.Background(), retireOf(f.request(t, "2", "v2"), "green"))
 	if err != nil {
 		t.Fatal(err)
 	}

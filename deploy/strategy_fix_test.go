@@ -28,7 +28,7 @@ func TestBlueGreenWithoutHealthReinstallsKeptGroup(t *testing.T) {
 	if _, err := d.Deploy(context.Background(), bg("2", "v2", "blue")); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Retire(context.Background(), RetireRequest{Release: "1", Group: "blue", Targets: bg("1", "v1", "").Targets}); err != nil {
+	if err := d.Retire(context.Background(), retireOf(bg("1", "v1", ""), "blue")); err != nil {
 		t.Fatal(err)
 	}
 	for _, i := range []int{0, 1} {
@@ -58,7 +58,7 @@ func TestRetireSkipsGroupRunningAnotherRelease(t *testing.T) {
 	if _, err := d.Deploy(context.Background(), f.request(t, "3", "v3")); err != nil {
 		t.Fatal(err)
 	}
-	err := d.Retire(context.Background(), RetireRequest{Release: "1", Group: "blue", Targets: f.request(t, "1", "v1").Targets, Log: f.log})
+	err := d.Retire(context.Background(), retireOf(f.request(t, "1", "v1"), "blue"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -231,3 +231,10 @@ func killProcess(pid int) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
+
+// retireOf is the retirement of req's release on group, for the same
+// pipeline and environment (which choose the uid its hooks run as).
+func retireOf(req Request, group string) RetireRequest {
+	return RetireRequest{Pipeline: req.Pipeline, Environment: req.Environment, Release: req.Release,
+		Group: group, Targets: req.Targets, Log: req.Log}
+}

@@ -16,6 +16,11 @@ type Target struct {
 	SSH   *SSHTarget
 	Group string // blue-green group; "" otherwise
 	Env   map[string]string
+	// User, on a local target, is the account its hooks (and the app they
+	// start) run as: a user name or a numeric uid. "" runs them confined,
+	// as an unprivileged uid of the environment's own when the server is
+	// root (hookuser.go).
+	User string
 }
 
 // SSHTarget is a directory on a host reached over SSH.
@@ -41,6 +46,9 @@ func (t Target) checked() (Target, error) {
 	if t.SSH != nil {
 		if t.Local != "" {
 			return t, greenlight.Errorf(greenlight.EINVALID, "deploy: target %s is both local and ssh", t.Local)
+		}
+		if t.User != "" {
+			return t, greenlight.Errorf(greenlight.EINVALID, "deploy: ssh target %s@%s: user is for local targets (an ssh target's hooks run as its login user)", t.SSH.User, t.SSH.Host)
 		}
 		s := *t.SSH
 		if s.Port == 0 {
@@ -85,11 +93,16 @@ func (s *SSHTarget) check() error {
 	return nil
 }
 
-// hostFor returns the host that carries out deploys on t, over conns for an
-// SSH target. Nothing is dialled yet: the first step on the host does it.
-func (d *Deployer) hostFor(t Target, conns *connPool) (host, error) {
+// hostFor returns the host that carries out deploys of pipeline to
+// environment on t, over conns for an SSH target. Nothing is dialled yet:
+// the first step on the host does it.
+func (d *Deployer) hostFor(t Target, pipeline, environment string, conns *connPool) (host, error) {
 	if t.SSH != nil {
 		return &sshHost{t: t.SSH, name: t.Name(), pool: conns}, nil
 	}
-	return &localHost{dir: t.Local, base: d.base, unpack: d.unpack}, nil
+	u, err := d.hookUserFor(t, pipeline, environment)
+	if err != nil {
+		return nil, err
+	}
+	return &localHost{dir: t.Local, base: d.base, unpack: d.unpack, user: u, d: d}, nil
 }

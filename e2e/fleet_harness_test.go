@@ -18,7 +18,7 @@ import (
 // `production:` (targets, strategy, health, …), indented by 8 spaces.
 func startFleet(t *testing.T, r *repo, env string) *server {
 	t.Helper()
-	s := &server{t: t, dir: t.TempDir(), smtp: smtptest.Start(t), repo: r}
+	s := &server{t: t, dir: passable(t, t.TempDir()), smtp: smtptest.Start(t), repo: r}
 	port := freePort(t)
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	s.config = filepath.Join(s.dir, "greenlight.yml")

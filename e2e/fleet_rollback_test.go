@@ -17,7 +17,7 @@ import (
 // runs of their own recorded in the environment's history.
 func TestFleetManualRollback(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := passable(t, t.TempDir())
 	t.Cleanup(func() { killUnder(dir) })
 	p := ports(t, 2)
 	s := startFleet(t, newRepo(t, "", false), fmt.Sprintf(`        targets:

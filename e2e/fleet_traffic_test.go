@@ -101,7 +101,7 @@ func nginxRouter(ng *nginxtest.Server) string {
 func TestFleetBlueGreenNginx(t *testing.T) {
 	t.Parallel()
 	ng := nginxtest.Start(t, "hello_bg")
-	dir := t.TempDir()
+	dir := passable(t, t.TempDir())
 	t.Cleanup(func() { killUnder(dir) })
 	p := ports(t, 2)
 	s := startFleet(t, newRepo(t, "", false), fmt.Sprintf(`        groups:
@@ -166,7 +166,7 @@ func TestFleetBlueGreenNginx(t *testing.T) {
 func TestFleetCanaryTraffic(t *testing.T) {
 	t.Parallel()
 	ng := nginxtest.Start(t, "hello_canary")
-	dir := t.TempDir()
+	dir := passable(t, t.TempDir())
 	t.Cleanup(func() { killUnder(dir) })
 	p := ports(t, 2)
 	s := startFleet(t, newRepo(t, "", false), fmt.Sprintf(`        targets:

@@ -79,45 +79,46 @@ func TestApprovalExpires(t *testing.T) {
 
 // TestConcurrentDecisions: many clicks on one link at once; one wins.
 func TestConcurrentDecisions(t *testing.T) {
-	t.Parallel()
-	s := start(t, options{})
-	id := s.pushRun(s.repo.head())
-	s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
-	pm := s.mailTo("pm@example.com", "Approve", 30*time.Second).Link("decision=approve")
-	cto := s.mailTo("cto@example.com", "Approve", 30*time.Second).Link("decision=reject")
-	codes := map[int]int{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			link, verdict := pm, "approve"
-			if i%2 == 1 {
-				link, verdict = cto, "reject"
-			}
-			u, _ := url.Parse(link)
-			u.RawQuery = ""
-			resp, err := http.PostForm(u.String(), url.Values{"decision": {verdict}})
-			code := 0
-			if err == nil {
-				code = resp.StatusCode
-				resp.Body.Close()
-			}
-			mu.Lock()
-			codes[code]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if codes[200] != 1 || codes[410] != 39 {
-		t.Fatalf("answers to 40 concurrent decisions: %v, want one 200 and 39 × 410", codes)
-	}
-	r := s.waitRun(id, 60*time.Second, greenlight.RunSucceeded, greenlight.RunRejected)
-	code, body := s.api("GET", "/api/v1/approvals", nil)
-	if code != 200 || strings.Count(string(body), `"decision":`) != 1 {
-		t.Errorf("approvals after the race (run %s): %d %s", r.Status, code, body)
-	}
+	onBothStores(t, func(t *testing.T, pg bool) {
+		s := start(t, options{postgres: pg})
+		id := s.pushRun(s.repo.head())
+		s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
+		pm := s.mailTo("pm@example.com", "Approve", 30*time.Second).Link("decision=approve")
+		cto := s.mailTo("cto@example.com", "Approve", 30*time.Second).Link("decision=reject")
+		codes := map[int]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				link, verdict := pm, "approve"
+				if i%2 == 1 {
+					link, verdict = cto, "reject"
+				}
+				u, _ := url.Parse(link)
+				u.RawQuery = ""
+				resp, err := http.PostForm(u.String(), url.Values{"decision": {verdict}})
+				code := 0
+				if err == nil {
+					code = resp.StatusCode
+					resp.Body.Close()
+				}
+				mu.Lock()
+				codes[code]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if codes[200] != 1 || codes[410] != 39 {
+			t.Fatalf("answers to 40 concurrent decisions: %v, want one 200 and 39 × 410", codes)
+		}
+		r := s.waitRun(id, 60*time.Second, greenlight.RunSucceeded, greenlight.RunRejected)
+		code, body := s.api("GET", "/api/v1/approvals", nil)
+		if code != 200 || strings.Count(string(body), `"decision":`) != 1 {
+			t.Errorf("approvals after the race (run %s): %d %s", r.Status, code, body)
+		}
+	})
 }
 
 // TestMissingBuildFile: a commit without the build file fails clearly.

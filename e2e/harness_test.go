@@ -25,6 +25,7 @@ import (
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/mail/smtptest"
+	"github.com/greenlight-cd/greenlight/store/storetest"
 )
 
 var (
@@ -174,6 +175,7 @@ type options struct {
 	slowStart bool   // the start hook sleeps 3s first
 	poll      string // source.poll
 	build     string // more keys of the build stage, as "key: value" lines
+	postgres  bool   // a PostgreSQL database of the test's own instead of SQLite
 }
 
 // start writes a configuration for repo and starts the server on it.
@@ -197,16 +199,21 @@ func start(t *testing.T, o options) *server {
 	if o.poll == "" {
 		o.poll = "0"
 	}
-	s := &server{t: t, dir: t.TempDir(), smtp: smtptest.Start(t), repo: newRepo(t, o.steps, o.slowStart),
+	s := &server{t: t, dir: passable(t, t.TempDir()), smtp: smtptest.Start(t), repo: newRepo(t, o.steps, o.slowStart),
 		staging: freePort(t), prod: freePort(t), approver: o.approvers}
 	port := freePort(t)
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	s.config = filepath.Join(s.dir, "greenlight.yml")
+	database := ""
+	if o.postgres {
+		database = storetest.PostgresDatabase(t)
+	}
 	cfg := fmt.Sprintf(`server:
   listen: 127.0.0.1:%d
   public_url: %s
   data_dir: ./data
   admin_token: ${GREENLIGHT_ADMIN_TOKEN}
+database: "%s"
 mail:
   smtp: smtp://%s
   from: "Greenlight <greenlight@example.com>"
@@ -246,7 +253,7 @@ pipelines:
           - local: %s/production
             env: {PORT: "%d"}
         health: {url: "http://127.0.0.1:%d/healthz", timeout: %s}
-`, port, s.url, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, buildKeys(o.build), strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
+`, port, s.url, database, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, buildKeys(o.build), strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
 		s.dir, s.staging, o.health, s.dir, s.prod, s.prod, o.health)
 	s.launch(cfg)
 	return s
@@ -275,6 +282,17 @@ func (s *server) launch(cfg string) {
 		}
 	})
 	s.boot()
+}
+
+// onBothStores runs f as two parallel subtests: the server on SQLite, and on
+// a PostgreSQL database of the test's own.
+func onBothStores(t *testing.T, f func(t *testing.T, pg bool)) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			f(t, db == "postgres")
+		})
+	}
 }
 
 // buildKeys indents options.build under the build stage; empty stays empty.

@@ -18,7 +18,7 @@ import (
 // what it prints: the staging site, the approval link, production.
 func TestQuickstart(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := passable(t, t.TempDir())
 	cmd := exec.Command(binary, "quickstart", "--dir", filepath.Join(dir, "qs"), "--port", fmt.Sprint(freePort(t)))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
 	stdout, err := cmd.StdoutPipe()

@@ -16,36 +16,37 @@ import (
 // TestKillWhileWaiting: kill -9 while an approval waits; after a restart the
 // run still waits and the link in the mail still works.
 func TestKillWhileWaiting(t *testing.T) {
-	t.Parallel()
-	s := start(t, options{})
-	id := s.pushRun(s.repo.head())
-	s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
-	link := s.mailTo("pm@example.com", "Approve", 30*time.Second).Link("decision=approve")
-	// Kill once both mails are recorded as sent: a kill between an SMTP
-	// transaction and its record would send that mail again (with the same
-	// Message-ID: see mail's TestSMTPMessageIDStable); what this test checks
-	// is that a restart makes no new approval mail.
-	eventually(t, 30*time.Second, "both approval mails recorded as sent", func() bool {
-		_, body := s.api("GET", "/api/v1/outbox", nil)
-		return strings.Count(string(body), `"sent_at":"`) == 2
-	})
-	s.kill()
-	s.boot()
-	if r := s.run(id); r.Status != greenlight.RunWaiting {
-		t.Fatalf("after restart the run is %s", r.Status)
-	}
-	if code, page := decide(t, link, "approve", ""); code != 200 {
-		t.Fatalf("approve after restart: %d\n%s", code, page)
-	}
-	s.waitRun(id, 60*time.Second, greenlight.RunSucceeded)
-	if msgs := s.smtp.Messages(); len(msgs) != 2 {
-		var got []string
-		for _, m := range msgs {
-			p, _ := m.Parse()
-			got = append(got, fmt.Sprintf("%v %q", m.To, p.Subject))
+	onBothStores(t, func(t *testing.T, pg bool) {
+		s := start(t, options{postgres: pg})
+		id := s.pushRun(s.repo.head())
+		s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
+		link := s.mailTo("pm@example.com", "Approve", 30*time.Second).Link("decision=approve")
+		// Kill once both mails are recorded as sent: a kill between an SMTP
+		// transaction and its record would send that mail again (with the same
+		// Message-ID: see mail's TestSMTPMessageIDStable); what this test checks
+		// is that a restart makes no new approval mail.
+		eventually(t, 30*time.Second, "both approval mails recorded as sent", func() bool {
+			_, body := s.api("GET", "/api/v1/outbox", nil)
+			return strings.Count(string(body), `"sent_at":"`) == 2
+		})
+		s.kill()
+		s.boot()
+		if r := s.run(id); r.Status != greenlight.RunWaiting {
+			t.Fatalf("after restart the run is %s", r.Status)
 		}
-		t.Errorf("%d mails sent, want 2 (one per approver, none twice after the restart): %v", len(msgs), got)
-	}
+		if code, page := decide(t, link, "approve", ""); code != 200 {
+			t.Fatalf("approve after restart: %d\n%s", code, page)
+		}
+		s.waitRun(id, 60*time.Second, greenlight.RunSucceeded)
+		if msgs := s.smtp.Messages(); len(msgs) != 2 {
+			var got []string
+			for _, m := range msgs {
+				p, _ := m.Parse()
+				got = append(got, fmt.Sprintf("%v %q", m.To, p.Subject))
+			}
+			t.Errorf("%d mails sent, want 2 (one per approver, none twice after the restart): %v", len(msgs), got)
+		}
+	})
 }
 
 // TestKillWhileBuilding: kill -9 during a build step; the restarted server

@@ -21,7 +21,7 @@ import (
 // stays in the outbox.
 func startPipelines(t *testing.T, r *repo, pipelines string) *server {
 	t.Helper()
-	s := &server{t: t, dir: t.TempDir(), repo: r, staging: freePort(t)}
+	s := &server{t: t, dir: passable(t, t.TempDir()), repo: r, staging: freePort(t)}
 	port := freePort(t)
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	s.config = filepath.Join(s.dir, "greenlight.yml")

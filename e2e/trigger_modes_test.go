@@ -21,6 +21,10 @@ func gate(t *testing.T) (path string, open func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Steps run as an unprivileged uid of their own when the server is root.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	path = filepath.Join(dir, "open")
 	return path, func() {

@@ -35,7 +35,7 @@ func deployPlan(env *config.Environment) deploy.Request {
 			Reload: r.Reload, Test: r.Test, Switch: r.Switch}
 	}
 	for _, t := range env.Targets {
-		dt := deploy.Target{Local: t.Local, Group: t.Group, Env: t.Env}
+		dt := deploy.Target{Local: t.Local, Group: t.Group, Env: t.Env, User: t.User}
 		if s := t.SSH; s != nil {
 			dt.SSH = &deploy.SSHTarget{User: s.User, Host: s.Host, Port: s.Port, Dir: s.Dir,
 				Key: s.Key, KnownHosts: s.KnownHosts}

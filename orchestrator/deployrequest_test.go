@@ -104,7 +104,7 @@ func TestDeployPlanForgetsNothing(t *testing.T) {
 		// Not from the environment: the release, its run and the deploy's wiring.
 		"Pipeline": true, "RunID": true, "Commit": true, "Release": true, "Archive": true, "Digest": true,
 		"Hooks": true, "HookTimeout": true, "Log": true, "Active": true, "Progress": true, "Resume": true,
-		"Target.Local": true, "Health.RequestTimeout": true,
+		"Target.Local": true, "Target.User": true, "Health.RequestTimeout": true,
 	})
 }
 

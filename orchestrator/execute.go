@@ -117,6 +117,9 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 		cancel()
 		if cause := context.Cause(ctx); err != nil && (errors.Is(cause, errShutdown) || errors.Is(cause, errCancelled)) {
 			log.Info("stage cut off", "stage", stage.Name, "cause", cause)
+			if errors.Is(cause, errShutdown) {
+				e.uncount(ctx, id, stage.Name)
+			}
 			return ""
 		}
 		if errors.Is(err, errSuperseded) {
@@ -198,6 +201,22 @@ func (e *Engine) startStage(ctx context.Context, id int64, name string) (*greenl
 		e.cfg.Log.Error("start stage", "run", id, "stage", name, "err", err)
 	}
 	return run, err
+}
+
+// uncount takes back the start of a stage that an orderly shutdown cut off:
+// only a server that stopped without one (a crash, a kill) counts against
+// the stage (maxCutOffs).
+func (e *Engine) uncount(ctx context.Context, id int64, name string) {
+	if _, err := e.change(context.WithoutCancel(ctx), id, func(_ greenlight.Tx, run *greenlight.Run, _ *emitter) error {
+		s := run.Stage(name)
+		if run.Status.Terminal() || s == nil || s.Status != greenlight.StageRunning || s.Attempts == 0 {
+			return errNoChange
+		}
+		s.Attempts--
+		return nil
+	}); err != nil {
+		e.cfg.Log.Error("record an orderly cut-off", "run", id, "stage", name, "err", err)
+	}
 }
 
 // fail ends the run as failed because of stage's error.

@@ -58,6 +58,9 @@ func (c *testClock) Add(d time.Duration) {
 func newFleet(t *testing.T, targets int, strategy config.Strategy) *fleet {
 	t.Helper()
 	dir := t.TempDir()
+	// As root, deploy hooks run as an unprivileged uid that must reach the
+	// targets under dir: t.TempDir's parent is 0700.
+	os.Chmod(filepath.Dir(dir), 0o711)
 	db, err := store.Open(context.Background(), "", dir, nil)
 	if err != nil {
 		t.Fatal(err)

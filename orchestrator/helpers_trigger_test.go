@@ -81,6 +81,9 @@ type testEngine struct {
 func newTestEngine(t *testing.T, pipelines string, clock *fakeClock, start bool) *testEngine {
 	t.Helper()
 	dir := t.TempDir()
+	// As root, deploy hooks run as an unprivileged uid that must reach the
+	// targets under dir: t.TempDir's parent is 0700.
+	os.Chmod(filepath.Dir(dir), 0o711)
 	cfgText := "server: {data_dir: " + dir + "}\npipelines:\n" + pipelines
 	srv, err := config.Parse(filepath.Join(dir, "greenlight.yml"), []byte(cfgText), func(string) (string, bool) { return "", false })
 	if err != nil {

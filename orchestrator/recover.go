@@ -23,6 +23,14 @@ func (e *Engine) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Give up on stages that stopped the server before; their runs become
+	// failed, so the deploys among them are rolled back just below.
+	if e.failCutOffTwice(ctx, runs) {
+		if runs, err = e.cfg.Store.Runs(ctx, greenlight.RunFilter{Statuses: []greenlight.RunStatus{
+			greenlight.RunQueued, greenlight.RunRunning, greenlight.RunWaiting}, Limit: 100000}); err != nil {
+			return err
+		}
+	}
 	if err := e.interruptedDeploys(ctx); err != nil {
 		return err
 	}
@@ -33,6 +41,47 @@ func (e *Engine) recover(ctx context.Context) error {
 		}
 	}
 	return e.sweep(ctx, runs)
+}
+
+// maxCutOffs is how many times the server may stop while one stage runs
+// before the stage is given up on. A stage that crashes the server (a build
+// file that runs it out of memory, a step that kills it) would otherwise
+// crash it again at every start; once may be bad luck, twice is not.
+const maxCutOffs = 2
+
+// errCutOffTwice is why a stage is given up on.
+var errCutOffTwice = fmt.Errorf("the server stopped %s while running this stage (crashed or killed); not trying again", times(maxCutOffs))
+
+func times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// failCutOffTwice fails the runs whose running stage the server stopped
+// under maxCutOffs times. A stage found running at startup was cut off: each
+// start (the first, and each resume) counts in its Attempts, recorded in the
+// transaction that marks it running, so Attempts cut-offs lie behind it. It
+// reports whether it failed any.
+func (e *Engine) failCutOffTwice(ctx context.Context, runs []*greenlight.Run) bool {
+	failed := false
+	for _, run := range runs {
+		if run.Status != greenlight.RunRunning {
+			continue
+		}
+		for _, s := range run.Stages {
+			if s.Status == greenlight.StageRunning && s.Attempts >= maxCutOffs {
+				e.cfg.Log.Warn("giving up on a stage the server stopped under repeatedly", "run", run.ID, "stage", s.Name, "starts", s.Attempts)
+				e.fail(ctx, run.ID, s.Name, errCutOffTwice)
+				failed = true
+			}
+		}
+	}
+	return failed
 }
 
 // sweep moves on every unfinished run that nothing is moving: running runs

@@ -318,7 +318,7 @@ func Reachable(dir string, id Identity) error {
 		}
 		st, ok := fi.Sys().(*syscall.Stat_t)
 		if ok && !searchable(fi.Mode(), st, id) {
-			return fmt.Errorf("%s (mode %04o, owner %d) is not searchable by uid %d: give it o+x (chmod o+x %s), or choose a data_dir below directories others may pass through",
+			return fmt.Errorf("%s (mode %04o, owner %d) is not searchable by uid %d: give it o+x (chmod o+x %s), or move what lies below it to directories others may pass through",
 				d, fi.Mode().Perm(), st.Uid, id.UID, d)
 		}
 		if d == "/" || d == "." {

@@ -22,6 +22,7 @@ import (
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/config"
 	"github.com/greenlight-cd/greenlight/mail"
+	"github.com/greenlight-cd/greenlight/sandbox"
 )
 
 func quickstartCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
@@ -41,6 +42,9 @@ func quickstartCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 }
 
 func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, stderr io.Writer) error {
+	if err := sandbox.NoDump(); err != nil { // as serve does
+		return err
+	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -48,6 +52,15 @@ func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, s
 	repo := filepath.Join(dir, "app")
 	if err := makeSampleRepo(ctx, repo); err != nil {
 		return fmt.Errorf("sample repository: %w", err)
+	}
+	if _, err := exec.LookPath("bwrap"); err != nil && sandbox.Root() {
+		// Without the sandbox, the sample's hooks run as unprivileged uids
+		// on the host's paths, which must let them reach the deploy
+		// directories: say so now, not at the first deploy. (In the
+		// sandbox, directories they cannot pass are covered.)
+		if err := sandbox.Reachable(filepath.Join(dir, "staging"), sandbox.Derived("quickstart")); err != nil {
+			return fmt.Errorf("quickstart as root: deploy hooks run as an unprivileged uid, and %w", err)
+		}
 	}
 	ports := freePorts(port, 3)
 	secret := make([]byte, 16)

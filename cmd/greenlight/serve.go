@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/greenlight-cd/greenlight/config"
+	"github.com/greenlight-cd/greenlight/sandbox"
 )
 
 func serveCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
@@ -23,6 +24,12 @@ func serveCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run the server: UI, API, webhooks, approval pages and pipelines",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// First: processes of the server's uid (a deploy hook's app, when
+			// the server is not root) must not read its memory or its
+			// environment, which holds the admin token and the secrets.
+			if err := sandbox.NoDump(); err != nil {
+				return err
+			}
 			cfg, err := config.Load(file, getenv)
 			if err != nil {
 				return err // each line names the file

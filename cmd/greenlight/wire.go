@@ -67,6 +67,13 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		db.Close()
 		return nil, err
 	}
+	// Deploy hooks of local targets are the repository's code too: they
+	// must not see what builds must not see.
+	deployer, err := deploy.NewWith(deploy.Config{Log: log, Hide: hiddenFromBuilds(cfg)})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	var sender mail.Sender = &mail.Outbox{Log: log}
 	if cfg.Mail.SMTP != "" {
 		if sender, err = mail.NewSMTP(cfg.Mail.SMTP, cfg.Mail.From, log); err != nil {
@@ -101,7 +108,7 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		Git:       git,
 		Runner:    run,
 		Artifacts: &artifact.Store{Dir: filepath.Join(cfg.DataDir, "artifacts")},
-		Deployer:  deploy.New(log),
+		Deployer:  deployer,
 		Approvals: approvals,
 		Events:    func() { notifier.Kick(); statuses.Kick() },
 		WorkDir:   cfg.DataDir,

@@ -56,28 +56,42 @@ func PostgresAdmin(t *testing.T) (string, *sql.DB) {
 	return dsn, admin
 }
 
+// PostgresDatabase creates a PostgreSQL database of the test's own, dropped
+// when the test ends, and returns its URL: for a server the test starts
+// (see PostgresAdmin for when it skips).
+func PostgresDatabase(t *testing.T) string {
+	t.Helper()
+	dsn, admin := PostgresAdmin(t)
+	return freshDatabase(t, dsn, admin)
+}
+
+func freshDatabase(t *testing.T, dsn string, admin *sql.DB) string {
+	t.Helper()
+	var b [6]byte
+	rand.Read(b[:])
+	name := "gl_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
 // PostgresOpener returns an opener that gives each test a database of its own,
 // dropped when the test ends, so tests run in parallel.
 func PostgresOpener(dsn string, admin *sql.DB) Opener {
 	return func(t *testing.T) greenlight.Store {
 		ctx := context.Background()
-		var b [6]byte
-		rand.Read(b[:])
-		name := "gl_test_" + hex.EncodeToString(b[:])
-		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-			t.Fatalf("create database: %v", err)
-		}
-		t.Cleanup(func() {
-			if _, err := admin.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-				t.Errorf("drop database %s: %v", name, err)
-			}
-		})
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Path = "/" + name
-		db, err := store.Open(ctx, u.String(), "", slog.New(slog.NewTextHandler(t.Output(), nil)))
+		db, err := store.Open(ctx, freshDatabase(t, dsn, admin), "", slog.New(slog.NewTextHandler(t.Output(), nil)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"sync"
 	"testing"
@@ -198,5 +199,48 @@ func testLockRun(t *testing.T, s greenlight.Store) {
 	must(t, err)
 	if len(got.Error) != n {
 		t.Fatalf("after %d locked increments the counter is %d: an update was lost", n, len(got.Error))
+	}
+}
+
+// testStageAttempts: a stage's start is counted in the transaction that
+// marks it running, and the list recovery reads at startup returns the
+// count (the engine gives up on a stage the server stopped under twice). A
+// transaction that fails counts nothing.
+func testStageAttempts(t *testing.T, s greenlight.Store) {
+	ctx := context.Background()
+	r := createRun(t, s, "hello", at(0))
+	start := func(fail error) error {
+		return s.InTx(ctx, func(tx greenlight.Tx) error {
+			if err := tx.LockRun(ctx, r.ID); err != nil {
+				return err
+			}
+			run, err := tx.Run(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			run.Status, run.Stages[0].Status = greenlight.RunRunning, greenlight.StageRunning
+			run.Stages[0].Attempts++
+			if err := tx.UpdateRun(ctx, run); err != nil {
+				return err
+			}
+			return fail
+		})
+	}
+	must(t, start(nil))
+	must(t, start(nil))
+	boom := errors.New("boom")
+	if err := start(boom); !errors.Is(err, boom) {
+		t.Fatalf("got %v, want the transaction's own error", err)
+	}
+	runs, err := s.Runs(ctx, greenlight.RunFilter{Statuses: []greenlight.RunStatus{greenlight.RunRunning}})
+	must(t, err)
+	if len(runs) != 1 || runs[0].ID != r.ID {
+		t.Fatalf("got %d running runs, want run %d", len(runs), r.ID)
+	}
+	if st := runs[0].Stages[0]; st.Status != greenlight.StageRunning || st.Attempts != 2 {
+		t.Errorf("stage %s started %d times, want running, 2", st.Status, st.Attempts)
+	}
+	if st := runs[0].Stages[1]; st.Attempts != 0 {
+		t.Errorf("a stage never started has %d starts", st.Attempts)
 	}
 }

@@ -24,6 +24,7 @@ func Run(t *testing.T, open Opener) {
 		{"RunRoundTrip", testRunRoundTrip},
 		{"RunNotFound", testRunNotFound},
 		{"UpdateRun", testUpdateRun},
+		{"StageAttempts", testStageAttempts},
 		{"LockRun", testLockRun},
 		{"RunsFilter", testRunsFilter},
 		{"TimesUTC", testTimesUTC},
