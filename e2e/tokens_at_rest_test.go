@@ -6,10 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,40 +39,8 @@ func TestTokensAtRestSQLite(t *testing.T) {
 // readable (a local test server), neither do its WAL and table files.
 func TestTokensAtRestPostgres(t *testing.T) {
 	t.Parallel()
-	dsn := os.Getenv("GREENLIGHT_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("set GREENLIGHT_TEST_POSTGRES to run on PostgreSQL")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.Ping(); err != nil {
-		t.Skipf("postgres unreachable: %v", err)
-	}
-	name := fmt.Sprintf("e2e_tokens_%d", rand.Uint64()%1e12)
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	dbURL := u.String()
-
-	// The harness writes a SQLite configuration; run the same one on the new
-	// database instead.
-	s := start(t, options{})
-	s.stop()
-	cfg, err := os.ReadFile(s.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.launch(strings.Replace(string(cfg), "\nmail:\n", fmt.Sprintf("\ndatabase: %q\nmail:\n", dbURL), 1))
-
+	s := start(t, options{postgres: true}) // skips when PostgreSQL is unreachable (outside CI)
+	dbURL := configuredDatabase(t, s.config)
 	tokens := s.deliveredTokens()
 	db, err := sql.Open("pgx", dbURL)
 	if err != nil {
@@ -82,11 +49,11 @@ func TestTokensAtRestPostgres(t *testing.T) {
 	defer db.Close()
 	rows := pgRowsAsText(t, db)
 	if !strings.Contains(rows, "approvals: ") {
-		t.Fatalf("read no approval from %s; the server did not use it?", name)
+		t.Fatalf("read no approval from %s; the server did not use it?", dbURL)
 	}
 	for _, tok := range tokens {
 		if strings.Contains(rows, tok) {
-			t.Errorf("a row of %s holds the raw token %s…", name, tok[:8])
+			t.Errorf("a row of the database holds the raw token %s…", tok[:8])
 		}
 	}
 	var dir string
@@ -250,4 +217,22 @@ func pgRowsAsText(t *testing.T, db *sql.DB) string {
 		rs.Close()
 	}
 	return b.String()
+}
+
+// configuredDatabase is the database URL of the server's configuration.
+func configuredDatabase(t *testing.T, config string) string {
+	t.Helper()
+	b, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "database: "); ok {
+			if u, err := strconv.Unquote(v); err == nil && u != "" {
+				return u
+			}
+		}
+	}
+	t.Fatalf("no database URL in %s", config)
+	return ""
 }
