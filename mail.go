@@ -18,4 +18,15 @@ type Mail struct {
 	Attempts    int        `json:"attempts"`
 	NextAttempt time.Time  `json:"-"`
 	LastError   string     `json:"last_error,omitempty"`
+	// ApprovalID and Approver, when ApprovalID is not 0, make this an
+	// approver's decision mail: it is stored with TokenPlaceholder where the
+	// token goes, and the token is made only when the mail is sent, so that
+	// no working link is ever written to the database (SPEC §6).
+	ApprovalID int64  `json:"-"`
+	Approver   string `json:"-"`
 }
+
+// TokenPlaceholder stands for the approval token in a stored decision mail's
+// links. It is not base64url (WellFormedToken refuses it), so it can never be
+// mistaken for a token, and it survives URL and HTML escaping unchanged.
+const TokenPlaceholder = "~approval-token~"

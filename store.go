@@ -82,6 +82,9 @@ type Tx interface {
 	UseToken(ctx context.Context, hash []byte, now time.Time) (bool, error)
 	// RevokeTokens revokes every unused token of the approval.
 	RevokeTokens(ctx context.Context, approvalID int64, at time.Time) error
+	// DeleteUnusedTokens deletes the approver's unused tokens of the approval
+	// (used ones stay: they record a decision) and returns how many it deleted.
+	DeleteUnusedTokens(ctx context.Context, approvalID int64, approver string) (int64, error)
 
 	// CreateRelease inserts r, setting r.ID.
 	CreateRelease(ctx context.Context, r *Release) error
@@ -119,8 +122,9 @@ type Tx interface {
 	DueMail(ctx context.Context, now time.Time, limit int) ([]*Mail, error)
 	// MarkMailSent records delivery.
 	MarkMailSent(ctx context.Context, id int64, at time.Time) error
-	// RedactMail replaces a mail's stored bodies (after delivery, so that the
-	// table keeps no live approval link).
+	// RedactMail replaces a mail's stored bodies: after SMTP delivery of a
+	// mail that still held links (queued before tokens were made at sending),
+	// or with the links filled in when the outbox is the delivery.
 	RedactMail(ctx context.Context, id int64, text, html string) error
 	// MarkMailFailed records a failed attempt and when to try again.
 	MarkMailFailed(ctx context.Context, id int64, reason string, next time.Time) error

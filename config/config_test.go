@@ -32,7 +32,7 @@ func TestLoadFullExample(t *testing.T) {
 		Listen:     "127.0.0.1:8080",
 		PublicURL:  "http://127.0.0.1:8080",
 		DataDir:    filepath.Join(dir, "greenlight-data"),
-		AdminToken: "s3cret-admin-token",
+		AdminToken: "s3cret-admin-token-0123456789abcdef",
 		Mail:       Mail{SMTP: "smtp://user:pass@mail.example.com:587", From: "Greenlight <greenlight@example.com>"},
 		Pipelines: []*Pipeline{{
 			Name: "hello",

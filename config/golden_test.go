@@ -18,7 +18,7 @@ const wantMarker = "---- want\n"
 // testEnv is the environment golden server files see.
 func testEnv(name string) (string, bool) {
 	v, ok := map[string]string{
-		"GREENLIGHT_ADMIN_TOKEN": "s3cret-admin-token",
+		"GREENLIGHT_ADMIN_TOKEN": "s3cret-admin-token-0123456789abcdef",
 		"HELLO_WEBHOOK_SECRET":   "hook-secret",
 		"EMPTY":                  "",
 		"YAMLISH":                "a: [b, {c: d}] # not yaml",

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -55,6 +56,11 @@ func (d *decoder) resolvePath(p string) string {
 	return filepath.Join(d.base, p)
 }
 
+// MinAdminToken is the shortest admin token the configuration accepts: the
+// token is the bootstrap admin's password, checked over the network, so it
+// must be long enough that guessing it is hopeless. A generated one has 43.
+const MinAdminToken = 32
+
 func (d *decoder) server(body ast.Node, s *Server) {
 	top, ok := d.object(body, "", "server", "database", "mail", "pipelines")
 	if !ok {
@@ -87,6 +93,12 @@ func (d *decoder) server(body ast.Node, s *Server) {
 	}
 	s.DataDir = d.resolvePath(s.DataDir)
 	s.AdminToken = srv.str("admin_token", "")
+	if n := utf8.RuneCountInString(s.AdminToken); srv.has("admin_token") && srv.valid("admin_token") && n < MinAdminToken {
+		// The token itself is a secret: say its length, never its value.
+		d.errorf(srv.at("admin_token"), "server.admin_token: too short (%d characters, at least %d needed); write at least %d "+
+			"random characters, e.g. the output of `openssl rand -base64 32`, or omit the key to have one generated",
+			n, MinAdminToken, MinAdminToken)
+	}
 	s.BuildUser = srv.str("build_user", "")
 	if srv.valid("build_user") && srv.has("build_user") && (s.BuildUser == "" || s.BuildUser == "root" || s.BuildUser == "0") {
 		d.errorf(srv.at("build_user"), "server.build_user: %q: name an unprivileged user (or leave the key out: each pipeline's builds then get a uid of their own)", s.BuildUser)

@@ -12,9 +12,10 @@ import (
 )
 
 // approvalOpened queues each approver's mail with their own pair of links.
-// The raw token exists only in that mail: it is made here, and its hash is
-// stored in the same transaction that queues the mail, only if the mail was
-// not queued before, so a second pass over the event makes no second token.
+// The mail is stored with greenlight.TokenPlaceholder where the token goes:
+// the Dispatcher makes the token right before it sends the mail and stores
+// only its hash (mint.go), so no working link is ever written to the
+// database. The mail's Key makes a second pass over the event queue nothing.
 func (n *Notifier) approvalOpened(ctx context.Context, e greenlight.Event) error {
 	var data greenlight.ApprovalOpened
 	if !n.decode(ctx, e, &data) {
@@ -29,32 +30,25 @@ func (n *Notifier) approvalOpened(ctx context.Context, e greenlight.Event) error
 		return nil
 	}
 
-	type letter struct {
-		mail  *greenlight.Mail
-		token *greenlight.ApprovalToken
-	}
-	var letters []letter
+	var letters []*greenlight.Mail
 	for _, approver := range a.Approvers {
 		if _, err := mail.ParseAddress(approver); err != nil {
 			n.cfg.Log.ErrorContext(ctx, "notify: approver is not an address; no mail",
 				"approval", a.ID, "approver", approver)
 			continue
 		}
-		raw, hash := greenlight.NewToken()
-		m, err := n.approvalMail(a, run, approver, raw, now)
+		m, err := n.approvalMail(a, run, approver, now)
 		if err != nil {
 			return err
 		}
-		letters = append(letters, letter{m, &greenlight.ApprovalToken{
-			Hash: hash, ApprovalID: a.ID, RunID: a.RunID, Approver: approver, ExpiresAt: a.Deadline,
-		}})
+		letters = append(letters, m)
 	}
 
 	queued := 0
 	err = n.cfg.Store.InTx(ctx, func(tx greenlight.Tx) error {
 		queued = 0
-		// Checked again under the transaction's write lock: tokens made after a
-		// revoke would outlive RevokeTokens.
+		// Checked again under the transaction's write lock: mail queued after
+		// a revoke would only carry dead links.
 		cur, err := tx.Approval(ctx, a.ID)
 		if err != nil {
 			return fmt.Errorf("load approval %d: %w", a.ID, err)
@@ -62,18 +56,14 @@ func (n *Notifier) approvalOpened(ctx context.Context, e greenlight.Event) error
 		if !n.stillOpen(ctx, cur, now) {
 			return nil
 		}
-		for _, l := range letters {
-			inserted, err := tx.EnqueueMail(ctx, l.mail)
+		for _, m := range letters {
+			inserted, err := tx.EnqueueMail(ctx, m)
 			if err != nil {
 				return err
 			}
-			if !inserted {
-				continue // queued on an earlier pass, with its own token
+			if inserted {
+				queued++
 			}
-			if err := tx.CreateToken(ctx, l.token); err != nil {
-				return err
-			}
-			queued++
 		}
 		return nil
 	})

@@ -72,7 +72,9 @@ type approvalView struct {
 	RejectURL  string
 }
 
-func (n *Notifier) approvalMail(a *greenlight.Approval, run *greenlight.Run, approver, raw string, now time.Time) (*greenlight.Mail, error) {
+// approvalMail is an approver's decision mail, with TokenPlaceholder where
+// the token goes; the Dispatcher fills it in when it sends the mail.
+func (n *Notifier) approvalMail(a *greenlight.Approval, run *greenlight.Run, approver string, now time.Time) (*greenlight.Mail, error) {
 	v := approvalView{
 		Pipeline:   a.Pipeline,
 		Run:        run.ID,
@@ -82,14 +84,19 @@ func (n *Notifier) approvalMail(a *greenlight.Approval, run *greenlight.Run, app
 		DeadlineIn: until(a.Deadline.Sub(now)),
 		Required:   max(a.Required, 1),
 		Approvers:  len(a.Approvers),
-		ApproveURL: n.decisionURL(raw, greenlight.Approve),
-		RejectURL:  n.decisionURL(raw, greenlight.Reject),
+		ApproveURL: n.decisionURL(greenlight.TokenPlaceholder, greenlight.Approve),
+		RejectURL:  n.decisionURL(greenlight.TokenPlaceholder, greenlight.Reject),
 	}
 	for _, c := range a.Changes {
 		v.Changes = append(v.Changes, oneLine(c))
 	}
-	subject := fmt.Sprintf("Approve %s #%d: %s?", a.Pipeline, run.ID, v.Commit.Title)
-	return n.newMail("approval:"+id(a.ID)+":"+approver, []string{approver}, subject, "approval", v)
+	subject := fmt.Sprintf("Approve %s #%d: %s?", a.Pipeline, run.ID, subjectTitle(v.Commit.Title))
+	m, err := n.newMail("approval:"+id(a.ID)+":"+approver, []string{approver}, subject, "approval", v)
+	if err != nil {
+		return nil, err
+	}
+	m.ApprovalID, m.Approver = a.ID, approver
+	return m, nil
 }
 
 type revokedView struct {
@@ -101,7 +108,7 @@ type revokedView struct {
 
 func (n *Notifier) revokedMail(a *greenlight.Approval, run *greenlight.Run, approver, reason string) (*greenlight.Mail, error) {
 	v := revokedView{Pipeline: a.Pipeline, Run: run.ID, Commit: viewCommit(run.Commit), Reason: oneLine(reason)}
-	subject := fmt.Sprintf("No longer needed: approval of %s #%d (%s)", a.Pipeline, run.ID, v.Commit.Title)
+	subject := fmt.Sprintf("No longer needed: approval of %s #%d (%s)", a.Pipeline, run.ID, subjectTitle(v.Commit.Title))
 	return n.newMail("revoked:"+id(a.ID)+":"+approver, []string{approver}, subject, "revoked", v)
 }
 
@@ -116,7 +123,7 @@ type failureView struct {
 	RunURL     string
 }
 
-func (n *Notifier) failureMail(run *greenlight.Run, status greenlight.RunStatus, reason string, rejections []greenlight.Decision, to []string) (*greenlight.Mail, error) {
+func (n *Notifier) failureMail(run *greenlight.Run, status greenlight.RunStatus, reason string, rejections []greenlight.Decision, to []string, key string) (*greenlight.Mail, error) {
 	v := failureView{
 		Pipeline: run.Pipeline, Run: run.ID, Commit: viewCommit(run.Commit), Status: status,
 		Reason: reason, Rejections: rejections, RunURL: n.runURL(run.ID),
@@ -127,8 +134,8 @@ func (n *Notifier) failureMail(run *greenlight.Run, status greenlight.RunStatus,
 			break
 		}
 	}
-	subject := fmt.Sprintf("%s #%d %s: %s", run.Pipeline, run.ID, status, v.Commit.Title)
-	return n.newMail("run:"+id(run.ID)+":"+string(status), to, subject, "failure", v)
+	subject := fmt.Sprintf("%s #%d %s: %s", run.Pipeline, run.ID, status, subjectTitle(v.Commit.Title))
+	return n.newMail(key, to, subject, "failure", v)
 }
 
 func (n *Notifier) newMail(key string, to []string, subject, tmpl string, data any) (*greenlight.Mail, error) {
@@ -155,14 +162,42 @@ func subjectLine(s string) string {
 	return s
 }
 
-// oneLine replaces control characters (CR, LF, tab, …) with spaces and trims.
+// maxSubjectTitle bounds the commit title in a subject, in characters: the
+// title is the committer's words (a stranger's, for a pull request), and a
+// subject is for the pipeline, the run and what happened.
+const maxSubjectTitle = 60
+
+// subjectTitle is a commit title fit for a subject: one line, without
+// control or direction-changing characters, at most maxSubjectTitle
+// characters.
+func subjectTitle(s string) string {
+	s = oneLine(s)
+	if r := []rune(s); len(r) > maxSubjectTitle {
+		s = strings.TrimSpace(string(r[:maxSubjectTitle-1])) + "…"
+	}
+	return s
+}
+
+// oneLine replaces control characters (CR, LF, tab, …) with spaces, drops
+// the invisible characters that reorder text (bidirectional overrides and
+// isolates, which can make a subject read as something else), and trims.
+// It also removes every greenlight.TokenPlaceholder: the Dispatcher puts the
+// approver's token wherever the placeholder is, and a commit title must not
+// be able to place it in a link of its own (http://evil.example/?t=…).
 func oneLine(s string) string {
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
+	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
 			return ' '
 		}
+		if r == '\u061c' || r == '\u200e' || r == '\u200f' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
+			return -1
+		}
 		return r
-	}, s))
+	}, s)
+	for strings.Contains(s, greenlight.TokenPlaceholder) { // a removal may join a new one
+		s = strings.ReplaceAll(s, greenlight.TokenPlaceholder, "")
+	}
+	return strings.TrimSpace(s)
 }
 
 // until spells a duration the way a person would read it in a mail.

@@ -25,10 +25,14 @@ const (
 // Dispatcher sends the mail queued in the store. An SMTP outage delays mail,
 // never loses it: a failed attempt is recorded with the next time to try, 5s
 // doubling up to 10 minutes, with jitter so that a recovered server is not hit
-// by every mail at once. Sent mail stays in the store as the outbox history;
-// once a mail left through SMTP, the approval links in its stored copy are
-// removed, so the table holds no live token (only their hashes are kept).
-// Mail kept in the outbox keeps its links: there, the outbox is the delivery.
+// by every mail at once. Sent mail stays in the store as the outbox history.
+//
+// A decision mail (Mail.ApprovalID set) is stored with a placeholder where
+// the approver's token goes; the token is made right before each attempt
+// (mint.go) and only its hash is stored, so mail that leaves through SMTP
+// never puts a working link in the database, its WAL or its free pages.
+// When the outbox is the delivery (no SMTP), the stored copy gets the links
+// once "sent": there is nowhere else to read them (for trials only).
 //
 // Lifecycle: NewDispatcher, then Run in its own goroutine (it never blocks a
 // run) until ctx ends; Kick is safe from any goroutine. One Dispatcher per
@@ -40,13 +44,16 @@ type Dispatcher struct {
 	log    *slog.Logger
 	kick   chan struct{}
 	mu     sync.Mutex // one pass at a time, whether from Run or SendDue
-	redact bool       // remove approval links from the stored copy after delivery
+	redact bool       // true: SMTP delivers, the stored copy never holds links; false: the outbox does
 }
 
 // NewDispatcher returns a Dispatcher; now nil means time.Now, log nil discards.
 //
-// redact says whether a delivered mail's stored copy loses its approval links:
-// true when mail leaves through SMTP, false when the outbox is the delivery.
+// redact says whether the stored copy of a delivered mail must hold no
+// approval link: true when mail leaves through SMTP (links are made at
+// sending and never stored; links of mail queued by an older version are
+// removed after delivery), false when the outbox is the delivery (the
+// stored copy gets the links it was sent with).
 func NewDispatcher(store greenlight.Store, sender mail.Sender, redact bool, now greenlight.Now, log *slog.Logger) *Dispatcher {
 	if now == nil {
 		now = time.Now
@@ -89,9 +96,15 @@ func (d *Dispatcher) SendDue(ctx context.Context) error {
 
 // deliver makes one attempt at m and records the outcome.
 func (d *Dispatcher) deliver(ctx context.Context, m *greenlight.Mail) error {
-	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	err := d.sender.Send(sctx, m)
-	cancel()
+	sent, err := m, error(nil)
+	if m.ApprovalID != 0 {
+		sent, err = d.mint(ctx, m)
+	}
+	if err == nil {
+		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+		err = d.sender.Send(sctx, sent)
+		cancel()
+	}
 	// Record the outcome even when ctx ends now: a mail that left must not be
 	// sent again after a restart only because shutdown began.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -101,8 +114,14 @@ func (d *Dispatcher) deliver(ctx context.Context, m *greenlight.Mail) error {
 			if err := tx.MarkMailSent(rctx, m.ID, d.now()); err != nil {
 				return err
 			}
-			if text, html := redactLinks(m.Text), redactLinks(m.HTML); d.redact && (text != m.Text || html != m.HTML) {
-				return tx.RedactMail(rctx, m.ID, text, html)
+			if !d.redact {
+				if sent != m { // the outbox is the delivery: keep what was "sent"
+					return tx.RedactMail(rctx, m.ID, sent.Text, sent.HTML)
+				}
+				return nil
+			}
+			if text, html := redactLinks(m.Text), redactLinks(m.HTML); text != m.Text || html != m.HTML {
+				return tx.RedactMail(rctx, m.ID, text, html) // queued with links by an older version
 			}
 			return nil
 		}); err != nil {
@@ -149,7 +168,9 @@ func truncate(s string, n int) string {
 // approvalLink matches the secret part of an approval link.
 var approvalLink = regexp.MustCompile(`/approvals/[A-Za-z0-9_-]{43}`)
 
-// redactLinks removes approval tokens from a delivered mail's stored copy.
+// redactLinks removes approval tokens from the stored copy of a delivered
+// mail that was queued with its links (by a version that made tokens when it
+// queued the mail).
 func redactLinks(s string) string {
 	return approvalLink.ReplaceAllString(s, "/approvals/(link removed after delivery)")
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/greenlight-cd/greenlight"
 )
 
-// runFinished tells the commit author and the pipeline's notify list that a
-// run failed, was rejected or expired, and why (SPEC §5).
+// runFinished tells the pipeline's notify list and the commit author, each
+// in their own mail, that a run failed, was rejected or expired, and why
+// (SPEC §5). A pull request's run tells the notify list only.
 func (n *Notifier) runFinished(ctx context.Context, e greenlight.Event) error {
 	var data greenlight.RunFinished
 	if !n.decode(ctx, e, &data) {
@@ -25,8 +26,8 @@ func (n *Notifier) runFinished(ctx context.Context, e greenlight.Event) error {
 	if err != nil {
 		return fmt.Errorf("load run %d: %w", e.RunID, err)
 	}
-	to := n.failureRecipients(run)
-	if len(to) == 0 {
+	list, author := n.failureRecipients(run)
+	if len(list) == 0 && author == "" {
 		n.cfg.Log.WarnContext(ctx, "notify: nobody to tell about a run", "run", run.ID, "status", data.Status)
 		return nil
 	}
@@ -38,42 +39,73 @@ func (n *Notifier) runFinished(ctx context.Context, e greenlight.Event) error {
 	if err != nil {
 		return err
 	}
-	m, err := n.failureMail(run, data.Status, reason, decisions, to)
-	if err != nil {
-		return err
+	// The notify list and the author get separate mails: an address taken
+	// from a commit never shares a To: line with the team's.
+	key := "run:" + id(run.ID) + ":" + string(data.Status)
+	var mails []*greenlight.Mail
+	for _, to := range []struct {
+		key   string
+		addrs []string
+	}{{key, list}, {key + ":author", nonEmpty(author)}} {
+		if len(to.addrs) == 0 {
+			continue
+		}
+		m, err := n.failureMail(run, data.Status, reason, decisions, to.addrs, to.key)
+		if err != nil {
+			return err
+		}
+		mails = append(mails, m)
 	}
-	inserted, err := n.cfg.Store.EnqueueMail(ctx, m)
-	if err != nil {
-		return fmt.Errorf("queue %s mail of run %d: %w", data.Status, run.ID, err)
+	queued := 0
+	for _, m := range mails {
+		inserted, err := n.cfg.Store.EnqueueMail(ctx, m)
+		if err != nil {
+			return fmt.Errorf("queue %s mail of run %d: %w", data.Status, run.ID, err)
+		}
+		if inserted {
+			queued++
+			n.cfg.Log.InfoContext(ctx, "run mail queued", "run", run.ID, "status", data.Status, "to", m.To)
+		}
 	}
-	if inserted {
-		n.cfg.Log.InfoContext(ctx, "run mail queued", "run", run.ID, "status", data.Status, "to", to)
+	if queued > 0 {
 		n.enqueued()
 	}
 	return nil
 }
 
-// failureRecipients is the commit author (when the address parses) and the
-// notify list, each address once.
-func (n *Notifier) failureRecipients(run *greenlight.Run) []string {
-	var out []string
+// failureRecipients is the pipeline's notify list (each address once) and
+// the commit author's address, if it parses, is not on the list, and the
+// run is not a pull request's. A pull request's commit, its author address
+// and its title are whatever its sender wrote: mailing that address would
+// let anyone who opens a pull request have the server send mail of their
+// wording to any address, so its failures go to the notify list only.
+func (n *Notifier) failureRecipients(run *greenlight.Run) (list []string, author string) {
 	seen := map[string]bool{}
-	add := func(s string) {
-		a, err := mail.ParseAddress(s)
-		if err != nil {
-			return
-		}
-		k := strings.ToLower(a.Address)
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, a.Address)
-		}
-	}
-	add(run.Commit.AuthorEmail)
 	for _, r := range n.cfg.Recipients(run.Pipeline) {
-		add(r)
+		a, err := mail.ParseAddress(r)
+		if err != nil {
+			continue
+		}
+		if k := strings.ToLower(a.Address); !seen[k] {
+			seen[k] = true
+			list = append(list, a.Address)
+		}
 	}
-	return out
+	if run.PullRequest != nil {
+		return list, ""
+	}
+	a, err := mail.ParseAddress(run.Commit.AuthorEmail)
+	if err != nil || seen[strings.ToLower(a.Address)] {
+		return list, ""
+	}
+	return list, a.Address
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 // rejections returns the reject decisions of the run's approval stages, so a

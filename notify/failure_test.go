@@ -7,8 +7,11 @@ import (
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/mail/smtptest"
 )
 
+// The notify list and the commit author are told, each in their own mail: an
+// address from a commit never shares a To: line with the team's.
 func TestFailureMailGoesToAuthorAndNotifyList(t *testing.T) {
 	tests := []struct {
 		status   greenlight.RunStatus
@@ -25,8 +28,8 @@ func TestFailureMailGoesToAuthorAndNotifyList(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.status), func(t *testing.T) {
 			e := newEnv(t)
-			// The author is on the list too, spelled differently: one copy.
-			e.notifyList = []string{"dev-team@example.com", "Dana <DANA@example.com>", "not an address"}
+			// An address listed twice, spelled differently: one copy.
+			e.notifyList = []string{"dev-team@example.com", "Ops <ops@example.com>", "not an address", "DEV-TEAM@example.com"}
 			r := e.run(commit())
 			r.Status, r.Error = tt.status, "why: "+string(tt.status)
 			if tt.status == greenlight.RunFailed {
@@ -47,16 +50,32 @@ func TestFailureMailGoesToAuthorAndNotifyList(t *testing.T) {
 				}
 				return
 			}
-			if len(mails) != 1 {
-				t.Fatalf("mails = %d, want 1", len(mails))
+			if len(mails) != 2 {
+				t.Fatalf("mails = %d, want 2 (the list's, the author's)", len(mails))
 			}
-			if want := "run:1:" + string(tt.status); mails[0].Key != want {
-				t.Errorf("key = %q, want %q", mails[0].Key, want)
+			byKey := map[string][]string{}
+			for _, m := range mails {
+				byKey[m.Key] = m.To
+			}
+			key := "run:1:" + string(tt.status)
+			if want := []string{"dev-team@example.com", "ops@example.com"}; !slices.Equal(byKey[key], want) {
+				t.Errorf("mail %s to %q, want %q; mails %v", key, byKey[key], want, byKey)
+			}
+			if want := []string{"dana@example.com"}; !slices.Equal(byKey[key+":author"], want) {
+				t.Errorf("mail %s:author to %q, want %q; mails %v", key, byKey[key+":author"], want, byKey)
 			}
 			e.sendDue()
-			msg := e.smtp.WaitFor(t, 1, 5*time.Second)[0]
-			if want := []string{"dana@example.com", "dev-team@example.com"}; !slices.Equal(msg.To, want) {
-				t.Errorf("envelope to = %q, want %q", msg.To, want)
+			var msg *smtptest.Message
+			for _, m := range e.smtp.WaitFor(t, 2, 5*time.Second) {
+				if slices.Contains(m.To, "dana@example.com") {
+					if len(m.To) != 1 || smtptest.HeaderCount(m.Data, "Cc") != 0 {
+						t.Errorf("the author's mail goes to %q, want the author alone", m.To)
+					}
+					msg = &m
+				}
+			}
+			if msg == nil {
+				t.Fatal("no mail to the author")
 			}
 			p, err := msg.Parse()
 			if err != nil {
@@ -119,4 +138,82 @@ func TestFailureMailWithNobodyToTell(t *testing.T) {
 	if got := e.cursor(); got != ev.Seq {
 		t.Errorf("cursor = %d, want %d", got, ev.Seq)
 	}
+}
+
+// An author who is on the notify list is told once, with the list.
+func TestFailureMailAuthorOnTheList(t *testing.T) {
+	e := newEnv(t)
+	e.notifyList = []string{"dev-team@example.com", "Dana <DANA@example.com>"}
+	r := e.run(commit())
+	e.event(greenlight.EventRunFinished, r.ID, greenlight.RunFinished{Status: greenlight.RunFailed})
+	e.drain()
+	mails := e.mails()
+	if len(mails) != 1 || !slices.Equal(mails[0].To, []string{"dev-team@example.com", "DANA@example.com"}) {
+		t.Fatalf("mails = %d, first to %q; want one, to the list", len(mails), mails[0].To)
+	}
+}
+
+// A pull request's failed build tells the notify list only: its author
+// address, title and commit are the sender's words, and the server must not
+// mail them to whoever they name.
+func TestPullRequestFailureMailGoesToNotifyListOnly(t *testing.T) {
+	e := newEnv(t)
+	e.notifyList = []string{"dev-team@example.com"}
+	c := commit()
+	c.AuthorEmail = "victim@example.org"
+	c.Title = "Buy cheap pills at http://spam.example \u202etxt.exe\r\nBcc: all@example.com " + strings.Repeat("x", 200)
+	r := e.pullRequestRun(c, &greenlight.PullRequest{Number: 7, Title: c.Title, HeadBranch: "evil", BaseBranch: "main"})
+	r.Status, r.Error = greenlight.RunFailed, "step test: exit status 1"
+	r.Stages[0].Status = greenlight.StageFailed
+	if err := e.db.UpdateRun(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	e.event(greenlight.EventRunFinished, r.ID, greenlight.RunFinished{Status: greenlight.RunFailed, Error: r.Error})
+	e.drain()
+	mails := e.mails()
+	if len(mails) != 1 || !slices.Equal(mails[0].To, []string{"dev-team@example.com"}) {
+		var to [][]string
+		for _, m := range mails {
+			to = append(to, m.To)
+		}
+		t.Fatalf("mails to %q, want one mail to the notify list only", to)
+	}
+	e.sendDue()
+	msg := e.smtp.WaitFor(t, 1, 5*time.Second)[0]
+	if !slices.Equal(msg.To, []string{"dev-team@example.com"}) || smtptest.HeaderCount(msg.Data, "Bcc") != 0 {
+		t.Errorf("envelope to = %q, want the notify list only", msg.To)
+	}
+	p, err := msg.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	title := strings.TrimPrefix(p.Subject, "hello #1 failed: ")
+	if title == p.Subject || !strings.HasPrefix(title, "Buy cheap pills") || !strings.HasSuffix(title, "…") ||
+		len([]rune(title)) > 60 || strings.ContainsAny(p.Subject, "\r\n\u202e") {
+		t.Errorf("subject = %q, want \"hello #1 failed: \" and the title on one line, without direction "+
+			"overrides, cut to 60 characters", p.Subject)
+	}
+}
+
+// With no notify list, a pull request's failure mails nobody.
+func TestPullRequestFailureWithoutNotifyList(t *testing.T) {
+	e := newEnv(t)
+	r := e.pullRequestRun(commit(), &greenlight.PullRequest{Number: 7})
+	e.event(greenlight.EventRunFinished, r.ID, greenlight.RunFinished{Status: greenlight.RunFailed})
+	e.drain()
+	if n := len(e.mails()); n != 0 {
+		t.Errorf("mails = %d, want 0: the author of a pull request is not told", n)
+	}
+}
+
+// pullRequestRun creates a pull request's build run (build stage only).
+func (e *env) pullRequestRun(c greenlight.Commit, pr *greenlight.PullRequest) *greenlight.Run {
+	e.t.Helper()
+	r := &greenlight.Run{Pipeline: "hello", Status: greenlight.RunRunning, Trigger: greenlight.TriggerWebhook,
+		Commit: c, PullRequest: pr, CreatedAt: e.clock.Now(),
+		Stages: []greenlight.Stage{{Index: 0, Name: "build", Type: greenlight.StageBuild, Status: greenlight.StageRunning}}}
+	if err := e.db.CreateRun(e.t.Context(), r); err != nil {
+		e.t.Fatalf("CreateRun: %v", err)
+	}
+	return r
 }

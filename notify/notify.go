@@ -1,9 +1,10 @@
 // Package notify holds the subscribers of the event log that write mail
-// (SPEC §5, §6): the Notifier turns approval.opened into one mail and one
-// token per approver, approval.revoked into a "no longer needed" mail, and a
-// failed, rejected or expired run into a mail to its author and the
-// pipeline's notify list. The Dispatcher sends queued mail through a
-// mail.Sender, retrying with backoff.
+// (SPEC §5, §6): the Notifier turns approval.opened into one mail per
+// approver, approval.revoked into a "no longer needed" mail, and a failed,
+// rejected or expired run into a mail to the pipeline's notify list and one
+// to its author (never to a pull request's). The Dispatcher sends queued mail
+// through a mail.Sender, retrying with backoff; it makes each approver's
+// token right before sending their mail (mint.go), so no raw token is stored.
 //
 // The StatusReporter (status.go) is the event log's other subscriber: it
 // turns run and stage events into commit statuses, which the StatusSender
@@ -11,7 +12,7 @@
 //
 // Delivery is at least once with de-duplication: the Notifier advances its
 // cursor only after an event was handled, and every mail has a Key, so
-// handling an event twice queues nothing twice and makes no second token.
+// handling an event twice queues nothing twice.
 package notify
 
 import (

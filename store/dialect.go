@@ -29,7 +29,10 @@ var migrations embed.FS
 // use WAL (readers never block the writer), fsync each commit, enforce
 // foreign keys, and start every transaction with BEGIN IMMEDIATE: deferred
 // read-then-write transactions fail with SQLITE_BUSY under contention.
-const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+// secure_delete overwrites deleted and replaced content with zeros, so that
+// rows rewritten for secrecy (a mail's redacted links) leave no copy in the
+// database file's free pages.
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=secure_delete(1)&_txlock=immediate"
 
 func openSQLite(ctx context.Context, dataDir string) (*sql.DB, error) {
 	if dataDir == "" {

@@ -11,7 +11,7 @@ import (
 )
 
 const mailColumns = `id, dedup_key, recipients, subject, body_text, body_html, created_at, sent_at,
-	attempts, next_attempt, last_error`
+	attempts, next_attempt, last_error, token_approval_id, token_approver`
 
 // EnqueueMail inserts m unless a mail with m.Key exists (one statement,
 // ON CONFLICT DO NOTHING), reporting whether it inserted and setting m.ID if
@@ -21,11 +21,15 @@ func (o *ops) EnqueueMail(ctx context.Context, m *greenlight.Mail) (bool, error)
 	if err != nil {
 		return false, fmt.Errorf("enqueue mail: %w", err)
 	}
+	var approval any // NULL unless the mail carries decision links
+	if m.ApprovalID != 0 {
+		approval = m.ApprovalID
+	}
 	err = o.insertRow(ctx, `INSERT INTO mail (dedup_key, recipients, subject, body_text, body_html,
-		created_at, sent_at, attempts, next_attempt, last_error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id`,
+		created_at, sent_at, attempts, next_attempt, last_error, token_approval_id, token_approver)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id`,
 		nullString(m.Key), to, m.Subject, m.Text, m.HTML, o.t(m.CreatedAt), o.nt(m.SentAt),
-		m.Attempts, o.t(m.NextAttempt), m.LastError).Scan(&m.ID)
+		m.Attempts, o.t(m.NextAttempt), m.LastError, approval, m.Approver).Scan(&m.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -63,12 +67,13 @@ func (o *ops) mails(ctx context.Context, query string, args ...any) ([]*greenlig
 	for rows.Next() {
 		var m greenlight.Mail
 		var key sql.NullString
+		var approval sql.NullInt64
 		err := rows.Scan(&m.ID, &key, jsonCol{&m.To}, &m.Subject, &m.Text, &m.HTML, utc{&m.CreatedAt},
-			nullUTC{&m.SentAt}, &m.Attempts, utc{&m.NextAttempt}, &m.LastError)
+			nullUTC{&m.SentAt}, &m.Attempts, utc{&m.NextAttempt}, &m.LastError, &approval, &m.Approver)
 		if err != nil {
 			return nil, fmt.Errorf("list mail: %w", err)
 		}
-		m.Key = key.String
+		m.Key, m.ApprovalID = key.String, approval.Int64
 		list = append(list, &m)
 	}
 	if err := rows.Err(); err != nil {
@@ -90,7 +95,9 @@ func (o *ops) MarkMailSent(ctx context.Context, id int64, at time.Time) error {
 	return nil
 }
 
-// RedactMail replaces the stored text and HTML of a mail.
+// RedactMail replaces the stored text and HTML of a mail (the caller says
+// why: links removed after delivery, or filled in when the outbox is the
+// delivery).
 func (o *ops) RedactMail(ctx context.Context, id int64, text, html string) error {
 	ok, err := o.execOne(ctx, `UPDATE mail SET body_text = ?, body_html = ? WHERE id = ?`, text, html, id)
 	if err != nil {

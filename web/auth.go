@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // tokenMatches compares a presented admin token in constant time. Both sides
@@ -19,16 +20,37 @@ func tokenMatches(presented, admin string) bool {
 }
 
 // requireToken admits API requests with Authorization: Bearer <admin token>.
+// A client that sent wrong tokens too often is refused with 429 and
+// Retry-After until its pause is over, whatever it sends (throttle.go); a
+// request without an Authorization header is not a wrong token.
 func (s *server) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if wait := s.throttle.wait(r.RemoteAddr); wait > 0 {
+			tooManyWrongTokens(w, wait)
+			return
+		}
+		header := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(header, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || !tokenMatches(strings.TrimSpace(token), s.cfg.AdminToken) {
+			if header != "" {
+				if pause := s.throttle.fail(r.RemoteAddr); pause > 0 {
+					s.cfg.Log.WarnContext(r.Context(), "wrong admin tokens; pausing the client", "ip", clientIP(r), "pause", pause)
+				}
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="greenlight"`)
 			writeJSONError(w, http.StatusUnauthorized, "a valid admin token is required (Authorization: Bearer <token>)")
 			return
 		}
+		s.throttle.succeed(r.RemoteAddr)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// tooManyWrongTokens answers a client in its pause after wrong tokens.
+func tooManyWrongTokens(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", retryAfter(wait))
+	writeJSONError(w, http.StatusTooManyRequests, "too many wrong admin tokens from your address; try again in "+
+		retryAfter(wait)+" seconds")
 }
 
 // requireSession admits UI requests with a live session cookie and sends

@@ -73,7 +73,7 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, status int,
 func (s *server) renderErr(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
 	if status == http.StatusInternalServerError {
-		s.cfg.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.cfg.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", loggedPath(r), "err", err)
 	}
 	msg := messageOf(err)
 	if status == http.StatusInternalServerError {
@@ -181,4 +181,13 @@ func linkify(text string) []textPart {
 		parts = append(parts, textPart{Text: text[last:]})
 	}
 	return parts
+}
+
+// loggedPath is a request's path fit for the log: an approval link's token
+// is its approver's secret and is never written down.
+func loggedPath(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/approvals/") {
+		return "/approvals/(token)"
+	}
+	return r.URL.Path
 }

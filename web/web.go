@@ -60,6 +60,7 @@ type server struct {
 	pages    *pages
 	sessions *sessions
 	static   fs.FS
+	throttle *throttle // pauses clients after wrong admin tokens
 }
 
 // NewServer returns the handler of every Greenlight URL.
@@ -78,6 +79,7 @@ func NewServer(cfg Config) http.Handler {
 		pages:    mustParsePages(),
 		sessions: newSessions(cfg.Now, sessionTTL),
 		static:   staticFS(),
+		throttle: newThrottle(cfg.Now),
 	}
 	if cfg.Server != nil {
 		if u, err := url.Parse(cfg.Server.PublicURL); err == nil && u.Host != "" {

@@ -204,10 +204,12 @@ func freePorts(from, n int) []int {
 	return ports
 }
 
-// approveLink is the Approve link of an approval mail's text.
+// approveLink is the Approve link of an approval mail's text; none until the
+// mail was "sent", which puts the token in place of the placeholder.
 func approveLink(text string) string {
 	for _, l := range mail.Links(text) {
-		if strings.Contains(l, "/approvals/") && strings.HasSuffix(l, "?decision=approve") {
+		if strings.Contains(l, "/approvals/") && strings.HasSuffix(l, "?decision=approve") &&
+			!strings.Contains(l, greenlight.TokenPlaceholder) {
 			return l
 		}
 	}

@@ -163,7 +163,7 @@ func adminToken(cfg *config.Server, stdout io.Writer) (string, error) {
 	}
 	path := filepath.Join(cfg.DataDir, "admin-token")
 	data, err := os.ReadFile(path)
-	if err == nil && len(strings.TrimSpace(string(data))) >= 32 {
+	if err == nil && len(strings.TrimSpace(string(data))) >= config.MinAdminToken {
 		return strings.TrimSpace(string(data)), nil
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -64,6 +64,31 @@ func testMail(t *testing.T, s greenlight.Store) {
 		t.Errorf("after RedactMail: %+v", r)
 	}
 	wantCode(t, s.RedactMail(ctx, m.ID+100, "", ""), greenlight.ENOTFOUND)
+
+	// A decision mail keeps whose links it carries; other mail has none.
+	decision := newMail("approval-2-cto", at(time.Hour))
+	decision.ApprovalID, decision.Approver = 2, "cto@example.com"
+	decision.Text = "Approve: http://x/approvals/" + greenlight.TokenPlaceholder + "?decision=approve"
+	ok, err = s.EnqueueMail(ctx, decision)
+	must(t, err)
+	if !ok {
+		t.Fatal("decision mail: got false, want true")
+	}
+	got, err = s.Mails(ctx, 1)
+	must(t, err)
+	if !reflect.DeepEqual(got[0], decision) {
+		t.Errorf("decision mail round trip:\n got %+v\nwant %+v", got[0], decision)
+	}
+	due, err := s.DueMail(ctx, at(2*time.Hour), 0)
+	must(t, err)
+	for _, d := range due {
+		if d.ID == decision.ID && (d.ApprovalID != 2 || d.Approver != "cto@example.com") {
+			t.Errorf("DueMail lost the binding: %+v", d)
+		}
+		if d.ID == m.ID && (d.ApprovalID != 0 || d.Approver != "") {
+			t.Errorf("plain mail has a binding: %+v", d)
+		}
+	}
 	wantCode(t, s.MarkMailSent(ctx, m.ID+100, at(0)), greenlight.ENOTFOUND)
 	wantCode(t, s.MarkMailFailed(ctx, m.ID+100, "x", at(0)), greenlight.ENOTFOUND)
 }

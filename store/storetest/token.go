@@ -147,3 +147,48 @@ func testRevokeTokens(t *testing.T, s greenlight.Store) {
 		}
 	}
 }
+
+// testDeleteUnusedTokens: the approver's unused tokens of the approval go,
+// revoked or not; their used token, other approvers' and other approvals'
+// tokens stay.
+func testDeleteUnusedTokens(t *testing.T, s greenlight.Store) {
+	ctx := context.Background()
+	a := createApproval(t, s)
+	revoked := createToken(t, s, a, "pm@example.com")
+	must(t, s.RevokeTokens(ctx, a.ID, at(time.Hour)))
+	used := createToken(t, s, a, "pm@example.com")
+	open := createToken(t, s, a, "pm@example.com")
+	colleague := createToken(t, s, a, "cto@example.com")
+	other := createToken(t, s, createApproval(t, s), "pm@example.com")
+	ok, err := s.UseToken(ctx, used.Hash, at(time.Minute))
+	must(t, err)
+	if !ok {
+		t.Fatal("use: got false, want true")
+	}
+	n, err := s.DeleteUnusedTokens(ctx, a.ID, "pm@example.com")
+	must(t, err)
+	if n != 2 {
+		t.Errorf("deleted %d tokens, want 2 (the open and the revoked one)", n)
+	}
+	for _, tt := range []struct {
+		name string
+		hash []byte
+		want bool
+	}{
+		{"used token stays", used.Hash, true},
+		{"unused token deleted", open.Hash, false},
+		{"revoked unused token deleted", revoked.Hash, false},
+		{"another approver's token stays", colleague.Hash, true},
+		{"another approval's token stays", other.Hash, true},
+	} {
+		_, err := s.Token(ctx, tt.hash)
+		if found := err == nil; found != tt.want {
+			t.Errorf("%s: found %v (err %v), want %v", tt.name, found, err, tt.want)
+		}
+	}
+	n, err = s.DeleteUnusedTokens(ctx, a.ID, "nobody@example.com")
+	must(t, err)
+	if n != 0 {
+		t.Errorf("deleted %d tokens of nobody, want 0", n)
+	}
+}

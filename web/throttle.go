@@ -1,0 +1,136 @@
+package web
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// The pause after wrong admin tokens (API bearer tokens and the login form).
+// A client may get the token wrong a few times (a typo, an old token in a
+// script); from the freeFailures-th wrong token within failureWindow on, it
+// is refused with 429 and Retry-After for a pause that doubles with each
+// further wrong token, from firstPause up to maxPause. A right token is
+// never slowed: it is checked at once, and it clears the client's record. A
+// client in its pause is refused before its token is looked at, so that the
+// pause cannot be used to test guesses.
+const (
+	freeFailures  = 5
+	failureWindow = 15 * time.Minute
+	firstPause    = time.Second
+	maxPause      = 15 * time.Minute
+	maxClients    = 10000 // records kept; older ones are swept first
+)
+
+// throttle counts wrong admin tokens per client address. IPv6 clients are
+// counted per /64, the block one subscriber usually holds. Safe for
+// concurrent use.
+type throttle struct {
+	now     greenlight.Now
+	mu      sync.Mutex
+	clients map[netip.Prefix]*failures
+}
+
+type failures struct {
+	n     int       // wrong tokens within the window
+	last  time.Time // the last one
+	until time.Time // refused until then
+}
+
+func newThrottle(now greenlight.Now) *throttle {
+	return &throttle{now: now, clients: map[netip.Prefix]*failures{}}
+}
+
+// clientKey is the address (IPv4) or /64 (IPv6) remoteAddr counts under.
+func clientKey(remoteAddr string) netip.Prefix {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Prefix{} // every unreadable address shares one record
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.Prefix(64)
+	return p
+}
+
+// wait returns how long the client must still wait, 0 if it may try now.
+func (t *throttle) wait(remoteAddr string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.clients[clientKey(remoteAddr)]
+	if f == nil {
+		return 0
+	}
+	return max(f.until.Sub(t.now()), 0)
+}
+
+// fail records a wrong token and returns the pause it starts (0: none yet).
+func (t *throttle) fail(remoteAddr string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	k := clientKey(remoteAddr)
+	f := t.clients[k]
+	if f == nil || now.Sub(f.last) > failureWindow {
+		if len(t.clients) >= maxClients {
+			t.sweep(now)
+		}
+		f = &failures{}
+		t.clients[k] = f
+	}
+	f.n++
+	f.last = now
+	if f.n < freeFailures {
+		return 0
+	}
+	pause := maxPause
+	if shift := f.n - freeFailures; shift < 20 {
+		pause = min(firstPause<<shift, maxPause)
+	}
+	f.until = now.Add(pause)
+	return pause
+}
+
+// succeed forgets the client's wrong tokens.
+func (t *throttle) succeed(remoteAddr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.clients, clientKey(remoteAddr))
+}
+
+// sweep drops records whose window and pause are over; if that frees
+// nothing, the oldest half goes, so memory stays bounded under a flood of
+// addresses.
+func (t *throttle) sweep(now time.Time) {
+	for k, f := range t.clients {
+		if now.Sub(f.last) > failureWindow && !now.Before(f.until) {
+			delete(t.clients, k)
+		}
+	}
+	if len(t.clients) < maxClients {
+		return
+	}
+	n := 0
+	for k := range t.clients { // map order: an arbitrary half
+		if n >= maxClients/2 {
+			break
+		}
+		delete(t.clients, k)
+		n++
+	}
+}
+
+// retryAfter is a Retry-After value: whole seconds, rounded up.
+func retryAfter(d time.Duration) string {
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
+}
