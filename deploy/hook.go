@@ -109,7 +109,9 @@ func runHook(ctx context.Context, h hookCmd, log io.Writer) error {
 // a plain file of one link, opened without following a link, is used. It is
 // given to cred's uid, so the app a hook starts can reopen it by name.
 func openOutput(path string, cred *syscall.Credential) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
+	// 0600: what a hook prints (a secret from the target's env, say) is not
+	// for the other environments' hooks, which see the host read-only.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +124,12 @@ func openOutput(path string, cred *syscall.Credential) (*os.File, error) {
 	if !fi.Mode().IsRegular() || !ok || st.Nlink != 1 {
 		f.Close()
 		return nil, fmt.Errorf("%s is not a plain file: refusing to write there", path)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	if cred != nil && st.Uid != cred.Uid {
 		if err := f.Chown(int(cred.Uid), int(cred.Gid)); err != nil {

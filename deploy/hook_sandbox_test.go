@@ -139,7 +139,7 @@ func TestHookRunsAsDerivedUID(t *testing.T) {
 	if _, err := New(nil).Deploy(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	id := sandbox.Derived("hello/staging")
+	id := New(nil).derived("hello", "staging")
 	uid := strconv.FormatUint(uint64(id.UID), 10)
 	log := e.log.String()
 	if !strings.Contains(log, "] "+uid+"\n") {
@@ -175,7 +175,7 @@ func TestHookRunsAsDerivedUID(t *testing.T) {
 		t.Errorf("app (pid %d) does not run as %s:\n%s", pid, uid, status)
 	}
 	// Another environment gets another uid.
-	if other := sandbox.Derived("hello/production"); other.UID == id.UID {
+	if other := New(nil).derived("hello", "production"); other.UID == id.UID {
 		t.Errorf("staging and production share uid %d", id.UID)
 	}
 }
@@ -192,7 +192,7 @@ func TestHookWithoutSandboxDropsUID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf("uid=%d\n", sandbox.Derived("hello/staging").UID); !strings.Contains(log, want) {
+	if want := fmt.Sprintf("uid=%d\n", New(nil).derived("hello", "staging").UID); !strings.Contains(log, want) {
 		t.Errorf("log lacks %q:\n%s", want, log)
 	}
 }
@@ -443,4 +443,22 @@ func TestHookHiddenPathUnreachable(t *testing.T) {
 		t.Fatalf("deploy: %v\n%s", err, log)
 	}
 	checkRefused(t, log, "data")
+}
+
+// A hook's output file is its own environment's: another environment's
+// hooks, which see the host read-only, cannot read what it printed.
+func TestHookLogPrivate(t *testing.T) {
+	requireRoot(t)
+	requireBwrap(t)
+	e := newEnv(t)
+	if _, err := probe(t, New(nil), e, "", greenlight.Hooks{Start: "echo s3cret-from-env"}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(e.dir, "releases", "1", ".greenlight-start.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("hook log mode %v: readable by other uids", fi.Mode().Perm())
+	}
 }

@@ -101,11 +101,9 @@ func (d *Deployer) hookUserFor(t Target, pipeline, environment string) (hookUser
 // derived is the uid of an environment's hooks: of its own per pipeline
 // and environment, and per installation when Config.Instance is set.
 func (d *Deployer) derived(pipeline, environment string) sandbox.Identity {
-	key := pipeline + "/" + environment
-	if d.instance != "" {
-		key = d.instance + "\x00" + key
-	}
-	return sandbox.Derived(key)
+	// "deploy" keeps these apart from the builds' uids ("build"), whatever
+	// the pipelines and environments are named.
+	return sandbox.Derived(d.instance + "\x00deploy\x00" + pipeline + "\x00" + environment)
 }
 
 // bwrapPath finds and checks bwrap once, the way hooks would run in it; ""

@@ -143,11 +143,13 @@ func writeInfo(dir string, info releaseInfo) error {
 		return fmt.Errorf("write release info: %w", err)
 	}
 	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		// Through the descriptor: the release directory is the hooks', and
+		// its running app could have put a link where the name was.
+		err = f.Chmod(0o644)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), filepath.Join(dir, infoFile))

@@ -216,11 +216,7 @@ func (r *Runner) identity(owner string) sandbox.Identity {
 	case r.user != nil:
 		return *r.user
 	}
-	key := "build/" + owner
-	if r.instance != "" {
-		key = r.instance + "\x00" + key
-	}
-	return sandbox.Derived(key)
+	return sandbox.Derived(r.instance + "\x00build\x00" + owner)
 }
 
 // Step is one shell command of a build stage.

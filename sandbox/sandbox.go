@@ -337,16 +337,6 @@ func searchable(m fs.FileMode, st *syscall.Stat_t, id Identity) bool {
 	return m&0o001 != 0
 }
 
-// Chown gives the tree at dir to id without following any link in it.
-func Chown(dir string, id Identity) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, int(id.UID), int(id.GID))
-	})
-}
-
 // CloseInherited marks every descriptor from 3 up close-on-exec, so that a
 // descriptor the process inherited from whatever started it (a shell's
 // redirection, a supervisor's socket) never reaches the code it runs.
