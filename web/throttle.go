@@ -3,6 +3,7 @@ package web
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -120,13 +121,21 @@ func (t *throttle) sweep(now time.Time) {
 	if len(t.clients) < maxClients {
 		return
 	}
-	n := 0
-	for k := range t.clients { // map order: an arbitrary half
-		if n >= maxClients/2 {
-			break
-		}
-		delete(t.clients, k)
-		n++
+	// Still full: drop the records that hold no pause first, then those
+	// whose pause ends soonest. A flood of fresh addresses (each with its
+	// few free tries) must not clear the long pause of the one that guessed
+	// most.
+	type rec struct {
+		k     netip.Prefix
+		until time.Time
+	}
+	recs := make([]rec, 0, len(t.clients))
+	for k, f := range t.clients {
+		recs = append(recs, rec{k, f.until})
+	}
+	slices.SortFunc(recs, func(a, b rec) int { return a.until.Compare(b.until) })
+	for _, r := range recs[:len(recs)/2] {
+		delete(t.clients, r.k)
 	}
 }
 

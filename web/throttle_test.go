@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,5 +107,30 @@ func TestWrongLoginsPauseTheClient(t *testing.T) {
 	e.clock.Add(time.Duration(secs) * time.Second)
 	if resp, _ := e.do("GET", "/api/v1/runs", adminToken, nil); resp.StatusCode != 200 {
 		t.Errorf("API after the pause: %d, want 200", resp.StatusCode)
+	}
+}
+
+// A flood of wrong tokens from fresh addresses fills the table, but what
+// it sweeps out first is what holds no pause: the long pause of the address
+// that guessed most stays.
+func TestThrottleFloodKeepsLongPause(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th := newThrottle(func() time.Time { return now })
+	const victim = "192.0.2.1:4000"
+	for i := 0; i < freeFailures+5; i++ {
+		th.fail(victim)
+	}
+	want := th.wait(victim)
+	if want < 16*time.Second {
+		t.Fatalf("pause after %d wrong tokens: %s", freeFailures+5, want)
+	}
+	for i := 0; i < maxClients+10; i++ {
+		th.fail(fmt.Sprintf("[2001:db8:%x:%x::1]:4000", i>>16, i&0xffff))
+	}
+	if got := th.wait(victim); got != want {
+		t.Errorf("after a flood from %d addresses the pause is %s, want %s", maxClients+10, got, want)
+	}
+	if len(th.clients) > maxClients {
+		t.Errorf("%d records kept, over %d", len(th.clients), maxClients)
 	}
 }
