@@ -6,13 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/greenlight-cd/greenlight/sandbox"
 )
 
 // Limits bound what one build stage may use. A zero field takes its default
@@ -277,72 +279,37 @@ func watchDisk(ctx context.Context, dirs []string, limit int64, stop context.Can
 	}
 }
 
-// maxDepth bounds how deep a measured tree may nest: each level holds a
-// descriptor while its entries are read.
-const maxDepth = 512
-
-// diskUsage adds up the blocks of every file under dirs. It goes down the
-// tree by descriptors (openat), so no path grows too long to follow, and
-// it follows no link. What cannot be measured (a directory it may not read,
-// a tree nested too deep) is an error: a build must not hide bytes from it.
-// Files removed while the walk runs are skipped; files removed but still
-// open are not counted (each is still bounded by the file size limit).
+// diskUsage adds up the blocks of every file under dirs, going down by
+// descriptors (sandbox.WalkAt: no path too long to follow, no link
+// followed). What cannot be measured (a directory it may not read, a tree
+// nested too deep) is an error: a build must not hide bytes from it. Files
+// removed while still open are not counted (each is still bounded by the
+// file size limit).
 func diskUsage(ctx context.Context, dirs []string) (int64, error) {
 	var total int64
 	for _, d := range dirs {
-		n, err := usageAt(ctx, atFDCWD, d, 0)
-		total += n
+		err := sandbox.WalkAt(d, func(dirfd int, name string, fd int) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var st unix.Stat_t
+			var err error
+			if fd >= 0 {
+				err = unix.Fstat(fd, &st)
+			} else {
+				err = unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+			}
+			if err == nil {
+				total += st.Blocks * 512
+			}
+			return nil
+		})
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return total, err
 		}
 	}
 	return total, nil
-}
-
-const atFDCWD = -100
-
-func usageAt(ctx context.Context, dirfd int, name string, depth int) (int64, error) {
-	if depth > maxDepth {
-		return 0, fmt.Errorf("directories nested more than %d deep", maxDepth)
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	fd, err := syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
-	if errors.Is(err, syscall.ENOENT) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("measure %s: %w", name, err)
-	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return 0, fmt.Errorf("measure %s: %w", name, err)
-	}
-	total := st.Blocks * 512
-	for {
-		entries, err := f.ReadDir(1024)
-		for _, e := range entries {
-			if e.IsDir() {
-				n, err := usageAt(ctx, fd, e.Name(), depth+1)
-				total += n
-				if err != nil {
-					return total, err
-				}
-				continue
-			}
-			var est unix.Stat_t
-			if unix.Fstatat(fd, e.Name(), &est, unix.AT_SYMLINK_NOFOLLOW) == nil {
-				total += est.Blocks * 512
-			}
-		}
-		if err == io.EOF || len(entries) == 0 {
-			return total, nil
-		}
-		if err != nil {
-			return total, fmt.Errorf("measure %s: %w", name, err)
-		}
-	}
 }
