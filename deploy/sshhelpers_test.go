@@ -55,7 +55,7 @@ func startAgent(t *testing.T, key string) {
 	t.Helper()
 	for _, tool := range []string{"ssh-agent", "ssh-add"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
+			if os.Getenv("CI") != "" {
 				t.Fatalf("%s is missing", tool)
 			}
 			t.Skipf("%s is missing", tool)

@@ -85,7 +85,7 @@ func TestHookAttackRefused(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the attack ran against a root server")
 	}
-	if _, err := exec.LookPath("bwrap"); err != nil && os.Getenv("CI") != "true" {
+	if _, err := exec.LookPath("bwrap"); err != nil && os.Getenv("CI") == "" {
 		t.Skip("bubblewrap is not installed: hooks are not confined on this machine")
 	}
 	t.Parallel()

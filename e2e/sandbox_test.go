@@ -15,7 +15,7 @@ import (
 // must not read the server's database, admin token or environment, nor use
 // the API to approve its own run.
 func TestStepCannotReachSecrets(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/bwrap"); err != nil && os.Getenv("CI") != "true" {
+	if _, err := os.Stat("/usr/bin/bwrap"); err != nil && os.Getenv("CI") == "" {
 		t.Skip("bubblewrap is not installed: builds are not isolated on this machine (CI installs it)")
 	}
 	t.Parallel()

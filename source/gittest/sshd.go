@@ -28,12 +28,12 @@ type SSHD struct {
 }
 
 // StartSSHD starts sshd, stopped when the test ends. Without sshd it fails
-// the test when CI=true and skips it otherwise.
+// the test when CI is set to anything and skips it otherwise.
 func StartSSHD(t testing.TB) *SSHD {
 	t.Helper()
 	sshd := "/usr/sbin/sshd"
 	if _, err := os.Stat(sshd); err != nil {
-		if os.Getenv("CI") == "true" {
+		if os.Getenv("CI") != "" {
 			t.Fatalf("gittest: sshd missing: %v", err)
 		}
 		t.Skipf("gittest: sshd missing: %v", err)
