@@ -116,7 +116,8 @@ func (b *bench) setup() {
 	port := freePort()
 	b.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	pipeline := func(name, file string, extra string) string {
-		return fmt.Sprintf("  - name: %s\n    source: {repo: %s, branches: [main, \"bench-*\"], webhook_secret: %s}\n    stages:\n      - {name: build, type: build, file: %s}\n%s",
+		// The flood keeps every line: a log limit above its 270 MB.
+		return fmt.Sprintf("  - name: %s\n    source: {repo: %s, branches: [main, \"bench-*\"], webhook_secret: %s}\n    stages:\n      - {name: build, type: build, file: %s, limits: {log: 1GiB}}\n%s",
 			name, b.repo, secret, file, extra)
 	}
 	cfg := fmt.Sprintf("server:\n  listen: 127.0.0.1:%d\n  data_dir: %s\n  admin_token: %s\npipelines:\n", port, filepath.Join(b.dir, "data"), token) +

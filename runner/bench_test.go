@@ -116,7 +116,7 @@ func benchFlood(b *testing.B, sandbox string) {
 	defer reportCPU(b, cpuTime())
 	for i := 0; i < b.N; i++ {
 		f := freshLog(b, dir, i)
-		if err := r.Run(context.Background(), Job{Workspace: ws, Log: f, Steps: []Step{{Name: "flood", Run: flood}}}); err != nil {
+		if err := r.Run(context.Background(), Job{Workspace: ws, Log: f, Limits: Limits{Log: 1 << 30}, Steps: []Step{{Name: "flood", Run: flood}}}); err != nil {
 			b.Fatal(err)
 		}
 		size = dropLog(b, f)

@@ -293,3 +293,32 @@ func TestDiskUsageDeepAndUnreadable(t *testing.T) {
 		t.Errorf("a directory removed meanwhile: %v", err)
 	}
 }
+
+// fitLines agrees with the line-by-line rule on lines around LineMax.
+func TestFitLines(t *testing.T) {
+	line := func(n int) string { return strings.Repeat("x", n) + "\n" }
+	tests := []struct {
+		p      string
+		start  int
+		ok     bool
+		remain int
+	}{
+		{line(10) + line(20), 0, true, 0},
+		{line(LineMax - 1), 0, true, 0},
+		{line(LineMax), 0, false, 0},
+		{line(5) + strings.Repeat("y", LineMax), 0, true, LineMax},
+		{line(5) + strings.Repeat("y", LineMax+1), 0, false, 0},
+		{"abc", LineMax - 3, true, LineMax},
+		{"abcd", LineMax - 3, false, 0},
+		{line(2), LineMax - 3, true, 0},
+		{line(3), LineMax - 3, false, 0},
+		{strings.Repeat(line(100), 3000), 7, true, 0},
+		{strings.Repeat(line(100), 1000) + line(LineMax) + line(1), 0, false, 0},
+	}
+	for i, tt := range tests {
+		got, ok := fitLines([]byte(tt.p), tt.start)
+		if ok != tt.ok || ok && got != tt.remain {
+			t.Errorf("case %d: fitLines = %d, %v; want %d, %v", i, got, ok, tt.remain, tt.ok)
+		}
+	}
+}

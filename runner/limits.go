@@ -164,6 +164,16 @@ func (c *logCap) Write(p []byte) (int, error) {
 	if c.full {
 		return len(p), nil
 	}
+	// The common case, every line short and the log far from full, writes
+	// p as it is: no copy of what may be hundreds of megabytes.
+	if !c.cutLine && c.total+int64(len(p)) <= c.max {
+		if line, ok := fitLines(p, c.line); ok {
+			c.line = line
+			c.total += int64(len(p))
+			_, err := c.w.Write(p)
+			return len(p), err
+		}
+	}
 	var out []byte
 	rest := p
 	for len(rest) > 0 {
@@ -204,6 +214,28 @@ func (c *logCap) Write(p []byte) (int, error) {
 	c.total += int64(len(out))
 	_, err := c.w.Write(out)
 	return len(p), err
+}
+
+// fitLines reports whether no line of p, the first continuing one of line
+// bytes, grows longer than LineMax, and the length of the last line then.
+// It looks for the last newline within each LineMax bytes, scanning back
+// from the window's end, so dense output costs a few calls per buffer, not
+// one per line.
+func fitLines(p []byte, line int) (int, bool) {
+	for {
+		room := LineMax - line // a newline must come within the next room bytes
+		if len(p) <= room {
+			if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
+				return len(p) - i - 1, true
+			}
+			return line + len(p), true
+		}
+		i := bytes.LastIndexByte(p[:room], '\n')
+		if i < 0 {
+			return 0, false
+		}
+		p, line = p[i+1:], 0
+	}
 }
 
 // ownLine writes a line of the runner's own (a step's header or footer).
