@@ -50,7 +50,7 @@ func (s *server) requireToken(next http.Handler) http.Handler {
 func tooManyWrongTokens(w http.ResponseWriter, wait time.Duration) {
 	w.Header().Set("Retry-After", retryAfter(wait))
 	writeJSONError(w, http.StatusTooManyRequests, "too many wrong admin tokens from your address; try again in "+
-		retryAfter(wait)+" seconds")
+		inSeconds(wait))
 }
 
 // requireSession admits UI requests with a live session cookie and sends

@@ -19,7 +19,7 @@ func (s *server) handleLogin() http.HandlerFunc {
 		if wait := s.throttle.wait(r.RemoteAddr); wait > 0 {
 			w.Header().Set("Retry-After", retryAfter(wait))
 			s.render(w, r, http.StatusTooManyRequests, "login", page{Title: "Log in",
-				Data: "Too many wrong tokens from your address. Try again in " + retryAfter(wait) + " seconds."})
+				Data: "Too many wrong tokens from your address. Try again in " + inSeconds(wait) + "."})
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)

@@ -139,6 +139,14 @@ func (t *throttle) sweep(now time.Time) {
 	}
 }
 
+// inSeconds says a pause for people: "1 second", "32 seconds".
+func inSeconds(d time.Duration) string {
+	if n := retryAfter(d); n != "1" {
+		return n + " seconds"
+	}
+	return "1 second"
+}
+
 // retryAfter is a Retry-After value: whole seconds, rounded up.
 func retryAfter(d time.Duration) string {
 	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
