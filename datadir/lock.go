@@ -47,11 +47,11 @@ type InUseError struct {
 
 func (e *InUseError) Error() string {
 	return fmt.Sprintf("data directory %s is in use by another Greenlight (%s): stop it first, or give this one another data_dir",
-		e.Dir, e.Holder.describe())
+		e.Dir, e.Holder)
 }
 
-// describe is "pid 1234, started 2026-12-07T20:01:02Z" or as much of it as is known.
-func (h Holder) describe() string {
+// String is "pid 1234, started 2026-12-07T20:01:02Z" or as much of it as is known.
+func (h Holder) String() string {
 	if h.PID == 0 {
 		return "its pid is not written in " + LockFile + " yet"
 	}
