@@ -29,6 +29,7 @@ func TestDataDirLockServe(t *testing.T) {
 	// Waiting: the staging app the deploy's start hook left running is
 	// still there when the server is killed below, and must not hold the lock.
 	s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
+	eventually(t, 30*time.Second, "both approval mails sent", func() bool { return len(s.smtp.Messages()) == 2 })
 	before, mails := s.runList(), len(s.smtp.Messages())
 
 	cfg, err := os.ReadFile(s.config)
