@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/greenlight-cd/greenlight"
 	"github.com/greenlight-cd/greenlight/config"
+	"github.com/greenlight-cd/greenlight/datadir"
 	"github.com/greenlight-cd/greenlight/mail"
 	"github.com/greenlight-cd/greenlight/sandbox"
 )
@@ -49,6 +51,18 @@ func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, s
 	if err != nil {
 		return err
 	}
+	// One quickstart per directory: take its data directory (the template's
+	// data_dir) before writing anything, the configuration included, so a
+	// second one can still read where the first one is.
+	if err := os.MkdirAll(dir, 0o755); err != nil { // as the sample's directories: hooks must pass through it
+		return err
+	}
+	file := filepath.Join(dir, "greenlight.yml")
+	lock, err := datadir.Acquire(filepath.Join(dir, "data"))
+	if err != nil {
+		return alreadyRunning(err, file, getenv)
+	}
+	defer lock.Close()
 	repo := filepath.Join(dir, "app")
 	if err := makeSampleRepo(ctx, repo); err != nil {
 		return fmt.Errorf("sample repository: %w", err)
@@ -65,7 +79,6 @@ func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, s
 	ports := freePorts(port, 3)
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
-	file := filepath.Join(dir, "greenlight.yml")
 	var buf bytes.Buffer
 	err = template.Must(template.New("cfg").Parse(quickstartConfig)).Execute(&buf, map[string]any{
 		"Port": ports[0], "Staging": ports[1], "Production": ports[2], "Repo": repo, "Dir": dir,
@@ -98,6 +111,21 @@ func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, s
 	err = <-served
 	fmt.Fprintln(stdout, "Greenlight stopped. Run the same command again to continue where you left off.")
 	return err
+}
+
+// alreadyRunning turns a quickstart directory found in use into where to
+// find the running one; other errors are returned as they are.
+func alreadyRunning(err error, file string, getenv env) error {
+	var inUse *datadir.InUseError
+	if !errors.As(err, &inUse) {
+		return err
+	}
+	where := ""
+	if cfg, err := config.Load(file, getenv); err == nil && cfg.DataDir == inUse.Dir {
+		where = fmt.Sprintf(" at %s", cfg.PublicURL)
+	}
+	return fmt.Errorf("a quickstart in %s is already running%s (%s; configuration: %s): open it there, or stop it first (Ctrl-C where it runs) to start it again",
+		filepath.Dir(file), where, inUse.Holder, file)
 }
 
 // followQuickstart starts a run and tells the user what to open as it goes.

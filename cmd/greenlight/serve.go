@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/greenlight-cd/greenlight/config"
+	"github.com/greenlight-cd/greenlight/datadir"
 	"github.com/greenlight-cd/greenlight/sandbox"
 )
 
@@ -34,6 +35,13 @@ func serveCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err // each line names the file
 			}
+			// Before anything touches the data directory (the admin token,
+			// the database and its migrations): one server per directory.
+			lock, err := datadir.Acquire(cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			defer lock.Close()
 			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			srv, err := open(cmd.Context(), cfg, log, stdout)
 			if err != nil {
