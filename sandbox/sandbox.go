@@ -8,15 +8,20 @@
 // Repository code (build steps, deploy hooks) is untrusted input, even on a
 // protected branch. It runs inside bwrap with the host read-only and, above
 // it, the server's data directory, config directory and key files replaced
-// by empty mounts. It never runs with capabilities: when the server is
-// root, bwrap itself is started as an unprivileged uid (Identity), so the
-// sandbox's user namespace maps only that uid and nothing inside can undo a
-// mount, read a root-only file or signal the server. When the server is not
-// root, bwrap runs as the server's uid in a new user namespace, with every
-// capability dropped.
+// by empty mounts. It never runs with capabilities. When the server is
+// root, bwrap is started by root with no capability but those to change
+// uid (RootArgs), and the code then becomes an unprivileged uid (Identity:
+// DropTo, or the build executor's own fork) with no_new_privs: it cannot
+// undo a mount (they belong to root's namespaces), read a root-only file or
+// signal the server. A user namespace would not do here: bwrap run by root
+// maps the sandbox's uid to root outside, and every root-owned file would
+// be the code's own. Directories above the paths the code must reach that
+// its uid could not pass are covered (Cover, MountPoints). When the server
+// is not root, bwrap runs as the server's uid in a new user namespace that
+// cannot make more (Args), with every capability dropped.
 //
 // The package decides nothing about what a build or hook may do beyond
-// that; it imports only the standard library.
+// that.
 package sandbox
 
 import (
@@ -308,8 +313,9 @@ func Cover(paths []string, id Identity, covered ...string) []string {
 	return out
 }
 
-// Reachable reports why id cannot get to dir: bwrap, running as id, binds dir
-// by its path, so every directory above it must be searchable by id.
+// Reachable reports why id cannot get to dir on the host's paths (code run
+// without bwrap, which cannot cover what id cannot pass): every directory
+// above it must be searchable by id.
 func Reachable(dir string, id Identity) error {
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
