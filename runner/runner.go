@@ -30,6 +30,17 @@
 // dies with it. A program that did not call RunExecutorIfRequested gets one
 // bwrap per step instead, whose namespace init the runner kills when the
 // step ends.
+//
+// # Privilege and limits
+//
+// The boundary itself is package sandbox's (see its doc). When the server is
+// root, steps run as an unprivileged uid of the job's owner (Config.User
+// overrides it), each in a user namespace of its own that maps only that
+// uid, so the process limit counts one build's processes; the executor
+// stays root inside, where no step can trace it or take its pipes. Limits
+// (Limits: processes, memory, file size) are set by each step's own shell
+// before its script (shlimits.go), never on the executor; the disk limit is
+// watched from outside and the log cut as it is written (limits.go).
 package runner
 
 import (
