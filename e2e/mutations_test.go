@@ -197,3 +197,58 @@ func TestKillRightAfterDecision(t *testing.T) {
 		}
 	})
 }
+
+// TestDecidedGateRecovered: the server stops after a decision closed the gate
+// and before the gate moved the run on (one transaction records the decision,
+// the next one moves the run). The restart must act on the decided gate. The
+// crash window is too narrow to hit with kill -9 alone, so the test kills the
+// waiting server and writes, as the decision's transaction would, the
+// decision and the approval's new status; the run stays waiting.
+func TestDecidedGateRecovered(t *testing.T) {
+	onBothStores(t, func(t *testing.T, pg bool) {
+		s := start(t, options{postgres: pg})
+		sha := s.repo.commit("Decided, then a crash", map[string]string{"README": "decided\n"})
+		id := s.pushRun(sha)
+		s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
+		eventually(t, 30*time.Second, "both approval mails recorded as sent", func() bool {
+			_, body := s.api("GET", "/api/v1/outbox", nil)
+			return strings.Count(string(body), `"sent_at":"`) == 2
+		})
+		s.kill()
+		now := "now()"
+		var db *sql.DB
+		var err error
+		if pg {
+			db, err = sql.Open("pgx", configuredDatabase(t, s.config))
+		} else {
+			now = fmt.Sprint(time.Now().UnixMicro())
+			db, err = sql.Open("sqlite", "file:"+filepath.Join(s.dir, "data", "greenlight.db"))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, q := range []string{
+			fmt.Sprintf(`INSERT INTO decisions (approval_id, approver, verdict, comment, ip, user_agent, at)
+				SELECT id, 'pm@example.com', '%s', 'just before the crash', '127.0.0.1', 'e2e', %s FROM approvals WHERE run_id = %d`,
+				greenlight.Approve, now, id),
+			fmt.Sprintf(`UPDATE approvals SET status = '%s', decided_at = %s WHERE run_id = %d`, greenlight.ApprovalApproved, now, id),
+			fmt.Sprintf(`UPDATE tokens SET used_at = %s WHERE run_id = %d AND approver = 'pm@example.com'`, now, id),
+		} {
+			if res, err := db.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			} else if n, _ := res.RowsAffected(); n != 1 {
+				t.Fatalf("%s: %d rows", q, n)
+			}
+		}
+		db.Close()
+		s.boot()
+		r := s.waitRun(id, 90*time.Second, greenlight.RunSucceeded)
+		if st := r.Stage("approval").Status; st != greenlight.StageSucceeded {
+			t.Errorf("approval stage after restart: %s", st)
+		}
+		if code, body := get(t, fmt.Sprintf("http://127.0.0.1:%d/", s.prod)); code != 200 || !strings.Contains(body, sha) {
+			t.Errorf("production answers %d %q, want version %s", code, body, sha)
+		}
+	})
+}
