@@ -294,3 +294,28 @@ func TestSMTPMessageIDStable(t *testing.T) {
 		t.Errorf("Message-IDs = %q: want the same for one mail, another for another, at the sender's domain", ids)
 	}
 }
+
+// TestPermanent: which SMTP replies are permanent refusals, sent through the
+// real client to the in-process server.
+func TestPermanent(t *testing.T) {
+	srv := smtptest.Start(t)
+	s, err := mail.NewSMTP("smtp://"+srv.Addr(), "greenlight@example.com", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for code, want := range map[int]bool{550: true, 553: true, 554: true, 552: false, 451: false, 450: false, 421: false} {
+		rcpt := fmt.Sprintf("r%d@example.com", code)
+		srv.Refuse(rcpt, code)
+		err := s.Send(t.Context(), &greenlight.Mail{To: []string{rcpt}, Subject: "s", Text: "t", HTML: "<p>h</p>"})
+		if err == nil {
+			t.Fatalf("%d: sent", code)
+		}
+		if got := mail.Permanent(err); got != want {
+			t.Errorf("Permanent(%d reply: %v) = %v, want %v", code, err, got, want)
+		}
+	}
+	srv.SetDown(true)
+	if err := s.Send(t.Context(), &greenlight.Mail{To: []string{"a@example.com"}, Subject: "s", Text: "t"}); err == nil || mail.Permanent(err) {
+		t.Errorf("server down: %v, Permanent %v; want a transient error", err, mail.Permanent(err))
+	}
+}

@@ -20,12 +20,25 @@ const (
 	dueBatch     = 32               // mails read per pass
 	firstBackoff = 5 * time.Second
 	maxBackoff   = 10 * time.Minute
+	// refusalAttempts is how many permanent refusals (mail.Permanent: a 5xx
+	// reply such as 550 "no such mailbox") a mail gets before it is given up
+	// on. More than one, because a misconfigured server or a mailbox created
+	// minutes later sometimes recovers; not more, because retrying a refusal
+	// forever only fills the server's log.
+	refusalAttempts = 3
 )
+
+// never is the next attempt of a mail given up on: it is never due again.
+var never = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
 // Dispatcher sends the mail queued in the store. An SMTP outage delays mail,
 // never loses it: a failed attempt is recorded with the next time to try, 5s
 // doubling up to 10 minutes, with jitter so that a recovered server is not hit
 // by every mail at once. Sent mail stays in the store as the outbox history.
+// A permanent refusal (a 5xx reply, see mail.Permanent) is retried with the
+// same backoff, refusalAttempts times in all; then the mail is given up on:
+// its attempts and last_error stay on its outbox row, its next attempt is
+// never, and one ERROR is logged.
 //
 // A decision mail (Mail.ApprovalID set) is stored with a placeholder where
 // the approver's token goes; the token is made right before each attempt
@@ -133,12 +146,22 @@ func (d *Dispatcher) deliver(ctx context.Context, m *greenlight.Mail) error {
 	if ctx.Err() != nil {
 		return nil // cut off by shutdown, not a failure of the mail: still due
 	}
+	attempts := m.Attempts + 1
+	if mail.Permanent(err) && attempts >= refusalAttempts {
+		reason := fmt.Sprintf("gave up after %d permanent refusals: %s", attempts, err)
+		if merr := d.store.MarkMailFailed(rctx, m.ID, truncate(reason, 1000), never); merr != nil {
+			return fmt.Errorf("mark mail %d failed: %w", m.ID, merr)
+		}
+		d.log.ErrorContext(ctx, "mail refused permanently; gave up", "id", m.ID, "to", m.To,
+			"subject", m.Subject, "attempts", attempts, "err", err)
+		return nil
+	}
 	next := d.now().Add(backoff(m.Attempts, rand.Float64()))
 	if merr := d.store.MarkMailFailed(rctx, m.ID, truncate(err.Error(), 1000), next); merr != nil {
 		return fmt.Errorf("mark mail %d failed: %w", m.ID, merr)
 	}
 	d.log.WarnContext(ctx, "mail not sent; will retry", "id", m.ID, "to", m.To,
-		"attempts", m.Attempts+1, "next", next, "err", err)
+		"attempts", attempts, "next", next, "err", err)
 	return nil
 }
 

@@ -164,3 +164,46 @@ func TestDispatcherRemovesLinksAfterDelivery(t *testing.T) {
 		t.Errorf("stored copy after delivery still holds the token or lost its text: %+v", got)
 	}
 }
+
+// TestDispatcherGivesUpOnPermanentRefusal: a 550 for the recipient is tried a
+// bounded number of times, then the mail is given up on with its error on
+// the outbox row; a 451 keeps being retried with the backoff.
+func TestDispatcherGivesUpOnPermanentRefusal(t *testing.T) {
+	e := newEnv(t)
+	e.smtp.Refuse("pm@example.com", 550)
+	m := e.queue("refused")
+	for range 20 {
+		e.clock.Add(11 * time.Minute)
+		e.sendDue()
+	}
+	got := e.mail(m.ID)
+	if n := e.smtp.Refused("pm@example.com"); n != 3 || got.Attempts != 3 {
+		t.Errorf("a 550 was tried %d times (attempts %d), want 3", n, got.Attempts)
+	}
+	if got.SentAt != nil || !strings.Contains(got.LastError, "550") || !strings.Contains(got.LastError, "gave up") {
+		t.Errorf("after a permanent refusal: sent %v, last error %q; want unsent, the 550, gave up", got.SentAt, got.LastError)
+	}
+	if !got.NextAttempt.After(e.clock.Now().Add(24 * 365 * time.Hour)) {
+		t.Errorf("next attempt of a mail given up on = %v, want never", got.NextAttempt)
+	}
+
+	e.smtp.Refuse("pm@example.com", 451)
+	m = e.queue("deferred")
+	for range 20 {
+		e.clock.Add(11 * time.Minute)
+		e.sendDue()
+	}
+	got = e.mail(m.ID)
+	if n := e.smtp.Refused("pm@example.com") - 3; n != 20 || got.Attempts != 20 || !strings.Contains(got.LastError, "451") {
+		t.Errorf("a 451 was tried %d times (attempts %d, error %q), want 20: transient refusals are retried", n, got.Attempts, got.LastError)
+	}
+	if wait := got.NextAttempt.Sub(e.clock.Now()); wait <= 0 || wait > 10*time.Minute {
+		t.Errorf("next attempt after a 451 in %v, want within the backoff's cap", wait)
+	}
+	e.smtp.Refuse("pm@example.com", 0)
+	e.clock.Add(11 * time.Minute)
+	e.sendDue()
+	if got := e.mail(m.ID); got.SentAt == nil {
+		t.Errorf("the deferred mail was not delivered once accepted: %q", got.LastError)
+	}
+}

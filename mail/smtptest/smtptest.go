@@ -40,10 +40,12 @@ type Server struct {
 	cert   tls.Certificate
 	client *tls.Config
 
-	mu      sync.Mutex // guards msgs, changed, down
+	mu      sync.Mutex // guards msgs, changed, down, refuse, refused
 	msgs    []Message
 	changed chan struct{} // closed and replaced whenever msgs grows
 	down    bool
+	refuse  map[string]int // recipient → the reply code RCPT TO gets
+	refused map[string]int // recipient → how many times RCPT TO was refused
 
 	life     sync.Mutex // guards srv and serveErr: start, stop, outage
 	srv      *smtp.Server
@@ -217,6 +219,45 @@ func errDown() error {
 	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "smtptest: service not available"}
 }
 
+// Refuse makes the server answer RCPT TO rcpt with code (a 4xx or 5xx
+// reply, e.g. 550 for an unknown mailbox or 451 for a local error); 0 accepts
+// rcpt again.
+func (s *Server) Refuse(rcpt string, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse == nil {
+		s.refuse, s.refused = map[string]int{}, map[string]int{}
+	}
+	if code == 0 {
+		delete(s.refuse, rcpt)
+		return
+	}
+	s.refuse[rcpt] = code
+}
+
+// Refused returns how many times RCPT TO rcpt was refused.
+func (s *Server) Refused(rcpt string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused[rcpt]
+}
+
+// refusal is the reply RCPT TO rcpt gets, nil to accept it, and counts it.
+func (s *Server) refusal(rcpt string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	code, ok := s.refuse[rcpt]
+	if !ok {
+		return nil
+	}
+	s.refused[rcpt]++
+	enhanced := smtp.EnhancedCode{5, 1, 1} // bad destination mailbox
+	if code < 500 {
+		enhanced = smtp.EnhancedCode{4, 3, 0} // other mail system problem
+	}
+	return &smtp.SMTPError{Code: code, EnhancedCode: enhanced, Message: "smtptest: recipient refused"}
+}
+
 // session is one SMTP transaction's state.
 type session struct {
 	s      *Server
@@ -261,6 +302,9 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if ss.s.isDown() {
 		return errDown()
+	}
+	if err := ss.s.refusal(to); err != nil {
+		return err
 	}
 	ss.to = append(ss.to, to)
 	return nil
