@@ -122,3 +122,80 @@ func TestReapKillsCutOffHook(t *testing.T) {
 		t.Errorf("the note is still there: %v", err)
 	}
 }
+
+// The same over SSH: the resumed deploy stops the release before starting
+// it again, a running hook is noted in the target's directory, and Reap
+// kills a cut-off one there.
+func TestSSHResumeStopsAndReaps(t *testing.T) {
+	t.Parallel()
+	e := newSSHEnv(t)
+	d := New(nil)
+	var log syncBuffer
+	request := func(release, version string) Request {
+		archive, digest := appArchive(t, version)
+		return Request{Pipeline: "app", Environment: "staging", Release: release, Archive: archive, Digest: digest,
+			Hooks: appHooks, Targets: []Target{e.target()}, HookTimeout: 10 * time.Second, Log: &log,
+			Health: Health{URL: "http://{host}:{env.PORT}/healthz", Timeout: 10 * time.Second,
+				Interval: 50 * time.Millisecond, Passes: 2}}
+	}
+	for _, r := range []string{"1", "2"} {
+		if _, err := d.Deploy(context.Background(), request(r, "v"+r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pidFile := filepath.Join(e.h.Dir, "releases", "2", "app.pid")
+	first := readPID(pidFile)
+	req := request("2", "v2")
+	req.Resume = []TargetState{{Target: e.name(), Phase: PhaseInstalling, Previous: "1"}}
+	before := len(log.String())
+	if _, err := d.Deploy(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	resumed := log.String()[before:]
+	stop := strings.Index(resumed, "stop (release 2): deploy/stop.sh")
+	start := strings.Index(resumed, "start (release 2): deploy/start.sh")
+	if stop < 0 || start < 0 || stop > start {
+		t.Errorf("want release 2's stop before its start again:\n%s", resumed)
+	}
+	if alive(first) {
+		killProcess(first)
+		t.Errorf("the interrupted attempt's app (pid %d) still runs", first)
+	}
+	waitAnswer(t, e.port, "v2")
+
+	pool := newConnPool()
+	defer pool.Close()
+	target, err := e.target().checked()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &sshHost{t: target.SSH, name: target.Name(), pool: pool}
+	var out strings.Builder
+	if err := h.Run(context.Background(), "2", "probe", `sleep 0.5; cat "$GREENLIGHT_RELEASE_DIR/../../.greenlight-hook.pid"`, nil, 10*time.Second, &out); err != nil || !strings.Contains(out.String(), " ") {
+		t.Errorf("a running hook is not noted: %q, %v", out.String(), err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", "sleep 60 & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	st, err := procStart(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.h.Dir, ".greenlight-hook.pid"), fmt.Appendf(nil, "%d %s\n", cmd.Process.Pid, st), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := h.Reap(context.Background(), &out); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Errorf("Reap over SSH did not kill the cut-off hook; it said %q", out.String())
+	}
+}
