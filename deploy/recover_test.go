@@ -199,3 +199,38 @@ func TestSSHResumeStopsAndReaps(t *testing.T) {
 		t.Errorf("Reap over SSH did not kill the cut-off hook; it said %q", out.String())
 	}
 }
+
+// A rollback cut off in (or after) the previous release's start: resuming
+// it stops that release before starting it again.
+func TestRollbackFromStoredStopsPreviousBeforeStart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d := New(nil)
+	// 1, then 2, then 1 again: release 1's app runs and `current` says 1,
+	// as a rollback cut off after starting it would have left the target.
+	for _, r := range []struct{ release, version string }{{"1", "v1"}, {"2", "v2"}, {"1", "v1"}} {
+		if _, err := d.Deploy(context.Background(), e.request(t, r.release, r.version)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pidFile := filepath.Join(e.dir, "releases", "1", "app.pid")
+	first := readPID(pidFile)
+	req := e.request(t, "2", "v2")
+	req.Archive, req.Digest = "", ""
+	req.Resume = []TargetState{{Target: e.dir, Phase: PhaseRollingBack, Previous: "1"}}
+	if _, err := d.Rollback(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(first) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive(first) {
+		killProcess(first)
+		t.Errorf("release 1's app started before the rollback (pid %d) still runs\n%s", first, e.log)
+	}
+	if second := readPID(pidFile); second == first || !alive(second) {
+		t.Errorf("app.pid = %d (first %d): want the app the rollback started", second, first)
+	}
+	waitAnswer(t, e.port, "v1")
+}
