@@ -1,12 +1,14 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -38,6 +40,11 @@ type hookCmd struct {
 	// Credential, when set, is the uid, gid and groups the hook starts as;
 	// the output file is given to that uid too, so the app can reopen it.
 	Credential *syscall.Credential
+	// Running, if set, is a file of the server's own (outside any release)
+	// that holds the hook's process group and its start time while it runs,
+	// so that a server restarted after a crash can kill a hook it cut off
+	// (reapHook). A crash between the hook's start and the write loses it.
+	Running string
 }
 
 // waitDelay bounds how long Wait lingers after a timeout's kill; with output
@@ -81,6 +88,12 @@ func runHook(ctx context.Context, h hookCmd, log io.Writer) error {
 
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("hook %s: %w", h.Name, err)
+	}
+	if h.Running != "" {
+		if start, err := procStart(cmd.Process.Pid); err == nil {
+			os.WriteFile(h.Running, fmt.Appendf(nil, "%d %s\n", cmd.Process.Pid, start), 0o600)
+			defer os.Remove(h.Running)
+		}
 	}
 	done := make(chan struct{})
 	copied := make(chan struct{})
@@ -173,4 +186,54 @@ func follow(f *tailReader, w io.Writer, done <-chan struct{}) {
 		case <-tick.C:
 		}
 	}
+}
+
+// procStart is the start time of process pid (field 22 of /proc/PID/stat,
+// in clock ticks since boot): with the pid, it names one process, not a
+// later one that reused the pid.
+func procStart(pid int) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return "", fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return "", fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return f[19], nil // field 22: the fields after the name start at 3
+}
+
+// reapHook kills the process group of a hook that a previous server
+// process was running when it died, as noted in the file running (see
+// hookCmd.Running), and removes the file. The group is killed only while
+// its leader, the hook's shell, is the very process that was noted: once
+// that shell exited the hook had ended, and what it started in the
+// background is the business of the release's `stop` hook. It reports the
+// group it killed, 0 if none.
+func reapHook(running string) (int, error) {
+	b, err := readNoFollow(running)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", running, err)
+	}
+	defer os.Remove(running)
+	var pid int
+	var start string
+	if _, err := fmt.Sscan(string(b), &pid, &start); err != nil || pid <= 1 {
+		return 0, nil // torn by the crash: nothing to go by
+	}
+	if now, err := procStart(pid); err != nil || now != start {
+		return 0, nil
+	}
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return 0, fmt.Errorf("kill the cut-off hook's group %d: %w", pid, err)
+	}
+	return pid, nil
 }

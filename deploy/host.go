@@ -45,6 +45,14 @@ type host interface {
 	// configuration names it, but what it runs (./bin/selfcheck) is
 	// usually the release's.
 	Run(ctx context.Context, release, hook, command string, env map[string]string, timeout time.Duration, log io.Writer) error
+	// Reap kills a hook that an earlier server process started here and
+	// was still running when that process died (a crash, kill -9): its
+	// process group, as noted by Run while the hook runs, and only while the
+	// hook's own shell still runs (a later process reusing the pid is left
+	// alone). What such a hook started in the background and left running
+	// is for the release's `stop` hook. It is a no-op when no hook was cut
+	// off, and says on log what it killed.
+	Reap(ctx context.Context, log io.Writer) error
 	// Switch points `current` at releases/<release> atomically; "" removes it.
 	Switch(ctx context.Context, release string) error
 	// Prune removes all but the newest keep releases, never one in protect,

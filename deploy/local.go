@@ -206,6 +206,7 @@ func (l *localHost) Run(ctx context.Context, release, hook, command string, env 
 		Timeout:    timeout,
 		Output:     filepath.Join(dir, ".greenlight-"+hook+".log"),
 		Credential: l.user.credential(),
+		Running:    l.running(),
 	}
 	if l.user.confine && l.d != nil && l.d.bwrapPath() != "" {
 		real, err := sandbox.RealPath(dir)
@@ -343,4 +344,19 @@ func randomSuffix() string {
 	b := make([]byte, 6)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// running is where Run notes the hook it runs (hookCmd.Running): in the
+// target's directory, which the hooks cannot write.
+func (l *localHost) running() string { return filepath.Join(l.dir, ".greenlight-hook.pid") }
+
+func (l *localHost) Reap(ctx context.Context, log io.Writer) error {
+	pid, err := reapHook(l.running())
+	if err != nil {
+		return err
+	}
+	if pid != 0 {
+		fmt.Fprintf(log, "killed process group %d: a hook cut off by the server's restart\n", pid)
+	}
+	return nil
 }

@@ -37,6 +37,9 @@ func (r *rollout) fromStored(ctx context.Context) bool {
 		r.reportQuietly(PhaseFailed, err.Error())
 		return false
 	}
+	if err := r.h.Reap(ctx, r.log); err != nil {
+		r.log.Printf("warning: %v", err) // the stop hooks of the rollback still run
+	}
 	r.phase = r.stored.Phase
 	r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
 	return true
@@ -100,4 +103,37 @@ func (dep *deployment) undoFromStored(ctx context.Context, rs []*rollout, reason
 		}
 	}
 	return back
+}
+
+// stopCutOff readies a resumed target for installing and starting the
+// release again. An interrupted attempt may have been cut off in any hook,
+// start included, and that hook may still be running (it is in a session
+// of its own): it is killed (host.Reap). Then, if the stored phase says the
+// release may have been started (installing, live, rolling back), the
+// release's own `stop` hook, as stored with it, runs in its directory,
+// as the hooks run: without it, `start` would run again beside the app
+// the cut-off attempt started, which keeps the port and serves every later
+// health check. `stop` must therefore tolerate an app that is not running.
+// Its failure fails the target (and rolls it back, which stops it again):
+// starting beside an app that may be running is what this prevents.
+func (r *rollout) stopCutOff(ctx context.Context) error {
+	if err := r.h.Reap(ctx, r.log); err != nil {
+		return err
+	}
+	if !r.changedBefore() {
+		return nil
+	}
+	// What the interrupted attempt may have done, so that a rollback of
+	// this one undoes it: the new release may run, `current` may point at
+	// it, prev may have been stopped.
+	r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
+	info, ok, err := r.h.Info(ctx, r.req.Release)
+	if err != nil {
+		return err
+	}
+	if !ok || info.Hooks.Stop == "" {
+		return nil // never installed (or no stop): nothing of it was started
+	}
+	r.log.Printf("resuming after an interrupted attempt: stopping release %s before starting it again", r.req.Release)
+	return r.hook(ctx, r.req.Release, "stop", info.Hooks.Stop)
 }

@@ -121,6 +121,11 @@ func (r *rollout) install(ctx context.Context) error {
 		return err
 	}
 	r.log.Printf("installing release %s (previous: %s)", req.Release, orNone(r.prev))
+	if r.stored != nil {
+		if err := r.stopCutOff(ctx); err != nil {
+			return err
+		}
+	}
 	info := releaseInfo{
 		Release: req.Release, Pipeline: req.Pipeline, Environment: req.Environment,
 		RunID: req.RunID, Commit: req.Commit, Artifact: req.Digest, Hooks: r.hooks,
@@ -243,6 +248,12 @@ func (r *rollout) rollback(ctx context.Context, reason error) {
 		} else {
 			r.log.Printf("current -> releases/%s", r.prev)
 		}
+	}
+	if r.stoppedPrev && r.stored != nil && r.prevInfo.Hooks.Stop != "" {
+		// An interrupted rollback may have been cut off in (or after)
+		// prev's start: its app would hold the port the start below needs.
+		// Best effort, as its stop is meant to be idempotent.
+		r.hook(ctx, r.prev, "stop", r.prevInfo.Hooks.Stop)
 	}
 	if r.stoppedPrev && r.prevInfo.Hooks.Start != "" {
 		if err := r.hook(ctx, r.prev, "start", r.prevInfo.Hooks.Start); err != nil {

@@ -29,6 +29,8 @@ import (
 // shell has exited, and exits with the hook's status. setsid runs in a
 // background job of a non-interactive sh, so it is no group leader and
 // becomes the session leader itself, without forking: $! is the group.
+// While the hook runs, its group and start time are noted in the target's
+// directory for Reap, as a local host does (hookCmd.Running).
 const hookScript = `cd %[1]s || exit 125
 log=%[2]s
 : >> "$log" || exit 125
@@ -36,8 +38,12 @@ off=$(($(wc -c < "$log") + 1))
 env -i PATH="$PATH" HOME="$HOME" LANG="${LANG:-C.UTF-8}" %[3]s setsid /bin/sh -e -c %[4]s >> "$log" 2>&1 < /dev/null &
 pid=$!
 echo "pgid $pid" >&2
+echo "$pid $(sed 's/.*) //' /proc/$pid/stat 2>/dev/null | cut -d' ' -f20)" > %[5]s
 tail -c +$off -s 0.1 --pid=$pid -f "$log"
 wait $pid
+st=$?
+rm -f %[5]s
+exit $st
 `
 
 // wrapperFailed is hookScript's own exit status when it cannot start the hook.
@@ -55,7 +61,7 @@ func (s *sshHost) Run(ctx context.Context, release, hook, command string, env ma
 		return fmt.Errorf("hook %s: %w", hook, err)
 	}
 	script := fmt.Sprintf(hookScript, shellQuote(dir), shellQuote(".greenlight-"+hook+".log"),
-		strings.Join(vars, " "), shellQuote(command))
+		strings.Join(vars, " "), shellQuote(command), shellQuote(s.running()))
 
 	client, err := s.pool.client(ctx, s.t)
 	if err != nil {
@@ -148,4 +154,33 @@ func (s *sshHost) Run(ctx context.Context, release, hook, command string, env ma
 		return fmt.Errorf("hook %s failed: exit status %d", hook, exit.ExitStatus())
 	}
 	return fmt.Errorf("hook %s: %s: connection lost: %w", hook, sshName(s.t), err)
+}
+
+// running is where hookScript notes the hook it runs.
+func (s *sshHost) running() string { return path.Join(s.t.Dir, ".greenlight-hook.pid") }
+
+// reapScript is Reap on the host: reapHook's logic in sh. On a host
+// without /proc both start times are empty and the noted group is killed.
+const reapScript = `f=%[1]s
+[ -f "$f" ] || exit 0
+read pid start < "$f"
+rm -f "$f"
+case "$pid" in ''|*[!0-9]*) exit 0;; esac
+[ "$pid" -gt 1 ] || exit 0
+now=$(sed 's/.*) //' /proc/$pid/stat 2>/dev/null | cut -d' ' -f20)
+[ -d /proc/$pid ] || [ ! -d /proc/self ] || exit 0
+[ "$now" = "$start" ] || exit 0
+kill -s KILL -- -$pid 2>/dev/null && echo "$pid"
+exit 0
+`
+
+func (s *sshHost) Reap(ctx context.Context, log io.Writer) error {
+	out, err := s.output(ctx, "reap cut-off hook", fmt.Sprintf(reapScript, shellQuote(s.running())))
+	if err != nil {
+		return err
+	}
+	if pid := strings.TrimSpace(out); pid != "" {
+		fmt.Fprintf(log, "killed process group %s on %s: a hook cut off by the server's restart\n", pid, sshName(s.t))
+	}
+	return nil
 }
