@@ -58,8 +58,10 @@ func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now gre
 		name := r.PathValue("pipeline")
 		// An unknown pipeline, one without a secret, a missing, malformed
 		// or wrong signature: one answer, so that names cannot be listed.
-		// The log says which.
+		// The log says which. Refusals close the connection: net/http would
+		// otherwise read what is left of the body before answering.
 		refuse := func(why string) {
+			w.Header().Set("Connection", "close")
 			log.WarnContext(r.Context(), "webhook refused", "pipeline", truncate(name, 100), "ip", clientIP(r), "why", why)
 			writeJSONError(w, http.StatusUnauthorized, hookRefused)
 		}
@@ -75,6 +77,7 @@ func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now gre
 			refuse("no signature or token header")
 			return
 		case r.ContentLength > maxHookBody:
+			w.Header().Set("Connection", "close")
 			writeError(w, r, log, &http.MaxBytesError{Limit: maxHookBody})
 			return
 		}
@@ -87,6 +90,7 @@ func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now gre
 			return
 		case <-wait.C:
 			w.Header().Set("Retry-After", hookRetryAfter)
+			w.Header().Set("Connection", "close")
 			writeJSONError(w, http.StatusServiceUnavailable, "too many webhook deliveries at once; try again in "+hookRetryAfter+" seconds")
 			return
 		}
