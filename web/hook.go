@@ -58,15 +58,18 @@ func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now gre
 		name := r.PathValue("pipeline")
 		// An unknown pipeline, one without a secret, a missing, malformed
 		// or wrong signature: one answer, so that names cannot be listed.
-		// The log says which. Refusals close the connection: net/http would
-		// otherwise read what is left of the body before answering.
+		// The log says which.
 		refuse := func(why string) {
-			w.Header().Set("Connection", "close")
+			dropBody(w)
 			log.WarnContext(r.Context(), "webhook refused", "pipeline", truncate(name, 100), "ip", clientIP(r), "why", why)
 			writeJSONError(w, http.StatusUnauthorized, hookRefused)
 		}
 		p := srv.Pipeline(name)
 		switch {
+		case r.ContentLength > maxHookBody: // the same answer for any name
+			dropBody(w)
+			writeError(w, r, log, &http.MaxBytesError{Limit: maxHookBody})
+			return
 		case p == nil:
 			refuse("no such pipeline")
 			return
@@ -75,10 +78,6 @@ func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now gre
 			return
 		case !mayBeSigned(r.Header):
 			refuse("no signature or token header")
-			return
-		case r.ContentLength > maxHookBody:
-			w.Header().Set("Connection", "close")
-			writeError(w, r, log, &http.MaxBytesError{Limit: maxHookBody})
 			return
 		}
 		wait := time.NewTimer(hookSlotWait)
@@ -90,7 +89,7 @@ func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now gre
 			return
 		case <-wait.C:
 			w.Header().Set("Retry-After", hookRetryAfter)
-			w.Header().Set("Connection", "close")
+			dropBody(w)
 			writeJSONError(w, http.StatusServiceUnavailable, "too many webhook deliveries at once; try again in "+hookRetryAfter+" seconds")
 			return
 		}

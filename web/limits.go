@@ -49,6 +49,15 @@ func setBodyDeadline(w http.ResponseWriter, r *http.Request, d time.Duration) {
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d)) // unsupported (a test recorder): no deadline
 }
 
+// dropBody is called by a handler that answers without reading the body:
+// the connection is closed after the answer instead of reading what is left
+// of the body, which net/http would do, before answering when the body is
+// small and after it otherwise.
+func dropBody(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+}
+
 // bodyDeadline gives every request with a body anyBodyTimeout to send it.
 func bodyDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -17,8 +17,8 @@ import (
 // stalled opens a connection that sends the head of a request announcing a
 // body of size bytes and then nothing. The returned func waits up to limit
 // for the server to answer or close the connection and returns the status
-// (0: closed without one) and how long it took; it fails the test if the
-// connection is still open then.
+// (0: closed without one) and how long it took to answer; it fails the test
+// if the connection is still open then.
 func (e *env) stalled(method, path string, size int, header ...string) func(limit time.Duration) (int, time.Duration) {
 	e.t.Helper()
 	conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
@@ -36,16 +36,23 @@ func (e *env) stalled(method, path string, size int, header ...string) func(limi
 	t0 := time.Now()
 	return func(limit time.Duration) (int, time.Duration) {
 		conn.SetReadDeadline(t0.Add(limit))
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		br := bufio.NewReader(conn)
+		status := 0 // closed without an answer
+		resp, err := http.ReadResponse(br, nil)
 		if err == nil {
 			resp.Body.Close()
-			return resp.StatusCode, time.Since(t0)
+			status = resp.StatusCode
+			took := time.Since(t0)
+			_, err = io.Copy(io.Discard, br) // the connection is closed after it
+			if err == nil {
+				return status, took
+			}
 		}
 		if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			e.t.Errorf("%s %s with a stalled body: still open after %s", method, path, limit)
+			e.t.Errorf("%s %s with a stalled body: still open after %s (answered %d)", method, path, limit, status)
 			return -1, time.Since(t0)
 		}
-		return 0, time.Since(t0) // closed
+		return status, time.Since(t0)
 	}
 }
 
