@@ -52,8 +52,14 @@ type Inbox interface {
 // worker then processes it; nothing here waits for git or a run. Forges time
 // deliveries out after 10 s (GitHub) and redeliver; the answer must not
 // depend on how long building takes.
+//
+// What a delivery may cost before its signature is known is bounded: the
+// answer to an unknown pipeline, a pipeline without a secret or a request
+// without a signature header comes before the body is read, and is the same
+// 401 as a wrong signature; bodies are read maxHooksInFlight and
+// maxHookBytes at a time, each within hookBodyDeadline (limits.go).
 func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now greenlight.Now, log *slog.Logger) http.HandlerFunc {
-	inFlight := make(chan struct{}, maxHooksInFlight)
+	budget := newHookBudget()
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("pipeline")
 		// An unknown pipeline, one without a secret, a missing, malformed
@@ -80,19 +86,13 @@ func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now gre
 			refuse("no signature or token header")
 			return
 		}
-		wait := time.NewTimer(hookSlotWait)
-		defer wait.Stop()
-		select {
-		case inFlight <- struct{}{}:
-			defer func() { <-inFlight }()
-		case <-r.Context().Done():
-			return
-		case <-wait.C:
+		if !budget.acquire(r.Context(), r.ContentLength, hookSlotWait) {
 			w.Header().Set("Retry-After", hookRetryAfter)
 			dropBody(w)
 			writeJSONError(w, http.StatusServiceUnavailable, "too many webhook deliveries at once; try again in "+hookRetryAfter+" seconds")
 			return
 		}
+		defer budget.release(r.ContentLength)
 		setBodyDeadline(w, r, hookBodyDeadline(r.ContentLength))
 		body, err := readHookBody(w, r)
 		if err != nil {

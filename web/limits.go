@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,10 +29,13 @@ const (
 	hookBodyBase    = 5 * time.Second
 	hookBodyRate    = 1 << 20
 	hookBodyTimeout = 30 * time.Second
-	// At most maxHooksInFlight webhook bodies are read at once. A delivery
-	// waits up to hookSlotWait for a free slot (a burst of small pushes
-	// passes), then is refused with 503 and Retry-After: hookRetryAfter.
+	// At most maxHooksInFlight webhook bodies, of at most maxHookBytes
+	// together, are read at once (a body counts its Content-Length, or
+	// maxHookBody when it announces none). A delivery waits up to
+	// hookSlotWait for room (a burst of small pushes passes), then is
+	// refused with 503 and Retry-After: hookRetryAfter.
 	maxHooksInFlight = 8
+	maxHookBytes     = 64 << 20
 	hookSlotWait     = 2 * time.Second
 	hookRetryAfter   = "5"
 )
@@ -120,4 +125,59 @@ func handleHookMethod() http.HandlerFunc {
 		w.Header().Set("Allow", http.MethodPost)
 		writeJSONError(w, http.StatusMethodNotAllowed, "webhooks are delivered with POST")
 	}
+}
+
+// hookBudget counts the webhook bodies being read and their bytes. Safe for
+// concurrent use.
+type hookBudget struct {
+	mu    sync.Mutex
+	n     int
+	bytes int64
+	freed chan struct{} // closed, and replaced, when a body is done
+}
+
+func newHookBudget() *hookBudget { return &hookBudget{freed: make(chan struct{})} }
+
+// acquire reserves room for a body of size bytes (-1: unknown), waiting at
+// most wait; it returns false if there was none by then or ctx ended.
+// Each true is followed by one release(size).
+func (b *hookBudget) acquire(ctx context.Context, size int64, wait time.Duration) bool {
+	size = hookReserve(size)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		b.mu.Lock()
+		if b.n < maxHooksInFlight && b.bytes+size <= maxHookBytes {
+			b.n++
+			b.bytes += size
+			b.mu.Unlock()
+			return true
+		}
+		freed := b.freed
+		b.mu.Unlock()
+		select {
+		case <-freed:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (b *hookBudget) release(size int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n--
+	b.bytes -= hookReserve(size)
+	close(b.freed)
+	b.freed = make(chan struct{})
+}
+
+// hookReserve is what a body announcing size bytes counts for.
+func hookReserve(size int64) int64 {
+	if size < 0 || size > maxHookBody {
+		return maxHookBody
+	}
+	return size
 }
