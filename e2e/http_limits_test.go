@@ -152,6 +152,13 @@ func TestHTTPLimits(t *testing.T) {
 	})
 
 	t.Run("large bodies, forged signature", func(t *testing.T) {
+		// These are read (at most 64 MiB of them at once) and then refused
+		// for their signature. The race detector's shadow memory roughly
+		// doubles what the heap costs in RSS.
+		limit := 200
+		if os.Getenv("GREENLIGHT_E2E_RACE") != "0" {
+			limit = 500
+		}
 		const posts, size = 40, 25 << 20
 		before := s.rssMiB()
 		var wrong atomic.Int32
@@ -177,8 +184,8 @@ func TestHTTPLimits(t *testing.T) {
 		if n := wrong.Load(); n > 0 {
 			t.Errorf("%d of %d forged posts were not answered 401 or 503", n, posts)
 		}
-		if peak-before > 200 {
-			t.Errorf("RSS grew from %d MiB to %d MiB with %d forged 25 MiB posts, want at most +200", before, peak, posts)
+		if peak-before > limit {
+			t.Errorf("RSS grew from %d MiB to %d MiB with %d forged 25 MiB posts, want at most +%d", before, peak, posts, limit)
 		}
 		t.Logf("RSS %d MiB before, %d MiB at most during %d forged 25 MiB posts", before, peak, posts)
 	})
