@@ -20,6 +20,25 @@ import (
 // maxHookBody bounds a push payload. GitHub caps its payloads at 25 MB.
 const maxHookBody = 25 << 20
 
+// hookRefused is the one answer (401) to a delivery for an unknown pipeline,
+// a pipeline without a webhook_secret, or with a missing or wrong signature.
+const hookRefused = "webhook refused: no such pipeline, or the signature or token is missing or wrong"
+
+// readHookBody reads a webhook body of at most maxHookBody bytes. A body
+// whose length is announced is read into a buffer of that size; one without
+// grows as it arrives, up to the limit.
+func readHookBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, maxHookBody)
+	if n := r.ContentLength; n >= 0 && n <= maxHookBody {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(body)
+}
+
 // Inbox is told when a webhook delivery was queued (implemented by
 // *orchestrator.Inbox). Wake must return at once.
 type Inbox interface {
@@ -33,18 +52,49 @@ type Inbox interface {
 // worker then processes it; nothing here waits for git or a run. Forges time
 // deliveries out after 10 s (GitHub) and redeliver; the answer must not
 // depend on how long building takes.
+//
+// What a delivery may cost before its signature is known is bounded: the
+// answer to an unknown pipeline, a pipeline without a secret or a request
+// without a signature header comes before the body is read, and is the same
+// 401 as a wrong signature; bodies are read maxHooksInFlight and
+// maxHookBytes at a time, each within hookBodyDeadline (limits.go).
 func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now greenlight.Now, log *slog.Logger) http.HandlerFunc {
+	budget := newHookBudget()
 	return func(w http.ResponseWriter, r *http.Request) {
-		p := pipelineOr404(w, r, srv, "pipeline")
-		if p == nil {
+		name := r.PathValue("pipeline")
+		// An unknown pipeline, one without a secret, a missing, malformed
+		// or wrong signature: one answer, so that names cannot be listed.
+		// The log says which.
+		refuse := func(why string) {
+			dropBody(w)
+			log.WarnContext(r.Context(), "webhook refused", "pipeline", truncate(name, 100), "ip", clientIP(r), "why", why)
+			writeJSONError(w, http.StatusUnauthorized, hookRefused)
+		}
+		p := srv.Pipeline(name)
+		switch {
+		case r.ContentLength > maxHookBody: // the same answer for any name
+			dropBody(w)
+			writeError(w, r, log, &http.MaxBytesError{Limit: maxHookBody})
+			return
+		case p == nil:
+			refuse("no such pipeline")
+			return
+		case p.Source.WebhookSecret == "": // refused before reading a body it would throw away
+			refuse("the pipeline has no webhook_secret, so it accepts no webhooks")
+			return
+		case !mayBeSigned(r.Header):
+			refuse("no signature or token header")
 			return
 		}
-		name := p.Name
-		if p.Source.WebhookSecret == "" { // refused before reading a body it would throw away
-			writeJSONError(w, http.StatusUnauthorized, "pipeline "+name+" has no webhook_secret, so it accepts no webhooks")
+		if !budget.acquire(r.Context(), r.ContentLength, hookSlotWait) {
+			w.Header().Set("Retry-After", hookRetryAfter)
+			dropBody(w)
+			writeJSONError(w, http.StatusServiceUnavailable, "too many webhook deliveries at once; try again in "+hookRetryAfter+" seconds")
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
+		defer budget.release(r.ContentLength)
+		setBodyDeadline(w, r, hookBodyDeadline(r.ContentLength))
+		body, err := readHookBody(w, r)
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
@@ -56,6 +106,10 @@ func handleHook(srv *config.Server, store greenlight.Store, inbox Inbox, now gre
 		}
 		push, err := webhook.Parse(r.Header, body, p.Source.WebhookSecret)
 		if err != nil {
+			if greenlight.ErrorCode(err) == greenlight.EUNAUTHORIZED {
+				refuse(greenlight.ErrorMessage(err))
+				return
+			}
 			writeError(w, r, log, err)
 			return
 		}

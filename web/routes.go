@@ -9,12 +9,18 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", handleHealth(s.cfg.Store))
 	mux.Handle("GET /static/", handleStatic(s.static))
 
-	// Push webhooks: authenticated by each pipeline's webhook_secret.
+	// Push webhooks: authenticated by each pipeline's webhook_secret. At
+	// most maxHooksInFlight bodies are read at once, each within
+	// hookBodyDeadline; any other method is a 405.
 	mux.HandleFunc("POST /hooks/{pipeline}", handleHook(s.cfg.Server, s.cfg.Store, s.cfg.Inbox, s.cfg.Now, s.cfg.Log))
+	mux.HandleFunc("/hooks/{pipeline}", handleHookMethod())
+	mux.HandleFunc("/hooks/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "webhooks are posted to /hooks/{pipeline}")
+	})
 
 	// Approval decision pages: the token in the URL is the credential.
 	mux.HandleFunc("GET /approvals/{token}", s.handleDecisionPage())
-	mux.HandleFunc("POST /approvals/{token}", s.sameOrigin(s.handleDecide()))
+	mux.HandleFunc("POST /approvals/{token}", smallForm(s.sameOrigin(s.handleDecide())))
 
 	// JSON API: Authorization: Bearer <admin token>.
 	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.requireToken(h)) }
@@ -35,7 +41,7 @@ func (s *server) routes() http.Handler {
 
 	// Admin UI: a session cookie from /login.
 	mux.HandleFunc("GET /login", s.handleLoginPage())
-	mux.HandleFunc("POST /login", s.sameOrigin(s.handleLogin()))
+	mux.HandleFunc("POST /login", smallForm(s.sameOrigin(s.handleLogin())))
 	mux.HandleFunc("POST /logout", s.sameOrigin(s.handleLogout()))
 	ui := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.requireSession(h)) }
 	ui("GET /{$}", s.handleIndexPage())
@@ -51,5 +57,7 @@ func (s *server) routes() http.Handler {
 		s.renderError(w, r, http.StatusNotFound, "There is nothing at this address.")
 	})
 
-	return mux
+	// Every body, on any route, must arrive within anyBodyTimeout; the
+	// routes above may shorten that.
+	return bodyDeadline(mux)
 }

@@ -66,6 +66,10 @@ func (s *server) serve(ctx context.Context, drain time.Duration) error {
 }
 
 func (s *server) serveOn(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	// Slow clients: headers within 10 s, idle keep-alives for 2 min; each
+	// route bounds its body's read time itself (web/limits.go). No
+	// ReadTimeout or WriteTimeout: they would cut webhook bodies that may
+	// take 30 s and log streams that may take hours.
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
