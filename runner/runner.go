@@ -362,9 +362,9 @@ func (r *Runner) Run(ctx context.Context, job Job) error {
 		}
 	}()
 	// Bare, or bwrap without the executor; a single step needs no executor
-	// either: its own bwrap contains it as well and starts faster (prlimit
-	// sets its limits; without prlimit only the executor can).
-	perStep := !r.exec || (len(job.Steps) == 1 && r.prlimit != "")
+	// either: its own bwrap contains it as well and starts faster, as long
+	// as its shell or prlimit can set its limits (else only the executor can).
+	perStep := !r.exec || len(job.Steps) == 1 && (r.shell != nil || r.prlimit != "")
 	for i, st := range job.Steps {
 		if st.Name == "" {
 			st.Name = fmt.Sprintf("step %d", i+1)
