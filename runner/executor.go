@@ -70,19 +70,6 @@ func runExecutor(version string) int {
 		fmt.Fprintf(os.Stderr, "greenlight executor: no_new_privs: %v\n", e)
 		return 2
 	}
-	// Without prlimit the limits can only be set here, on the executor and
-	// so on every step it starts (then a step's runaway use can also starve
-	// the executor: the runner prefers prlimit, which sets them per step).
-	if v := os.Getenv(limitsVar); v != "" {
-		rl, err := decodeRlimits(v)
-		if err == nil {
-			err = applyRlimits(rl)
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "greenlight executor: limits: %v\n", err)
-			return 2
-		}
-	}
 	// Steps must not inherit the protocol's pipes (they could forge
 	// results), nor anything else this process was given.
 	if err := sandbox.CloseInherited(); err != nil {

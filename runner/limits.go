@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -62,10 +60,10 @@ func (l Limits) withDefaults() Limits {
 	return d
 }
 
-// rlimits are the resource limits a step's processes get, as the executor
-// and the one-step shell prefix apply them: processes (counted in the
-// sandbox's own user namespace, so per build), data size and file size.
-// Soft and hard alike: the step cannot raise them.
+// rlimits are the resource limits a step's processes get, set by its own
+// shell (shellLimits) or by prlimit: processes (counted in the step's own
+// user namespace, so per build), data size and file size. Soft and hard
+// alike: the step cannot raise them.
 func (l Limits) rlimits(sandboxed bool) []rlimit {
 	rl := []rlimit{
 		{syscall.RLIMIT_DATA, uint64(l.Memory)},
@@ -86,51 +84,10 @@ type rlimit struct {
 	max uint64
 }
 
-// encodeRlimits and decodeRlimits carry rlimits to the executor in its
-// environment: "res=max,res=max".
-func encodeRlimits(rl []rlimit) string {
-	var b strings.Builder
-	for i, r := range rl {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%d=%d", r.res, r.max)
-	}
-	return b.String()
-}
-
-func decodeRlimits(s string) ([]rlimit, error) {
-	var rl []rlimit
-	for _, f := range strings.Split(s, ",") {
-		if f == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(f, "=")
-		res, err1 := strconv.Atoi(k)
-		max, err2 := strconv.ParseUint(v, 10, 64)
-		if !ok || err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("bad limit %q", f)
-		}
-		rl = append(rl, rlimit{res, max})
-	}
-	return rl, nil
-}
-
-// apply sets the limits on the calling process (the executor).
-func applyRlimits(rl []rlimit) error {
-	for _, r := range rl {
-		lim := syscall.Rlimit{Cur: r.max, Max: r.max}
-		if err := syscall.Setrlimit(r.res, &lim); err != nil {
-			return fmt.Errorf("setrlimit %d: %w", r.res, err)
-		}
-	}
-	return nil
-}
-
-// prlimitArgs is the command prefix that sets the same limits for a step
-// run without the executor: util-linux's prlimit, which sets them and execs
-// the step's shell in the same process. Inside the sandbox it runs after
-// bwrap made the user namespace, so the process count is the build's own.
+// prlimitArgs is the command prefix that sets the limits when the shell
+// cannot (an unknown /bin/sh): util-linux's prlimit, which sets them and
+// execs the step's shell in the same process, inside the step's user
+// namespace, so the process count is the build's own.
 func prlimitArgs(prlimit string, rl []rlimit) []string {
 	args := []string{prlimit}
 	for _, r := range rl {

@@ -15,8 +15,7 @@ package runner
 
 const (
 	executorVar      = "GREENLIGHT_RUNNER_EXECUTOR"
-	executorProtocol = "5"                        // bumped on any change: a newer binary on disk must not guess
-	limitsVar        = "GREENLIGHT_RUNNER_LIMITS" // without prlimit: the rlimits the executor sets on itself
+	executorProtocol = "5" // bumped on any change: a newer binary on disk must not guess
 	fdControl        = 3
 	fdResults        = 4
 	fdOutput         = 5

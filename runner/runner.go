@@ -187,8 +187,8 @@ func New(cfg Config) (*Runner, error) {
 	case err == nil:
 		r.bwrap, r.setpriv = tools.Bwrap, tools.Setpriv
 		r.exec = canExecute(r.log)
-		if !r.exec && r.prlimit == "" && r.shell == nil {
-			r.log.Error("neither the step executor, /bin/sh's ulimit nor prlimit can set limits: build limits on processes, memory and file size do not apply")
+		if r.prlimit == "" && r.shell == nil {
+			r.log.Error("neither /bin/sh's ulimit nor prlimit can set limits here: build limits on processes, memory and file size do not apply")
 		}
 		if r.setpriv != "" && r.unshare == "" {
 			r.log.Warn("unshare (util-linux) not found: concurrent builds of a pipeline share one process limit")

@@ -78,9 +78,6 @@ func (r *Runner) startSandbox(ctx context.Context, js *jobSpec, buf []byte) (*ex
 	// Nothing of the server's environment enters the sandbox; each step's
 	// environment travels in its request.
 	s.cmd.Env = []string{executorVar + "=" + executorProtocol}
-	if r.prlimit == "" && r.shell == nil {
-		s.cmd.Env = append(s.cmd.Env, limitsVar+"="+encodeRlimits(js.rl))
-	}
 	s.cmd.ExtraFiles = []*os.File{ctlR, resW, outW, self} // fds 3 to 6: see protocol.go
 	s.cmd.Stderr = s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
