@@ -33,6 +33,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -264,17 +265,10 @@ func MountPoints(paths ...string) []string {
 	var args []string
 	seen := map[string]bool{}
 	for _, p := range paths {
-		if p == "" {
-			continue
-		}
-		var chain []string
-		for d := filepath.Dir(p); d != "/" && d != "."; d = filepath.Dir(d) {
-			chain = append(chain, d)
-		}
-		for i := len(chain) - 1; i >= 0; i-- {
-			if !seen[chain[i]] {
-				seen[chain[i]] = true
-				args = append(args, "--perms", "0755", "--dir", chain[i])
+		for _, d := range ancestors(p) {
+			if !seen[d] {
+				seen[d] = true
+				args = append(args, "--perms", "0755", "--dir", d)
 			}
 		}
 	}
@@ -294,43 +288,48 @@ func Cover(paths []string, id Identity, covered ...string) []string {
 		if p == "" || Inside(p, covered) || Inside(p, out) {
 			continue
 		}
-		var chain []string
-		for d := filepath.Dir(p); d != "/" && d != "."; d = filepath.Dir(d) {
-			chain = append(chain, d)
-		}
-		for i := len(chain) - 1; i >= 0; i-- { // from the top down
-			d := chain[i]
-			fi, err := os.Stat(d)
-			if err != nil {
-				break
-			}
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok && !searchable(fi.Mode(), st, id) {
-				out = append(out, d)
-				break
-			}
+		if d, _, _ := firstBlocked(p, id); d != "" {
+			out = append(out, d)
 		}
 	}
 	return out
+}
+
+// ancestors lists the directories above p, from the top down, without "/".
+func ancestors(p string) []string {
+	var chain []string
+	for d := filepath.Dir(p); p != "" && d != "/" && d != "."; d = filepath.Dir(d) {
+		chain = append(chain, d)
+	}
+	slices.Reverse(chain)
+	return chain
+}
+
+// firstBlocked is the topmost directory above p that id cannot search ("" if
+// none), with its mode and owner; err when an ancestor cannot be read.
+func firstBlocked(p string, id Identity) (dir string, fi fs.FileInfo, err error) {
+	for _, d := range ancestors(p) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return "", nil, err
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && !searchable(fi.Mode(), st, id) {
+			return d, fi, nil
+		}
+	}
+	return "", nil, nil
 }
 
 // Reachable reports why id cannot get to dir on the host's paths (code run
 // without bwrap, which cannot cover what id cannot pass): every directory
 // above it must be searchable by id.
 func Reachable(dir string, id Identity) error {
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return err
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if ok && !searchable(fi.Mode(), st, id) {
-			return fmt.Errorf("%s (mode %04o, owner %d) is not searchable by uid %d: give it o+x (chmod o+x %s), or move what lies below it to directories others may pass through",
-				d, fi.Mode().Perm(), st.Uid, id.UID, d)
-		}
-		if d == "/" || d == "." {
-			return nil
-		}
+	d, fi, err := firstBlocked(dir, id)
+	if err != nil || d == "" {
+		return err
 	}
+	return fmt.Errorf("%s (mode %04o, owner %d) is not searchable by uid %d: give it o+x (chmod o+x %s), or move what lies below it to directories others may pass through",
+		d, fi.Mode().Perm(), fi.Sys().(*syscall.Stat_t).Uid, id.UID, d)
 }
 
 func searchable(m fs.FileMode, st *syscall.Stat_t, id Identity) bool {
