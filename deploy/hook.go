@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -40,6 +41,10 @@ type hookCmd struct {
 	// Credential, when set, is the uid, gid and groups the hook starts as;
 	// the output file is given to that uid too, so the app can reopen it.
 	Credential *syscall.Credential
+	// Owner is who the output file is given to when that is not the
+	// process's Credential (a confined hook starts as root and drops inside
+	// the sandbox); nil: Credential.
+	Owner *syscall.Credential
 	// Running, if set, is a file of the server's own (outside any release)
 	// that holds the hook's process group and its start time while it runs,
 	// so that a server restarted after a crash can kill a hook it cut off
@@ -56,7 +61,11 @@ const waitDelay = 2 * time.Second
 // in the hook's own session. On timeout or cancellation the hook's whole
 // process group is killed.
 func runHook(ctx context.Context, h hookCmd, log io.Writer) error {
-	out, err := openOutput(h.Output, h.Credential)
+	owner := h.Owner
+	if owner == nil {
+		owner = h.Credential
+	}
+	out, err := openOutput(h.Output, owner)
 	if err != nil {
 		return fmt.Errorf("hook %s: open output: %w", h.Name, err)
 	}
@@ -90,8 +99,7 @@ func runHook(ctx context.Context, h hookCmd, log io.Writer) error {
 		return fmt.Errorf("hook %s: %w", h.Name, err)
 	}
 	if h.Running != "" {
-		if start, err := procStart(cmd.Process.Pid); err == nil {
-			os.WriteFile(h.Running, fmt.Appendf(nil, "%d %s\n", cmd.Process.Pid, start), 0o600)
+		if start, err := procStart(cmd.Process.Pid); err == nil && noteRunning(h.Running, cmd.Process.Pid, start) == nil {
 			defer os.Remove(h.Running)
 		}
 	}
@@ -208,6 +216,25 @@ func procStart(pid int) (string, error) {
 	return f[19], nil // field 22: the fields after the name start at 3
 }
 
+// noteRunning writes the note of a running hook as a new file of the
+// server's own: whatever stood at the name (a link a hook's uid left there,
+// if the target directory was ever made writable to it) is removed first,
+// and a name taken again meanwhile is refused (O_EXCL), never followed.
+func noteRunning(path string, pid int, start string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%d %s\n", pid, start)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // reapHook kills the process group of a hook that a previous server
 // process was running when it died, as noted in the file running (see
 // hookCmd.Running), and removes the file. The group is killed only while
@@ -224,6 +251,11 @@ func reapHook(running string) (int, error) {
 		return 0, fmt.Errorf("read %s: %w", running, err)
 	}
 	defer os.Remove(running)
+	// Only a note the server wrote itself is believed: a file of another
+	// uid there could name any process group.
+	if fi, err := os.Lstat(running); err != nil || fi.Sys().(*syscall.Stat_t).Uid != uint32(os.Geteuid()) {
+		return 0, nil
+	}
 	var pid int
 	var start string
 	if _, err := fmt.Sscan(string(b), &pid, &start); err != nil || pid <= 1 {

@@ -462,3 +462,40 @@ func TestHookLogPrivate(t *testing.T) {
 		t.Errorf("hook log mode %v: readable by other uids", fi.Mode().Perm())
 	}
 }
+
+// A confined hook (and the app it starts) may append to its own output file
+// by name: it is handed to the hook's uid, though the hook starts as root.
+func TestHookAppendsToItsLog(t *testing.T) {
+	requireRoot(t)
+	requireBwrap(t)
+	e := newEnv(t)
+	log, err := probe(t, New(nil), e, "", greenlight.Hooks{Start: "echo by-name >> .greenlight-start.log"})
+	if err != nil {
+		t.Fatalf("deploy: %v\n%s", err, log)
+	}
+}
+
+// A note of a running hook that the server did not write itself (a file of
+// the hook's uid, which could name any process) is not acted on.
+func TestReapTrustsOnlyItsOwnNote(t *testing.T) {
+	requireRoot(t)
+	note := filepath.Join(t.TempDir(), ".greenlight-hook.pid")
+	victim := exec.Command("sleep", "60")
+	victim.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Process.Kill()
+	start, err := procStart(victim.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(note, fmt.Appendf(nil, "%d %s\n", victim.Process.Pid, start), 0o600)
+	os.Lchown(note, 12345, 12345)
+	if pid, err := reapHook(note); err != nil || pid != 0 {
+		t.Errorf("reapHook = %d, %v: acted on a note of another uid", pid, err)
+	}
+	if err := victim.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the process the forged note named was killed: %v", err)
+	}
+}

@@ -215,7 +215,9 @@ func (l *localHost) Run(ctx context.Context, release, hook, command string, env 
 		}
 		h.Argv = l.d.confinedArgs(l.user, real, command)
 		if l.d.dropsInside(l.user) {
-			h.Credential = nil // bwrap starts as root; setpriv changes uid inside
+			// bwrap starts as root; setpriv changes uid inside. The output
+			// file is still the hook's, which may append to it by name.
+			h.Owner, h.Credential = h.Credential, nil
 		}
 	}
 	return runHook(ctx, h, log)
@@ -347,7 +349,9 @@ func randomSuffix() string {
 }
 
 // running is where Run notes the hook it runs (hookCmd.Running): in the
-// target's directory, which the hooks cannot write.
+// target's directory, which the hooks cannot write (and if an admin made it
+// writable to a `user:`, noteRunning and reapHook trust only a file of the
+// server's own).
 func (l *localHost) running() string { return filepath.Join(l.dir, ".greenlight-hook.pid") }
 
 func (l *localHost) Reap(ctx context.Context, log io.Writer) error {
