@@ -102,15 +102,20 @@ func (d *decoder) targetUser(o *object, path string) string {
 		d.errorf(o.at("user"), "%s.user: must not be empty (leave user out to run hooks confined, as a uid of their own)", path)
 		return ""
 	}
+	uid := name
 	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
 		if n == 1<<32-1 {
 			d.errorf(o.at("user"), "%s.user: %s is not a valid uid", path, name)
 			return ""
 		}
-		return name
-	}
-	if _, err := user.Lookup(name); err != nil {
+	} else if u, err := user.Lookup(name); err != nil {
 		d.errorf(o.at("user"), "%s.user: unknown user %q on this machine (want a user name or a numeric uid)", path, name)
+		return ""
+	} else {
+		uid = u.Uid
+	}
+	if uid == "0" {
+		d.errorf(o.at("user"), "%s.user: %q is uid 0: hooks would run with root's rights, able to read the server's database and approve their own release; leave user out to run them confined", path, name)
 		return ""
 	}
 	return name

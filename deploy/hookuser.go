@@ -73,6 +73,12 @@ func (d *Deployer) hookUserFor(t Target, pipeline, environment string) (hookUser
 		if err != nil {
 			return hookUser{}, greenlight.Errorf(greenlight.EINVALID, "deploy: target %s: user %s: %v", t.Local, t.User, err)
 		}
+		if id.UID == euid {
+			// Hooks of the server's own account would run unconfined with
+			// the server's rights: its data directory, its database.
+			return hookUser{}, greenlight.Errorf(greenlight.EINVALID,
+				"deploy: target %s: user %s is the account the server runs as: its hooks would reach the server's database and keys; leave user out to run them confined", t.Local, t.User)
+		}
 		if euid != 0 && id.UID != euid {
 			return hookUser{}, greenlight.Errorf(greenlight.EINVALID,
 				"deploy: target %s: user %s: the server runs as %s, and only a server running as root can run hooks as another user",
