@@ -194,10 +194,26 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
-	for strings.Contains(s, greenlight.TokenPlaceholder) { // a removal may join a new one
-		s = strings.ReplaceAll(s, greenlight.TokenPlaceholder, "")
+	return strings.TrimSpace(withoutPlaceholder(s))
+}
+
+// withoutPlaceholder removes every token placeholder from s, including one
+// that a removal would join from the pieces around it, in one pass: a
+// placeholder is cut as soon as the output ends with it (repeated
+// ReplaceAll would take time quadratic in a crafted commit title).
+func withoutPlaceholder(s string) string {
+	p := greenlight.TokenPlaceholder
+	if !strings.Contains(s, p) {
+		return s
 	}
-	return strings.TrimSpace(s)
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		out = append(out, s[i])
+		if len(out) >= len(p) && string(out[len(out)-len(p):]) == p {
+			out = out[:len(out)-len(p)]
+		}
+	}
+	return string(out)
 }
 
 // until spells a duration the way a person would read it in a mail.
