@@ -134,7 +134,7 @@ func (d *Dispatcher) deliver(ctx context.Context, m *greenlight.Mail) error {
 				return nil
 			}
 			if text, html := redactLinks(m.Text), redactLinks(m.HTML); text != m.Text || html != m.HTML {
-				return tx.RedactMail(rctx, m.ID, text, html) // queued with links by an older version
+				return tx.RedactMail(rctx, m.ID, text, html)
 			}
 			return nil
 		}); err != nil {
@@ -188,12 +188,14 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// approvalLink matches the secret part of an approval link.
-var approvalLink = regexp.MustCompile(`/approvals/[A-Za-z0-9_-]{43}`)
+// approvalLink matches the secret part of an approval link, or the
+// placeholder that stands for it in a queued mail.
+var approvalLink = regexp.MustCompile(`/approvals/(?:[A-Za-z0-9_-]{43}|` + regexp.QuoteMeta(greenlight.TokenPlaceholder) + `)`)
 
-// redactLinks removes approval tokens from the stored copy of a delivered
-// mail that was queued with its links (by a version that made tokens when it
-// queued the mail).
+// redactLinks makes the links of a delivered mail's stored copy say that
+// they were removed: the placeholders of a mail whose tokens were made at
+// sending (a link that would answer 404 in the outbox), and the tokens of
+// one queued with its links by an older version.
 func redactLinks(s string) string {
 	return approvalLink.ReplaceAllString(s, "/approvals/(link removed after delivery)")
 }

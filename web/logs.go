@@ -91,7 +91,7 @@ func streamStageLog(w http.ResponseWriter, r *http.Request, logs greenlight.Logs
 func writeTextError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	status := statusOf(err)
 	if status == http.StatusInternalServerError {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", loggedPath(r), "err", err)
 	}
 	http.Error(w, messageOf(err), status)
 }
