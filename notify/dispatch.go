@@ -20,9 +20,9 @@ const (
 	dueBatch     = 32               // mails read per pass
 	firstBackoff = 5 * time.Second
 	maxBackoff   = 10 * time.Minute
-	// refusalAttempts is how many permanent refusals (mail.Permanent: a 5xx
-	// reply such as 550 "no such mailbox") a mail gets before it is given up
-	// on. More than one, because a misconfigured server or a mailbox created
+	// refusalAttempts is how many attempts in all (the outbox counts every
+	// failure, not refusals alone) a mail gets before a permanent refusal
+	// (mail.Permanent: a 5xx reply such as 550 "no such mailbox") gives it up. More than one, because a misconfigured server or a mailbox created
 	// minutes later sometimes recovers; not more, because retrying a refusal
 	// forever only fills the server's log.
 	refusalAttempts = 3
@@ -148,11 +148,11 @@ func (d *Dispatcher) deliver(ctx context.Context, m *greenlight.Mail) error {
 	}
 	attempts := m.Attempts + 1
 	if mail.Permanent(err) && attempts >= refusalAttempts {
-		reason := fmt.Sprintf("gave up after %d permanent refusals: %s", attempts, err)
+		reason := fmt.Sprintf("gave up after %d attempts, the last refused permanently: %s", attempts, err)
 		if merr := d.store.MarkMailFailed(rctx, m.ID, truncate(reason, 1000), never); merr != nil {
 			return fmt.Errorf("mark mail %d failed: %w", m.ID, merr)
 		}
-		d.log.ErrorContext(ctx, "mail refused permanently; gave up", "id", m.ID, "to", m.To,
+		d.log.ErrorContext(ctx, "mail refused permanently; gave up (check the recipient address)", "id", m.ID, "to", m.To,
 			"subject", m.Subject, "attempts", attempts, "err", err)
 		return nil
 	}

@@ -63,14 +63,15 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	// Each installation's builds and hooks get uids of their own.
-	run, err := runner.New(runner.Config{Sandbox: "auto", Hide: hiddenFromBuilds(cfg), User: cfg.BuildUser, Instance: cfg.DataDir, Log: log})
+	hide := hiddenFromBuilds(cfg)
+	run, err := runner.New(runner.Config{Sandbox: "auto", Hide: hide, User: cfg.BuildUser, Instance: cfg.DataDir, Log: log})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	// Deploy hooks of local targets are the repository's code too: they
 	// must not see what builds must not see.
-	deployer, err := deploy.NewWith(deploy.Config{Log: log, Hide: hiddenFromBuilds(cfg), Instance: cfg.DataDir})
+	deployer, err := deploy.NewWith(deploy.Config{Log: log, Hide: hide, Instance: cfg.DataDir})
 	if err != nil {
 		db.Close()
 		return nil, err
