@@ -159,17 +159,18 @@ func (s *sshHost) Run(ctx context.Context, release, hook, command string, env ma
 // running is where hookScript notes the hook it runs.
 func (s *sshHost) running() string { return path.Join(s.t.Dir, ".greenlight-hook.pid") }
 
-// reapScript is Reap on the host: reapHook's logic in sh. On a host
-// without /proc both start times are empty and the noted group is killed.
+// reapScript is Reap on the host: reapHook's logic in sh. Only a plain file
+// of the login user's own is believed, and on a host without /proc (no
+// start time to check a reused pid against) nothing is killed.
 const reapScript = `f=%[1]s
-[ -f "$f" ] || exit 0
+[ -f "$f" ] && [ ! -L "$f" ] || exit 0
+[ -O "$f" ] || { rm -f "$f"; exit 0; }
 read pid start < "$f"
 rm -f "$f"
 case "$pid" in ''|*[!0-9]*) exit 0;; esac
-[ "$pid" -gt 1 ] || exit 0
+[ "$pid" -gt 1 ] && [ -d /proc/self ] || exit 0
 now=$(sed 's/.*) //' /proc/$pid/stat 2>/dev/null | cut -d' ' -f20)
-[ -d /proc/$pid ] || [ ! -d /proc/self ] || exit 0
-[ "$now" = "$start" ] || exit 0
+[ -n "$now" ] && [ "$now" = "$start" ] || exit 0
 kill -s KILL -- -$pid 2>/dev/null && echo "$pid"
 exit 0
 `
