@@ -41,7 +41,7 @@ func (r *rollout) fromStored(ctx context.Context) bool {
 		r.log.Printf("warning: %v", err) // the stop hooks of the rollback still run
 	}
 	r.phase = r.stored.Phase
-	r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
+	r.assumeChanged()
 	return true
 }
 
@@ -123,10 +123,7 @@ func (r *rollout) stopCutOff(ctx context.Context) error {
 	if !r.changedBefore() {
 		return nil
 	}
-	// What the interrupted attempt may have done, so that a rollback of
-	// this one undoes it: the new release may run, `current` may point at
-	// it, prev may have been stopped.
-	r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
+	r.assumeChanged()
 	info, ok, err := r.h.Info(ctx, r.req.Release)
 	if err != nil {
 		return err

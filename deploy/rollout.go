@@ -87,6 +87,13 @@ func (r *rollout) already(ctx context.Context) bool {
 	return true
 }
 
+// assumeChanged records what an interrupted attempt may have done on the
+// target, so that a rollback of this one undoes it: the new release may run,
+// `current` may point at it, the previous release may have been stopped.
+func (r *rollout) assumeChanged() {
+	r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
+}
+
 // skip marks the host live without installing: it already runs the
 // release. A resumed target keeps what the interrupted attempt did, so a
 // later rollback still returns it to its stored Previous.
@@ -95,7 +102,7 @@ func (r *rollout) skip(ctx context.Context) error {
 		if err := r.findPrevious(ctx); err != nil {
 			return err
 		}
-		r.touched, r.switched, r.stoppedPrev = true, true, r.prev != ""
+		r.assumeChanged()
 	} else {
 		r.prev = r.req.Release
 	}
