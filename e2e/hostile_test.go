@@ -58,7 +58,7 @@ func TestHostileCrashTwice(t *testing.T) {
 		s.boot()
 	}
 	r := s.waitRun(id, 30*time.Second, greenlight.RunFailed)
-	want := "build: the server stopped twice while running this stage (crashed or killed); not trying again"
+	want := "build: the server stopped twice while running this stage (crashed or killed); not trying again: look at what its steps or hooks do to the machine (memory, processes) before starting a new run"
 	if r.Error != want {
 		t.Errorf("run error %q, want %q", r.Error, want)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/greenlight-cd/greenlight"
@@ -25,12 +26,7 @@ func (e *Engine) recover(ctx context.Context) error {
 	}
 	// Give up on stages that stopped the server before; their runs become
 	// failed, so the deploys among them are rolled back just below.
-	if e.failCutOffTwice(ctx, runs) {
-		if runs, err = e.cfg.Store.Runs(ctx, greenlight.RunFilter{Statuses: []greenlight.RunStatus{
-			greenlight.RunQueued, greenlight.RunRunning, greenlight.RunWaiting}, Limit: 100000}); err != nil {
-			return err
-		}
-	}
+	runs = e.failCutOffTwice(ctx, runs)
 	if err := e.interruptedDeploys(ctx); err != nil {
 		return err
 	}
@@ -50,38 +46,27 @@ func (e *Engine) recover(ctx context.Context) error {
 const maxCutOffs = 2
 
 // errCutOffTwice is why a stage is given up on.
-var errCutOffTwice = fmt.Errorf("the server stopped %s while running this stage (crashed or killed); not trying again", times(maxCutOffs))
-
-func times(n int) string {
-	switch n {
-	case 1:
-		return "once"
-	case 2:
-		return "twice"
-	}
-	return fmt.Sprintf("%d times", n)
-}
+var errCutOffTwice = errors.New("the server stopped twice while running this stage (crashed or killed); not trying again: look at what its steps or hooks do to the machine (memory, processes) before starting a new run")
 
 // failCutOffTwice fails the runs whose running stage the server stopped
 // under maxCutOffs times. A stage found running at startup was cut off: each
 // start (the first, and each resume) counts in its Attempts, recorded in the
 // transaction that marks it running, so Attempts cut-offs lie behind it. It
-// reports whether it failed any.
-func (e *Engine) failCutOffTwice(ctx context.Context, runs []*greenlight.Run) bool {
-	failed := false
-	for _, run := range runs {
+// returns the runs still unfinished.
+func (e *Engine) failCutOffTwice(ctx context.Context, runs []*greenlight.Run) []*greenlight.Run {
+	return slices.DeleteFunc(runs, func(run *greenlight.Run) bool {
 		if run.Status != greenlight.RunRunning {
-			continue
+			return false
 		}
 		for _, s := range run.Stages {
 			if s.Status == greenlight.StageRunning && s.Attempts >= maxCutOffs {
 				e.cfg.Log.Warn("giving up on a stage the server stopped under repeatedly", "run", run.ID, "stage", s.Name, "starts", s.Attempts)
 				e.fail(ctx, run.ID, s.Name, errCutOffTwice)
-				failed = true
+				return true
 			}
 		}
-	}
-	return failed
+		return false
+	})
 }
 
 // sweep moves on every unfinished run that nothing is moving: running runs
