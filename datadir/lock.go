@@ -36,6 +36,7 @@ type Holder struct {
 	PID     int
 	Started time.Time
 	Command string
+	Unseen  bool // the pid is not a process this one can see
 }
 
 // InUseError is Acquire's error when another process holds the directory.
@@ -58,6 +59,9 @@ func (h Holder) String() string {
 	s := "pid " + strconv.Itoa(h.PID)
 	if !h.Started.IsZero() {
 		s += ", started " + h.Started.UTC().Format(time.RFC3339)
+	}
+	if h.Unseen {
+		s += ", not visible from here: in a container or on another machine sharing the directory"
 	}
 	return s
 }
@@ -140,7 +144,9 @@ func holder(f *os.File) Holder {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if h.PID > 0 && !alive(h.PID) {
-		return Holder{}
+		// The lock is held, so its holder lives: in another PID namespace
+		// (a container) or on another machine sharing the directory.
+		h.Unseen = true
 	}
 	return h
 }

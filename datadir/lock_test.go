@@ -90,3 +90,22 @@ func TestLockNotInherited(t *testing.T) {
 		t.Errorf("a child process inherited the lock:\n%s", out)
 	}
 }
+
+// A held lock whose file names a pid this process cannot see (its holder
+// runs in a container, say) says so rather than that no pid was written.
+func TestHolderNotVisible(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	first, err := Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if err := os.WriteFile(filepath.Join(dir, LockFile), []byte("pid: 2147483646\nstarted: 2026-01-02T03:04:05Z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Acquire(dir)
+	var inUse *InUseError
+	if !errors.As(err, &inUse) || !strings.Contains(err.Error(), "pid 2147483646") || !strings.Contains(err.Error(), "not visible from here") {
+		t.Errorf("Acquire = %v, want the unseen holder's pid named", err)
+	}
+}
