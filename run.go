@@ -68,6 +68,10 @@ type Commit struct {
 	Title       string `json:"title"`
 	AuthorName  string `json:"author_name"`
 	AuthorEmail string `json:"author_email"`
+	// CommitterEmail is who made the commit object (a rebase or a merge on
+	// the forge makes it differ from the author); it may not approve the run
+	// either unless the gate allows self-approval.
+	CommitterEmail string `json:"committer_email,omitempty"`
 }
 
 // Short returns the first 7 characters of the commit's SHA.
@@ -109,10 +113,36 @@ type Run struct {
 	FinishedAt  *time.Time   `json:"finished_at"`
 	Artifact    *ArtifactRef `json:"artifact"`
 	Error       string       `json:"error,omitempty"` // why it halted, for people
-	Stages      []Stage      `json:"stages"`
+	// Reason says what a waiting run waits for, for people ("waiting for
+	// product (0 of 1)", "outside the deploy windows; …"); "" otherwise.
+	Reason string `json:"reason,omitempty"`
+	// TriggeredBy is who started the run: the pusher a webhook names (their
+	// email, else their name), the API's caller; "" when nobody did (poll,
+	// schedule). Trigger says how.
+	TriggeredBy string `json:"triggered_by,omitempty"`
+	// Tests summarises the build's JUnit reports; nil without reports.
+	Tests  *TestSummary `json:"tests,omitempty"`
+	Stages []Stage      `json:"stages"`
 	// Hooks are the deploy hooks of the commit's build file, kept with the run
 	// because deploys (and redeploys) install the artifact, not the checkout.
 	Hooks Hooks `json:"-"`
+}
+
+// TestSummary is what a build's test reports say (JUnit XML).
+type TestSummary struct {
+	Passed   int           `json:"passed"`
+	Failed   int           `json:"failed"`
+	Skipped  int           `json:"skipped"`
+	Failures []TestFailure `json:"failures"` // capped at MaxTestFailures
+}
+
+// MaxTestFailures bounds the failures a summary keeps.
+const MaxTestFailures = 20
+
+// TestFailure is one failed (or errored) test case.
+type TestFailure struct {
+	Name    string `json:"name"`
+	Message string `json:"message"`
 }
 
 // Hooks are the deploy lifecycle commands of a build file (SPEC §4), run on
@@ -149,6 +179,8 @@ type TriggerRequest struct {
 	Params     map[string]string // given to steps as GREENLIGHT_PARAM_<KEY>
 	Trigger    Trigger
 	DeliveryID string // webhook delivery id, for de-duplication; "" = none
+	// By is who asks (Run.TriggeredBy); "" when nobody does.
+	By string
 	// Tag is set for a tag's run (then Branch is ""): Commit is required.
 	Tag string
 	// PullRequest is set for a pull request's build: Commit is its head.

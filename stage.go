@@ -45,5 +45,7 @@ type Stage struct {
 	StartedAt   *time.Time  `json:"started_at"`
 	FinishedAt  *time.Time  `json:"finished_at"`
 	Error       string      `json:"error"`
-	Attempts    int         `json:"attempts,omitempty"` // starts; > 1 after a crash ran it again (an orderly shutdown takes its start back)
+	// Reason says what a waiting stage waits for (Run.Reason); "" otherwise.
+	Reason   string `json:"reason,omitempty"`
+	Attempts int    `json:"attempts,omitempty"` // starts; > 1 after a crash ran it again (an orderly shutdown takes its start back)
 }

@@ -149,3 +149,11 @@ func notFound(err error, format string, args ...any) error {
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
+
+// nullJSON encodes v as JSON text, or NULL when v is a nil pointer.
+func nullJSON[T any](v *T) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return jsonText(v)
+}

@@ -14,9 +14,9 @@ const defaultLimit = 100
 
 const runColumns = `id, pipeline, status, trigger_type, commit_sha, branch, title, author_name,
 	author_email, params, hooks, created_at, finished_at, artifact_sha256, artifact_size, error,
-	tag, pull_request`
+	tag, pull_request, reason, triggered_by, committer_email, tests`
 
-const stageColumns = `run_id, idx, name, type, environment, status, started_at, finished_at, error, attempts`
+const stageColumns = `run_id, idx, name, type, environment, status, started_at, finished_at, error, attempts, reason`
 
 // CreateRun inserts run and its stages in one transaction, setting run.ID and
 // each stage's Index to its position.
@@ -35,15 +35,21 @@ func (o *ops) CreateRun(ctx context.Context, run *greenlight.Run) error {
 			return fmt.Errorf("create run: %w", err)
 		}
 	}
+	tests, err := nullJSON(run.Tests)
+	if err != nil {
+		return fmt.Errorf("create run: %w", err)
+	}
 	sha, size := artifactArgs(run.Artifact)
 	return o.atomic(ctx, func(o *ops) error {
 		err := o.insertRow(ctx, `INSERT INTO runs (pipeline, status, trigger_type, commit_sha, branch,
 			title, author_name, author_email, params, hooks, created_at, finished_at,
-			artifact_sha256, artifact_size, error, tag, pull_request)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			artifact_sha256, artifact_size, error, tag, pull_request, reason, triggered_by,
+			committer_email, tests)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			run.Pipeline, run.Status, run.Trigger, run.Commit.SHA, run.Commit.Branch,
 			run.Commit.Title, run.Commit.AuthorName, run.Commit.AuthorEmail, params, hooks,
-			o.t(run.CreatedAt), o.nt(run.FinishedAt), sha, size, run.Error, run.Commit.Tag, pr).Scan(&run.ID)
+			o.t(run.CreatedAt), o.nt(run.FinishedAt), sha, size, run.Error, run.Commit.Tag, pr,
+			run.Reason, run.TriggeredBy, run.Commit.CommitterEmail, tests).Scan(&run.ID)
 		if err != nil {
 			return fmt.Errorf("create run: %w", err)
 		}
@@ -51,9 +57,9 @@ func (o *ops) CreateRun(ctx context.Context, run *greenlight.Run) error {
 			s := &run.Stages[i]
 			s.Index = i
 			_, err := o.exec(ctx, `INSERT INTO stages (`+stageColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				run.ID, i, s.Name, s.Type, s.Environment, s.Status,
-				o.nt(s.StartedAt), o.nt(s.FinishedAt), s.Error, s.Attempts)
+				o.nt(s.StartedAt), o.nt(s.FinishedAt), s.Error, s.Attempts, s.Reason)
 			if err != nil {
 				return fmt.Errorf("create run %d stage %q: %w", run.ID, s.Name, err)
 			}
@@ -147,7 +153,8 @@ func scanRun(row scanner) (*greenlight.Run, error) {
 	err := row.Scan(&r.ID, &r.Pipeline, &r.Status, &r.Trigger, &r.Commit.SHA, &r.Commit.Branch,
 		&r.Commit.Title, &r.Commit.AuthorName, &r.Commit.AuthorEmail, jsonCol{&r.Params},
 		jsonCol{&r.Hooks}, utc{&r.CreatedAt}, nullUTC{&r.FinishedAt}, &sha, &size, &r.Error,
-		&r.Commit.Tag, jsonCol{&r.PullRequest})
+		&r.Commit.Tag, jsonCol{&r.PullRequest}, &r.Reason, &r.TriggeredBy, &r.Commit.CommitterEmail,
+		jsonCol{&r.Tests})
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +186,7 @@ func (o *ops) loadStages(ctx context.Context, runs []*greenlight.Run) error {
 		var runID int64
 		var s greenlight.Stage
 		err := rows.Scan(&runID, &s.Index, &s.Name, &s.Type, &s.Environment, &s.Status,
-			nullUTC{&s.StartedAt}, nullUTC{&s.FinishedAt}, &s.Error, &s.Attempts)
+			nullUTC{&s.StartedAt}, nullUTC{&s.FinishedAt}, &s.Error, &s.Attempts, &s.Reason)
 		if err != nil {
 			return fmt.Errorf("load stages: %w", err)
 		}
@@ -201,12 +208,18 @@ func (o *ops) UpdateRun(ctx context.Context, run *greenlight.Run) error {
 	if err != nil {
 		return fmt.Errorf("update run %d: %w", run.ID, err)
 	}
+	tests, err := nullJSON(run.Tests)
+	if err != nil {
+		return fmt.Errorf("update run %d: %w", run.ID, err)
+	}
 	sha, size := artifactArgs(run.Artifact)
 	return o.atomic(ctx, func(o *ops) error {
 		ok, err := o.execOne(ctx, `UPDATE runs SET status = ?, finished_at = ?, artifact_sha256 = ?,
-			artifact_size = ?, error = ?, hooks = ?, title = ?, author_name = ?, author_email = ? WHERE id = ?`,
+			artifact_size = ?, error = ?, hooks = ?, title = ?, author_name = ?, author_email = ?,
+			reason = ?, committer_email = ?, tests = ? WHERE id = ?`,
 			run.Status, o.nt(run.FinishedAt), sha, size, run.Error, hooks,
-			run.Commit.Title, run.Commit.AuthorName, run.Commit.AuthorEmail, run.ID)
+			run.Commit.Title, run.Commit.AuthorName, run.Commit.AuthorEmail,
+			run.Reason, run.Commit.CommitterEmail, tests, run.ID)
 		if err != nil {
 			return fmt.Errorf("update run %d: %w", run.ID, err)
 		}
@@ -215,8 +228,8 @@ func (o *ops) UpdateRun(ctx context.Context, run *greenlight.Run) error {
 		}
 		for i, s := range run.Stages {
 			ok, err := o.execOne(ctx, `UPDATE stages SET status = ?, started_at = ?, finished_at = ?,
-				error = ?, attempts = ? WHERE run_id = ? AND idx = ?`,
-				s.Status, o.nt(s.StartedAt), o.nt(s.FinishedAt), s.Error, s.Attempts, run.ID, i)
+				error = ?, attempts = ?, reason = ? WHERE run_id = ? AND idx = ?`,
+				s.Status, o.nt(s.StartedAt), o.nt(s.FinishedAt), s.Error, s.Attempts, s.Reason, run.ID, i)
 			if err != nil {
 				return fmt.Errorf("update run %d stage %q: %w", run.ID, s.Name, err)
 			}

@@ -16,6 +16,10 @@ func testRunRoundTrip(t *testing.T, s greenlight.Store) {
 	r := newRun("hello", at(0))
 	r.Params = map[string]string{"KEY": "value", "OTHER": "x y"}
 	r.Hooks = greenlight.Hooks{Start: "deploy/start.sh", Stop: "deploy/stop.sh"}
+	r.TriggeredBy = "ada@example.com"
+	r.Commit.CommitterEmail = "grace@example.com"
+	r.Reason = "queued behind run #3"
+	r.Stages[1].Reason = "outside the deploy windows"
 	must(t, s.CreateRun(ctx, r))
 	if r.ID <= 0 {
 		t.Fatalf("got run id %d, want > 0", r.ID)
@@ -72,6 +76,11 @@ func testUpdateRun(t *testing.T, s greenlight.Store) {
 	r.Stages[0].FinishedAt = ptr(at(time.Minute))
 	r.Stages[0].Error = "exit status 1"
 	r.Stages[0].Attempts = 2
+	r.Stages[0].Reason = "waiting for qa (0 of 1)"
+	r.Reason = "waiting for qa (0 of 1)"
+	r.Commit.CommitterEmail = "grace@example.com"
+	r.Tests = &greenlight.TestSummary{Passed: 3, Failed: 1, Skipped: 2,
+		Failures: []greenlight.TestFailure{{Name: "pkg.TestX", Message: "want 1, got 2"}}}
 	r.Stages[1].Status = greenlight.StageSkipped
 	r.Stages[2].Status = greenlight.StageSkipped
 	must(t, s.UpdateRun(ctx, r))
@@ -82,12 +91,15 @@ func testUpdateRun(t *testing.T, s greenlight.Store) {
 	}
 
 	// Clearing nullable fields clears them.
-	r.FinishedAt, r.Artifact, r.Stages[0].StartedAt = nil, nil, nil
+	r.FinishedAt, r.Artifact, r.Stages[0].StartedAt, r.Tests = nil, nil, nil, nil
+	r.Reason, r.Stages[0].Reason = "", ""
 	must(t, s.UpdateRun(ctx, r))
 	got, err = s.Run(ctx, r.ID)
 	must(t, err)
-	if got.FinishedAt != nil || got.Artifact != nil || got.Stages[0].StartedAt != nil {
-		t.Fatalf("got finished %v artifact %v started %v, want all nil", got.FinishedAt, got.Artifact, got.Stages[0].StartedAt)
+	if got.FinishedAt != nil || got.Artifact != nil || got.Stages[0].StartedAt != nil || got.Tests != nil ||
+		got.Reason != "" || got.Stages[0].Reason != "" {
+		t.Fatalf("got finished %v artifact %v started %v tests %v reasons %q %q, want all empty",
+			got.FinishedAt, got.Artifact, got.Stages[0].StartedAt, got.Tests, got.Reason, got.Stages[0].Reason)
 	}
 }
 
