@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,14 +36,23 @@ func quickstartCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Make a sample app and run it through the whole flow on this machine",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("port") {
+				port = 0 // the default: 8080, or the next free port
+			}
 			return quickstart(cmd.Context(), dir, port, getenv, stdout, stderr)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "greenlight-quickstart", "where the sample repository, configuration, data and deploys go")
-	cmd.Flags().IntVar(&port, "port", 8080, "the server's port (the sample's staging and production take free ports near it)")
+	cmd.Flags().IntVar(&port, "port", defaultQuickstartPort, "the server's port, used as given (the sample's staging and production take free ports near it); without it, 8080 or the next free port")
 	return cmd
 }
 
+// defaultQuickstartPort is where a quickstart's server goes when --port is
+// not given (the next free port when it is taken).
+const defaultQuickstartPort = 8080
+
+// quickstart runs the sample. port 0 means the default; any other port is
+// the user's and is used as given or not at all.
 func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, stderr io.Writer) error {
 	if err := sandbox.NoDump(); err != nil { // as serve does
 		return err
@@ -76,23 +86,11 @@ func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, s
 			return fmt.Errorf("quickstart as root: deploy hooks run as an unprivileged uid, and %w", err)
 		}
 	}
-	ports := freePorts(port, 3)
-	secret := make([]byte, 16)
-	_, _ = rand.Read(secret)
-	var buf bytes.Buffer
-	err = template.Must(template.New("cfg").Parse(quickstartConfig)).Execute(&buf, map[string]any{
-		"Port": ports[0], "Staging": ports[1], "Production": ports[2], "Repo": repo, "Dir": dir,
-		"Secret": hex.EncodeToString(secret)})
+	cfg, err := quickstartConfigFile(file, repo, dir, port, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
-		return err
-	}
-	cfg, err := config.Load(file, getenv)
-	if err != nil {
-		return err // each line names the file
-	}
+	sites := sampleSites(cfg)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, err := open(ctx, cfg, log, stdout)
 	if err != nil {
@@ -107,10 +105,135 @@ func quickstart(ctx context.Context, dir string, port int, getenv env, stdout, s
 	go func() { served <- srv.serveOn(ctx, ln, 10*time.Second) }()
 	fmt.Fprintf(stdout, "Greenlight is running at %s (configuration: %s)\n", cfg.PublicURL, file)
 	fmt.Fprintf(stdout, "  Log in to the UI with the admin token kept in %s\n", filepath.Join(cfg.DataDir, "admin-token"))
-	go followQuickstart(ctx, srv, cfg, ports, stdout)
+	if p := samplePipeline(cfg); p != nil && p.Source.Poll > 0 {
+		fmt.Fprintf(stdout, "  To ship a change: commit it in %s (git -C %s commit -am '…'); Greenlight looks for new commits every %s (poll: in %s)\n",
+			repo, repo, p.Source.Poll, file)
+	}
+	go followQuickstart(ctx, srv, cfg, sites, stdout)
 	err = <-served
 	fmt.Fprintln(stdout, "Greenlight stopped. Run the same command again to continue where you left off.")
+	if stop := stopHint(cfg); stop != "" {
+		fmt.Fprintf(stdout, "The sample apps it started keep running; to stop them:\n  %s\n", stop)
+	}
 	return err
+}
+
+// quickstartConfigFile loads the quickstart's configuration, writing it
+// first when there is none. An existing file is the user's: it is never
+// written again, and a --port that disagrees with it is an error rather than
+// a silent change of either. A --port given is used as given.
+func quickstartConfigFile(file, repo, dir string, port int, getenv env, stdout io.Writer) (*config.Server, error) {
+	if _, err := os.Stat(file); err == nil {
+		cfg, err := config.Load(file, getenv)
+		if err != nil {
+			return nil, err // each line names the file
+		}
+		if port != 0 {
+			if _, p, _ := net.SplitHostPort(cfg.Listen); p != strconv.Itoa(port) {
+				return nil, fmt.Errorf("%s listens on %s, not on --port %d: change server.listen (and public_url) there, or leave --port out", file, cfg.Listen, port)
+			}
+		}
+		return cfg, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var ports []int
+	if port != 0 {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			return nil, fmt.Errorf("--port %d: %w (choose another port, or leave --port out to take a free one)", port, err)
+		}
+		ln.Close()
+		ports = append([]int{port}, freePorts(port+1, 2)...)
+	} else {
+		ports = freePorts(defaultQuickstartPort, 3)
+		if ports[0] != defaultQuickstartPort {
+			fmt.Fprintf(stdout, "Port %d is in use; the server takes %d (use --port to choose)\n", defaultQuickstartPort, ports[0])
+		}
+	}
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	var buf bytes.Buffer
+	err := template.Must(template.New("cfg").Parse(quickstartConfig)).Execute(&buf, map[string]any{
+		"Port": ports[0], "Staging": ports[1], "Production": ports[2], "Repo": repo, "Dir": dir,
+		"Secret": hex.EncodeToString(secret)})
+	if err != nil {
+		return nil, err
+	}
+	// O_EXCL: a file that appeared meanwhile is kept, never replaced.
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return config.Load(file, getenv)
+}
+
+// samplePipeline is the quickstart's pipeline, or nil if the user renamed it.
+func samplePipeline(cfg *config.Server) *config.Pipeline {
+	for _, p := range cfg.Pipelines {
+		if p.Name == "hello" {
+			return p
+		}
+	}
+	return nil
+}
+
+// sampleSites are the sample app's addresses by environment, taken from the
+// health URLs of the configuration (which the user may have edited).
+func sampleSites(cfg *config.Server) map[string]string {
+	sites := map[string]string{}
+	p := samplePipeline(cfg)
+	if p == nil {
+		return sites
+	}
+	for name, env := range p.Environments {
+		u, err := url.Parse(env.Health.URL)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		sites[name] = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/"}).String()
+	}
+	return sites
+}
+
+// stopHint is the command that stops the sample apps the quickstart's
+// deploys started: their start hook writes app.pid in the live release.
+func stopHint(cfg *config.Server) string {
+	p := samplePipeline(cfg)
+	if p == nil {
+		return ""
+	}
+	var pids []string
+	for _, name := range []string{"staging", "production"} {
+		env := p.Environments[name]
+		if env == nil {
+			continue
+		}
+		for _, t := range env.Targets {
+			if t.Local != "" {
+				pid := filepath.Join(t.Local, "current", "app.pid")
+				if _, err := os.Stat(pid); err == nil {
+					pids = append(pids, "$(cat "+shellQuote(pid)+")")
+				}
+			}
+		}
+	}
+	if len(pids) == 0 {
+		return ""
+	}
+	return "kill " + strings.Join(pids, " ")
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // alreadyRunning turns a quickstart directory found in use into where to
@@ -129,8 +252,8 @@ func alreadyRunning(err error, file string, getenv env) error {
 }
 
 // followQuickstart starts a run and tells the user what to open as it goes.
-func followQuickstart(ctx context.Context, srv *server, cfg *config.Server, ports []int, stdout io.Writer) {
-	run, err := srv.engine.Trigger(ctx, "hello", greenlight.TriggerRequest{Trigger: greenlight.TriggerQuickstart})
+func followQuickstart(ctx context.Context, srv *server, cfg *config.Server, sites map[string]string, stdout io.Writer) {
+	run, err := firstRun(ctx, srv, cfg)
 	if err != nil {
 		fmt.Fprintf(stdout, "Could not start a run: %s\n", greenlight.ErrorMessage(err))
 		return
@@ -158,7 +281,7 @@ func followQuickstart(ctx context.Context, srv *server, cfg *config.Server, port
 					continue
 				}
 				if l := approveLink(m.Text); l != "" {
-					fmt.Fprintf(stdout, "\nStaging is live:  http://127.0.0.1:%d/\n", ports[1])
+					fmt.Fprintf(stdout, "\nStaging is live:  %s\n", sites["staging"])
 					fmt.Fprintf(stdout, "Approve it here:   %s\n", l)
 					fmt.Fprintf(stdout, "(the approval mail is in the outbox: %s/outbox)\n\n", cfg.PublicURL)
 					told = true
@@ -168,7 +291,7 @@ func followQuickstart(ctx context.Context, srv *server, cfg *config.Server, port
 		}
 		if r.Status.Terminal() {
 			if r.Status == greenlight.RunSucceeded {
-				fmt.Fprintf(stdout, "Production is live: http://127.0.0.1:%d/\n", ports[2])
+				fmt.Fprintf(stdout, "Production is live: %s\n", sites["production"])
 			} else {
 				fmt.Fprintf(stdout, "Run #%d ended %s: %s\n", r.ID, r.Status, r.Error)
 			}
@@ -176,6 +299,38 @@ func followQuickstart(ctx context.Context, srv *server, cfg *config.Server, port
 			return
 		}
 	}
+}
+
+// firstRun is the run the quickstart follows. The sample polls its
+// repository, and the first poll of a pipeline that never ran builds the
+// branch's head: that run is followed rather than a second one of the same
+// commit started beside it. Otherwise (a later start, or polling turned off)
+// a run is started.
+func firstRun(ctx context.Context, srv *server, cfg *config.Server) (*greenlight.Run, error) {
+	p := samplePipeline(cfg)
+	if p == nil {
+		return nil, greenlight.Errorf(greenlight.ENOTFOUND, "the configuration has no pipeline named hello")
+	}
+	if p.Source.Poll > 0 {
+		runs, err := srv.store.Runs(ctx, greenlight.RunFilter{Pipeline: p.Name, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(runs) == 0 {
+			deadline := time.Now().Add(p.Source.Poll + 30*time.Second) // a git ls-remote or two
+			for time.Now().Before(deadline) {
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(200 * time.Millisecond):
+				}
+				if runs, err = srv.store.Runs(ctx, greenlight.RunFilter{Pipeline: p.Name, Limit: 1}); err == nil && len(runs) > 0 {
+					return runs[0], nil
+				}
+			}
+		}
+	}
+	return srv.engine.Trigger(ctx, p.Name, greenlight.TriggerRequest{Trigger: greenlight.TriggerQuickstart})
 }
 
 // makeSampleRepo creates the sample app's git repository, once.

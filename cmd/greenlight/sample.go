@@ -88,6 +88,7 @@ pipelines:
     source:
       repo: {{.Repo}}
       branch: main
+      poll: 10s                 # new commits in the sample repository start a run
       webhook_secret: {{.Secret}}
     stages:
       - name: build
