@@ -29,7 +29,24 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
   fi
 fi
-export GREENLIGHT_TEST_POSTGRES=${GREENLIGHT_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+# The tests connect as postgres over TCP without a password, which needs
+# trust authentication on 127.0.0.1. Debian's default asks for a password
+# there: then, as root, make a superuser role with a password through the
+# local socket (peer authentication) and connect as it instead.
+if [ -z "${GREENLIGHT_TEST_POSTGRES:-}" ]; then
+  GREENLIGHT_TEST_POSTGRES='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
+  if command -v psql >/dev/null && ! psql -w "$GREENLIGHT_TEST_POSTGRES" -Atqc 'SELECT 1' >/dev/null 2>&1 &&
+     [ "$(id -u)" = 0 ] && pg_isready -q -h 127.0.0.1 -p 5432; then
+    echo "test.sh: PostgreSQL wants a password on 127.0.0.1; using role greenlight_test"
+    runuser -u postgres -- psql -qAt -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+SELECT 'CREATE ROLE greenlight_test' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'greenlight_test')
+\gexec
+ALTER ROLE greenlight_test LOGIN SUPERUSER PASSWORD 'greenlight-test';
+SQL
+    GREENLIGHT_TEST_POSTGRES='postgres://greenlight_test:greenlight-test@127.0.0.1:5432/postgres?sslmode=disable'
+  fi
+fi
+export GREENLIGHT_TEST_POSTGRES
 
 # sshd refuses to start without its privilege-separation directory.
 [ "$(id -u)" = 0 ] && mkdir -p /run/sshd
