@@ -21,6 +21,7 @@ var allowed = map[string][]string{
 	"artifact":     {""},
 	"deploy":       {"", "artifact", "sandbox"},
 	"approval":     {""},
+	"backup":       {""},
 	"datadir":      {},
 	"mail":         {""},
 	"forge":        {""},

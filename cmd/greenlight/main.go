@@ -59,7 +59,8 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCommand(getenv, stdout, stderr), validateCommand(getenv, stdout),
-		quickstartCommand(getenv, stdout, stderr), versionCommand(stdout))
+		quickstartCommand(getenv, stdout, stderr), backupCommand(getenv, stdout), restoreCommand(getenv, stdout),
+		versionCommand(stdout))
 	return root.ExecuteContext(ctx)
 }
 
