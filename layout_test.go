@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"deploy":       {"", "artifact", "sandbox"},
 	"approval":     {""},
 	"backup":       {""},
+	"retention":    {""},
 	"datadir":      {},
 	"mail":         {""},
 	"forge":        {""},

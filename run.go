@@ -170,6 +170,12 @@ type RunFilter struct {
 	Pipeline string
 	Statuses []RunStatus
 	Limit    int // 0: a default chosen by the store
+	// FinishedBefore, when set, selects runs that finished before it.
+	FinishedBefore time.Time
+	// BeforeID, when set, selects runs with a smaller id (to page on).
+	BeforeID int64
+	// Artifact, when set, selects the runs that built this artifact.
+	Artifact string
 }
 
 // TriggerRequest asks for a new run of a pipeline.

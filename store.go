@@ -181,6 +181,15 @@ type Tx interface {
 	// and the delivery ids RecordDelivery remembered before it; it returns
 	// how many deliveries it deleted. Queued deliveries are kept.
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
+
+	// DeleteRuns deletes the runs with those ids and what is kept for them
+	// alone: stages, approvals, decisions, tokens, releases (with target
+	// states and retirements), commit statuses, and their events that every
+	// subscriber has handled. It returns how many runs it deleted. The
+	// caller decides which runs may go (package retention).
+	DeleteRuns(ctx context.Context, ids []int64) (int64, error)
+	// DeleteSentMail deletes mail sent before before and returns how many.
+	DeleteSentMail(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Logs keeps the output of stages, one append-only text file per stage, so

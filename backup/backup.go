@@ -15,7 +15,6 @@ package backup
 import (
 	"archive/tar"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -26,7 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -52,52 +50,6 @@ type Manifest struct {
 	Database   string    `json:"database"` // "sqlite" (in the archive) or "postgres" (not in it)
 	Artifacts  []string  `json:"artifacts"`
 	AdminToken bool      `json:"admin_token"`
-}
-
-// Environments names each pipeline's environments: the releases Needed looks at.
-type Environments map[string][]string
-
-// Needed returns, sorted, the artifacts a restored server needs: those of
-// every live or deploying release, of each environment's newest replaced
-// release (what a rollback returns to), and of every unfinished run (a run
-// waiting for approval deploys its artifact later). It is the rule that
-// retention must keep as well.
-func Needed(ctx context.Context, st greenlight.Tx, envs Environments) ([]string, error) {
-	set := map[string]bool{}
-	for pipeline, names := range envs {
-		for _, env := range names {
-			rels, err := st.Releases(ctx, pipeline, env, 0)
-			if err != nil {
-				return nil, fmt.Errorf("releases of %s/%s: %w", pipeline, env, err)
-			}
-			rollback := false
-			for _, r := range rels { // newest first
-				switch {
-				case r.Status == greenlight.ReleaseLive || r.Status == greenlight.ReleaseDeploying:
-					set[r.Artifact] = true
-				case r.Status == greenlight.ReleaseReplaced && !rollback:
-					set[r.Artifact], rollback = true, true
-				}
-			}
-		}
-	}
-	runs, err := st.Runs(ctx, greenlight.RunFilter{Statuses: []greenlight.RunStatus{
-		greenlight.RunQueued, greenlight.RunRunning, greenlight.RunWaiting}, Limit: 1 << 20})
-	if err != nil {
-		return nil, fmt.Errorf("unfinished runs: %w", err)
-	}
-	for _, r := range runs {
-		if r.Artifact != nil {
-			set[r.Artifact.SHA256] = true
-		}
-	}
-	delete(set, "")
-	out := make([]string, 0, len(set))
-	for sha := range set {
-		out = append(out, sha)
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // Contents is what Write puts in an archive.

@@ -183,49 +183,6 @@ func TestWriteRefusesMissingArtifact(t *testing.T) {
 	}
 }
 
-// TestNeeded: live and deploying releases, each environment's newest
-// replaced release (the rollback target) and unfinished runs' artifacts.
-func TestNeeded(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, "", t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	sha := func(c byte) string { return strings.Repeat(string(c), 64) }
-	now := time.Now()
-	for _, r := range []*greenlight.Release{
-		{Pipeline: "p", Environment: "prod", RunID: 1, Artifact: sha('1'), Status: greenlight.ReleaseReplaced},
-		{Pipeline: "p", Environment: "prod", RunID: 2, Artifact: sha('2'), Status: greenlight.ReleaseReplaced},
-		{Pipeline: "p", Environment: "prod", RunID: 3, Artifact: sha('3'), Status: greenlight.ReleaseFailed},
-		{Pipeline: "p", Environment: "prod", RunID: 4, Artifact: sha('4'), Status: greenlight.ReleaseLive},
-		{Pipeline: "p", Environment: "staging", RunID: 5, Artifact: sha('5'), Status: greenlight.ReleaseDeploying},
-		{Pipeline: "q", Environment: "prod", RunID: 6, Artifact: sha('6'), Status: greenlight.ReleaseLive},
-	} {
-		r.DeployedAt = now
-		if err := st.CreateRelease(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, r := range []*greenlight.Run{
-		{Pipeline: "p", Status: greenlight.RunWaiting, Artifact: &greenlight.ArtifactRef{SHA256: sha('7')}},
-		{Pipeline: "p", Status: greenlight.RunSucceeded, Artifact: &greenlight.ArtifactRef{SHA256: sha('8')}},
-	} {
-		r.CreatedAt, r.Trigger = now, greenlight.TriggerAPI
-		if err := st.CreateRun(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := Needed(ctx, st, Environments{"p": {"prod", "staging"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{sha('2'), sha('4'), sha('5'), sha('7')} // not q (not configured), 1 (older rollback), 3 (failed), 8 (done)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("needed:\n got %v\nwant %v", got, want)
-	}
-}
-
 func TestSnapshotWhileWriting(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -25,6 +25,7 @@ type Server struct {
 	BuildUser  string // who build steps run as when the server is root; "" for a uid of each pipeline's own
 	Database   string // "" = SQLite at <DataDir>/greenlight.db, or postgres://...
 	Mail       Mail
+	Retention  Retention
 	Pipelines  []*Pipeline
 }
 

@@ -34,6 +34,7 @@ func TestLoadFullExample(t *testing.T) {
 		DataDir:    filepath.Join(dir, "greenlight-data"),
 		AdminToken: "s3cret-admin-token-0123456789abcdef",
 		Mail:       Mail{SMTP: "smtp://user:pass@mail.example.com:587", From: "Greenlight <greenlight@example.com>"},
+		Retention:  Retention{Runs: DefaultRetainRuns, Logs: DefaultRetainLogs, Keep: DefaultRetainKeep},
 		Pipelines: []*Pipeline{{
 			Name: "hello",
 			Mode: ModeSuperseded,
@@ -353,6 +354,35 @@ func BenchmarkParseBuild(b *testing.B) {
 	for b.Loop() {
 		if _, err := ParseBuild(".greenlight.yml", data); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestRetention(t *testing.T) {
+	base := "server: {data_dir: /tmp/gl}\npipelines: []\n"
+	cfg, err := Parse("greenlight.yml", []byte(base), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Retention; got != (Retention{Runs: 90 * 24 * time.Hour, Logs: 30 * 24 * time.Hour, Keep: 20}) {
+		t.Errorf("default retention %+v", got)
+	}
+	cfg, err = Parse("greenlight.yml", []byte(base+"retention: {runs: 400d, logs: 36h, keep: 5}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Retention; got != (Retention{Runs: 400 * 24 * time.Hour, Logs: 36 * time.Hour, Keep: 5}) {
+		t.Errorf("retention %+v", got)
+	}
+	for in, want := range map[string]string{
+		"retention: {runs: 10d, logs: 20d}": "greenlight.yml:3:30: retention.logs: 20d is longer than retention.runs (10d)",
+		"retention: {runs: -1d}":            "retention.runs: invalid duration",
+		"retention: {keep: -1}":             "retention.keep: must not be negative",
+		"retention: {days: 3}":              "retention.days: unknown key",
+	} {
+		_, err := Parse("greenlight.yml", []byte(base+in+"\n"), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", in, err, want)
 		}
 	}
 }

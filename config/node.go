@@ -266,7 +266,7 @@ func (d *decoder) duration(n ast.Node, path string) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	v, err := time.ParseDuration(s)
+	v, err := parseDuration(s)
 	if err != nil {
 		d.errorf(n, "%s: invalid duration %q (use a Go duration such as 30s, 20m or 72h)", path, s)
 		return 0, false
@@ -324,4 +324,17 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// parseDuration is Go's duration syntax plus whole days ("90d"), the unit
+// retention and long timeouts are thought in.
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, fmt.Errorf("invalid number of days %q", n)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }

@@ -62,7 +62,7 @@ func (d *decoder) resolvePath(p string) string {
 const MinAdminToken = 32
 
 func (d *decoder) server(body ast.Node, s *Server) {
-	top, ok := d.object(body, "", "server", "database", "mail", "pipelines")
+	top, ok := d.object(body, "", "server", "database", "mail", "retention", "pipelines")
 	if !ok {
 		return
 	}
@@ -113,6 +113,7 @@ func (d *decoder) server(body ast.Node, s *Server) {
 	}
 
 	d.mail(top, &s.Mail)
+	d.retention(top, &s.Retention)
 
 	for i, n := range top.sequence("pipelines") {
 		if p := d.pipeline(n, index("pipelines", i)); p != nil {

@@ -177,6 +177,7 @@ type options struct {
 	poll      string // source.poll
 	build     string // more keys of the build stage, as "key: value" lines
 	postgres  bool   // a PostgreSQL database of the test's own instead of SQLite
+	top       string // more top-level keys of the configuration, as YAML lines
 }
 
 // start writes a configuration for repo and starts the server on it.
@@ -256,7 +257,7 @@ pipelines:
         health: {url: "http://127.0.0.1:%d/healthz", timeout: %s}
 `, port, s.url, database, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, buildKeys(o.build), strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
 		s.dir, s.staging, o.health, s.dir, s.prod, s.prod, o.health)
-	s.launch(cfg)
+	s.launch(cfg + o.top)
 	return s
 }
 

@@ -114,6 +114,18 @@ func (o *ops) Runs(ctx context.Context, f greenlight.RunFilter) ([]*greenlight.R
 			args = append(args, s)
 		}
 	}
+	if !f.FinishedBefore.IsZero() {
+		where = append(where, "finished_at IS NOT NULL AND finished_at < ?")
+		args = append(args, o.t(f.FinishedBefore))
+	}
+	if f.Artifact != "" {
+		where = append(where, "artifact_sha256 = ?")
+		args = append(args, f.Artifact)
+	}
+	if f.BeforeID > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.BeforeID)
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultLimit

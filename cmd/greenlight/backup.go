@@ -14,6 +14,7 @@ import (
 	"github.com/greenlight-cd/greenlight/backup"
 	"github.com/greenlight-cd/greenlight/config"
 	"github.com/greenlight-cd/greenlight/datadir"
+	"github.com/greenlight-cd/greenlight/retention"
 	"github.com/greenlight-cd/greenlight/store"
 )
 
@@ -85,17 +86,12 @@ func writeBackup(ctx context.Context, cfg *config.Server, out string, stdout io.
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	envs := backup.Environments{}
-	for _, p := range cfg.Pipelines {
-		for name := range p.Environments {
-			envs[p.Name] = append(envs[p.Name], name)
-		}
-	}
-	needed, err := backup.Needed(ctx, st, envs)
+	kept, err := retention.Needed(ctx, st, environments(cfg))
 	st.Close()
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
+	needed := kept.SortedArtifacts()
 	token, err := os.ReadFile(filepath.Join(cfg.DataDir, "admin-token"))
 	if os.IsNotExist(err) {
 		token, err = nil, nil

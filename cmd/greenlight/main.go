@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	root.SetErr(stderr)
 	root.AddCommand(serveCommand(getenv, stdout, stderr), validateCommand(getenv, stdout),
 		quickstartCommand(getenv, stdout, stderr), backupCommand(getenv, stdout), restoreCommand(getenv, stdout),
+		gcCommand(getenv, stdout),
 		versionCommand(stdout))
 	return root.ExecuteContext(ctx)
 }

@@ -44,7 +44,8 @@ type server struct {
 
 // loops are the background loops serve runs until shutdown.
 func (s *server) loops() []func(context.Context) error {
-	return []func(context.Context) error{s.notifier.Run, s.dispatcher.Run, s.statuses.Run, s.statusSend.Run}
+	return []func(context.Context) error{s.notifier.Run, s.dispatcher.Run, s.statuses.Run, s.statusSend.Run,
+		s.collectLoop}
 }
 
 // open builds the server from its configuration. It prints a generated admin

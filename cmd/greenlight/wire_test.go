@@ -59,8 +59,8 @@ pipelines:
 		t.Fatal(err)
 	}
 	defer s.close()
-	if n := len(s.loops()); n != 4 {
-		t.Errorf("background loops = %d, want 4 (notifier, mail, status reporter, status sender)", n)
+	if n := len(s.loops()); n != 5 {
+		t.Errorf("background loops = %d, want 5 (notifier, mail, status reporter, status sender, retention)", n)
 	}
 	sha := strings.Repeat("ab", 20)
 	for _, p := range []string{"hello", "quiet"} {

@@ -55,6 +55,9 @@ func Run(t *testing.T, open Opener) {
 		{"PruneDeliveries", testPruneDeliveries},
 		{"EnqueueDeliveryRace", testEnqueueDeliveryRace},
 		{"InTx", testInTx},
+		{"DeleteRuns", testDeleteRuns},
+		{"RunsFinishedBefore", testRunsFinishedBefore},
+		{"DeleteSentMail", testDeleteSentMail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,57 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DeleteRuns deletes the runs and everything kept for them alone: stages,
+// approvals with their decisions and tokens, releases with their target
+// states and retirements, commit statuses, and the run's events that every
+// subscriber has handled (an event a subscriber has yet to read stays). It
+// returns how many runs it deleted; ids that do not exist are skipped.
+func (o *ops) DeleteRuns(ctx context.Context, ids []int64) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	in := "(" + placeholders(len(ids)) + ")"
+	var n int64
+	err := o.atomic(ctx, func(o *ops) error {
+		for _, q := range []string{
+			`DELETE FROM tokens WHERE run_id IN ` + in,
+			`DELETE FROM decisions WHERE approval_id IN (SELECT id FROM approvals WHERE run_id IN ` + in + `)`,
+			`DELETE FROM approvals WHERE run_id IN ` + in,
+			`DELETE FROM target_states WHERE release_id IN (SELECT id FROM releases WHERE run_id IN ` + in + `)`,
+			`DELETE FROM retirements WHERE release_id IN (SELECT id FROM releases WHERE run_id IN ` + in + `)`,
+			`DELETE FROM releases WHERE run_id IN ` + in,
+			`DELETE FROM commit_statuses WHERE run_id IN ` + in,
+			`DELETE FROM events WHERE run_id IN ` + in + ` AND seq <= (SELECT COALESCE(MIN(seq), 0) FROM cursors)`,
+			`DELETE FROM stages WHERE run_id IN ` + in,
+		} {
+			if _, err := o.exec(ctx, q, args...); err != nil {
+				return fmt.Errorf("delete runs: %w", err)
+			}
+		}
+		res, err := o.exec(ctx, `DELETE FROM runs WHERE id IN `+in, args...)
+		if err != nil {
+			return fmt.Errorf("delete runs: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// DeleteSentMail deletes mail sent before before; unsent mail stays.
+func (o *ops) DeleteSentMail(ctx context.Context, before time.Time) (int64, error) {
+	res, err := o.exec(ctx, `DELETE FROM mail WHERE sent_at IS NOT NULL AND sent_at < ?`, o.t(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete sent mail: %w", err)
+	}
+	return res.RowsAffected()
+}
