@@ -31,23 +31,6 @@ func (s RunStatus) Valid() bool {
 	return s == RunQueued || s == RunRunning || s == RunWaiting || s.Terminal()
 }
 
-// CanBecome reports whether a run may move from s to next. Terminal statuses
-// are final; a waiting run resumes running once its gate passes.
-func (s RunStatus) CanBecome(next RunStatus) bool {
-	if s.Terminal() || !next.Valid() || s == next {
-		return false
-	}
-	switch s {
-	case RunQueued:
-		return next != RunWaiting
-	case RunRunning:
-		return next != RunQueued
-	case RunWaiting:
-		return next != RunQueued
-	}
-	return false
-}
-
 // Trigger says what started a run (SPEC §10).
 type Trigger string
 

@@ -24,8 +24,7 @@ func (e *Engine) Cancel(ctx context.Context, id int64) (*greenlight.Run, error) 
 				stage = s.Name
 			}
 		}
-		e.finish(run, em, greenlight.RunCancelled, stage, greenlight.StageCancelled, "cancelled")
-		return nil
+		return e.finish(run, em, greenlight.RunCancelled, stage, greenlight.StageCancelled, "cancelled")
 	})
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -19,13 +18,20 @@ type emitter struct {
 	now    greenlight.Now
 }
 
-func (em *emitter) emit(t greenlight.EventType, data any) {
-	var raw json.RawMessage
-	if data != nil {
-		raw, _ = json.Marshal(data) // our own types; cannot fail
+// add appends the events of data, as a Run method returns them.
+func (em *emitter) add(data ...greenlight.EventData) {
+	for _, d := range data {
+		em.events = append(em.events, greenlight.NewEvent(em.run.Pipeline, em.run.ID, d, em.now()))
 	}
-	em.events = append(em.events, &greenlight.Event{Pipeline: em.run.Pipeline, RunID: em.run.ID,
-		Type: t, Data: raw, CreatedAt: em.now()})
+}
+
+// apply records the events of a Run method's change, or returns its error.
+func (em *emitter) apply(data []greenlight.EventData, err error) error {
+	if err != nil {
+		return err
+	}
+	em.add(data...)
+	return nil
 }
 
 // change is one transition of run id: inside one transaction it loads the
@@ -73,29 +79,11 @@ func (e *Engine) change(ctx context.Context, id int64, fn func(tx greenlight.Tx,
 	return out, nil
 }
 
-// finish moves a run to a terminal status: the stage that ended it gets
-// stageStatus, every later stage is skipped, and run.finished is emitted.
-func (e *Engine) finish(run *greenlight.Run, em *emitter, status greenlight.RunStatus, stage string, stageStatus greenlight.StageStatus, reason string) {
-	now := e.cfg.Now()
-	for i := range run.Stages {
-		s := &run.Stages[i]
-		switch {
-		case s.Name == stage || s.Status == greenlight.StageRunning || s.Status == greenlight.StageWaiting:
-			st := stageStatus
-			if s.Name != stage {
-				st = greenlight.StageCancelled
-			}
-			s.Status, s.FinishedAt = st, &now
-			if s.Name == stage {
-				s.Error = reason
-			}
-			em.emit(greenlight.EventStageFinished, map[string]string{"stage": s.Name, "status": string(st)})
-		case s.Status == greenlight.StagePending:
-			s.Status = greenlight.StageSkipped
-		}
-	}
-	run.Status, run.FinishedAt, run.Error = status, &now, reason
-	em.emit(greenlight.EventRunFinished, greenlight.RunFinished{Status: status, Error: reason})
+// finish moves a run to a terminal status (Run.Finish): the stage that
+// ended it gets stageStatus, every later stage is skipped, and run.finished
+// is emitted.
+func (e *Engine) finish(run *greenlight.Run, em *emitter, status greenlight.RunStatus, stage string, stageStatus greenlight.StageStatus, reason string) error {
+	return em.apply(run.Finish(status, stage, stageStatus, reason, e.cfg.Now()))
 }
 
 // revokeGate closes a pending approval of a run that will no longer be
@@ -121,7 +109,7 @@ func (e *Engine) revokeGate(ctx context.Context, tx greenlight.Tx, run *greenlig
 			return err
 		}
 		if ok {
-			em.emit(greenlight.EventApprovalRevoked, greenlight.Revocation{ApprovalID: a.ID, Reason: reason})
+			em.add(greenlight.Revocation{ApprovalID: a.ID, Reason: reason})
 		}
 	}
 	return nil

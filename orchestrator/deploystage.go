@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -277,16 +276,8 @@ func (e *Engine) recordRelease(ctx context.Context, rel *greenlight.Release, ret
 		if err := tx.UpdateRelease(ctx, rel); err != nil {
 			return err
 		}
-		data, _ := json.Marshal(map[string]string{"environment": rel.Environment, "status": string(rel.Status)})
-		t := greenlight.EventReleaseLive
-		switch rel.Status {
-		case greenlight.ReleaseRolledBack:
-			t = greenlight.EventReleaseRolledBack
-		case greenlight.ReleaseFailed:
-			t = greenlight.EventReleaseFailed
-		}
-		return tx.AppendEvent(ctx, &greenlight.Event{Pipeline: rel.Pipeline, RunID: rel.RunID, Type: t,
-			Data: data, CreatedAt: e.cfg.Now()})
+		return tx.AppendEvent(ctx, greenlight.NewEvent(rel.Pipeline, rel.RunID,
+			greenlight.ReleaseOutcome{Environment: rel.Environment, Status: rel.Status}, e.cfg.Now()))
 	})
 	if err != nil {
 		return fmt.Errorf("record release of run %d: %w", rel.RunID, err)
@@ -336,8 +327,7 @@ func (e *Engine) supersede(ctx context.Context, id int64, stage, reason string) 
 		if err := e.revokeGate(ctx, tx, run, em, "superseded"); err != nil {
 			return err
 		}
-		e.finish(run, em, greenlight.RunSuperseded, stage, greenlight.StageCancelled, reason)
-		return nil
+		return e.finish(run, em, greenlight.RunSuperseded, stage, greenlight.StageCancelled, reason)
 	}); err != nil {
 		e.cfg.Log.Error("supersede run", "run", id, "err", err)
 		return

@@ -140,11 +140,11 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 			if apply != nil {
 				apply(run)
 			}
-			now := e.cfg.Now()
-			s.Status, s.FinishedAt, s.Error = greenlight.StageSucceeded, &now, ""
-			em.emit(greenlight.EventStageFinished, map[string]string{"stage": s.Name, "status": string(s.Status)})
+			if err := em.apply(run.FinishStage(s.Name, greenlight.StageSucceeded, "", e.cfg.Now())); err != nil {
+				return err
+			}
 			if nextStage(run) == nil {
-				e.finish(run, em, greenlight.RunSucceeded, "", "", "")
+				return e.finish(run, em, greenlight.RunSucceeded, "", "", "")
 			}
 			return nil
 		}); err != nil {
@@ -189,13 +189,7 @@ func (e *Engine) startStage(ctx context.Context, id int64, name string) (*greenl
 		if run.Status.Terminal() {
 			return errNoChange
 		}
-		s := run.Stage(name)
-		now := e.cfg.Now()
-		s.Status, s.StartedAt, s.FinishedAt, s.Error = greenlight.StageRunning, &now, nil, ""
-		s.Attempts++
-		run.Status = greenlight.RunRunning
-		em.emit(greenlight.EventStageStarted, map[string]any{"stage": name, "attempt": s.Attempts})
-		return nil
+		return em.apply(run.StartStage(name, e.cfg.Now()))
 	})
 	if err != nil {
 		e.cfg.Log.Error("start stage", "run", id, "stage", name, "err", err)
@@ -208,12 +202,10 @@ func (e *Engine) startStage(ctx context.Context, id int64, name string) (*greenl
 // the stage (maxCutOffs).
 func (e *Engine) uncount(ctx context.Context, id int64, name string) {
 	if _, err := e.change(context.WithoutCancel(ctx), id, func(_ greenlight.Tx, run *greenlight.Run, _ *emitter) error {
-		s := run.Stage(name)
-		if run.Status.Terminal() || s == nil || s.Status != greenlight.StageRunning || s.Attempts == 0 {
+		if s := run.Stage(name); run.Status.Terminal() || s == nil || s.Status != greenlight.StageRunning || s.Attempts == 0 {
 			return errNoChange
 		}
-		s.Attempts--
-		return nil
+		return run.TakeBackStart(name)
 	}); err != nil {
 		e.cfg.Log.Error("record an orderly cut-off", "run", id, "stage", name, "err", err)
 	}
@@ -227,8 +219,7 @@ func (e *Engine) fail(ctx context.Context, id int64, stage string, cause error) 
 		if run.Status.Terminal() {
 			return errNoChange
 		}
-		e.finish(run, em, greenlight.RunFailed, stage, greenlight.StageFailed, reason)
-		return nil
+		return e.finish(run, em, greenlight.RunFailed, stage, greenlight.StageFailed, reason)
 	}); err != nil {
 		e.cfg.Log.Error("record failure", "run", id, "err", err)
 	}
@@ -239,8 +230,7 @@ func (e *Engine) succeed(ctx context.Context, id int64) {
 		if run.Status.Terminal() {
 			return errNoChange
 		}
-		e.finish(run, em, greenlight.RunSucceeded, "", "", "")
-		return nil
+		return e.finish(run, em, greenlight.RunSucceeded, "", "", "")
 	}); err != nil {
 		e.cfg.Log.Error("record success", "run", id, "err", err)
 	}
@@ -254,8 +244,7 @@ func (e *Engine) skipStale(ctx context.Context, id int64, stage, reason string) 
 		if s := run.Stage(stage); run.Status.Terminal() || s == nil || s.Status != greenlight.StageRunning {
 			return errNoChange
 		}
-		e.finish(run, em, greenlight.RunSuperseded, stage, greenlight.StageSkipped, reason)
-		return nil
+		return e.finish(run, em, greenlight.RunSuperseded, stage, greenlight.StageSkipped, reason)
 	}); err != nil {
 		e.cfg.Log.Error("skip stale deploy", "run", id, "err", err)
 		return

@@ -27,9 +27,8 @@ func (e *Engine) openGate(ctx context.Context, run *greenlight.Run, p *config.Pi
 		if newer, env, err := e.newerLive(ctx, tx, p, r); err != nil {
 			return err
 		} else if newer > 0 {
-			e.finish(r, em, greenlight.RunSuperseded, s.Name, greenlight.StageCancelled,
+			return e.finish(r, em, greenlight.RunSuperseded, s.Name, greenlight.StageCancelled,
 				fmt.Sprintf("superseded by run #%d, now on %s", newer, env))
-			return nil
 		}
 		a, err := tx.ApprovalForStage(ctx, r.ID, sc.Name)
 		if err != nil && greenlight.ErrorCode(err) != greenlight.ENOTFOUND {
@@ -42,11 +41,9 @@ func (e *Engine) openGate(ctx context.Context, run *greenlight.Run, p *config.Pi
 			if err := tx.CreateApproval(ctx, a); err != nil {
 				return err
 			}
-			em.emit(greenlight.EventApprovalOpened, greenlight.ApprovalOpened{ApprovalID: a.ID})
+			em.add(greenlight.ApprovalOpened{ApprovalID: a.ID})
 		}
-		s.Status, s.StartedAt, s.Error = greenlight.StageWaiting, &now, ""
-		r.Status = greenlight.RunWaiting
-		return nil
+		return em.apply(r.WaitStage(sc.Name, "waiting for approval", now))
 	})
 	return err
 }
@@ -134,22 +131,20 @@ func (e *Engine) resolveGate(ctx context.Context, a *greenlight.Approval) {
 		if run.Status != greenlight.RunWaiting || s == nil || s.Status != greenlight.StageWaiting {
 			return errNoChange
 		}
-		now := e.cfg.Now()
 		switch a.Status {
 		case greenlight.ApprovalApproved:
-			s.Status, s.FinishedAt = greenlight.StageSucceeded, &now
-			run.Status = greenlight.RunRunning
-			em.emit(greenlight.EventStageFinished, map[string]string{"stage": s.Name, "status": string(s.Status)})
+			if err := em.apply(run.FinishStage(s.Name, greenlight.StageSucceeded, "", e.cfg.Now())); err != nil {
+				return err
+			}
 			resume = true
+			return run.Resume()
 		case greenlight.ApprovalRejected:
-			e.finish(run, em, greenlight.RunRejected, s.Name, greenlight.StageRejected, rejection(a))
+			return e.finish(run, em, greenlight.RunRejected, s.Name, greenlight.StageRejected, rejection(a))
 		case greenlight.ApprovalExpired:
-			e.finish(run, em, greenlight.RunExpired, s.Name, greenlight.StageExpired,
+			return e.finish(run, em, greenlight.RunExpired, s.Name, greenlight.StageExpired,
 				fmt.Sprintf("nobody approved before the deadline (%s)", a.Deadline.UTC().Format(time.RFC1123)))
-		default:
-			return errNoChange
 		}
-		return nil
+		return errNoChange
 	})
 	if err != nil {
 		e.cfg.Log.Error("resolve approval", "run", a.RunID, "err", err)

@@ -215,8 +215,7 @@ func (e *Engine) supersedePullRequest(ctx context.Context, run *greenlight.Run) 
 					stage = s.Name
 				}
 			}
-			e.finish(r, em, greenlight.RunSuperseded, stage, greenlight.StageCancelled, reason)
-			return nil
+			return e.finish(r, em, greenlight.RunSuperseded, stage, greenlight.StageCancelled, reason)
 		}); err != nil {
 			e.cfg.Log.Error("supersede a pull request's run", "run", old.ID, "err", err)
 			continue

@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -64,13 +63,12 @@ func (e *Engine) Rollback(ctx context.Context, pipeline, env string, fromRun int
 		Commit: src.Commit, Artifact: src.Artifact, Hooks: src.Hooks, CreatedAt: now,
 		Stages: []greenlight.Stage{{Index: 0, Name: sc.Name, Type: greenlight.StageDeploy, Environment: env,
 			Status: greenlight.StagePending}}}
-	data, _ := json.Marshal(map[string]any{"environment": env, "rollback_of": src.ID})
 	err = e.cfg.Store.InTx(ctx, func(tx greenlight.Tx) error {
 		if err := tx.CreateRun(ctx, run); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &greenlight.Event{Pipeline: p.Name, RunID: run.ID,
-			Type: greenlight.EventRunCreated, Data: data, CreatedAt: now})
+		return tx.AppendEvent(ctx, greenlight.NewEvent(p.Name, run.ID,
+			greenlight.RunCreated{Environment: env, RollbackOf: src.ID}, now))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create rollback run of %s: %w", p.Name, err)

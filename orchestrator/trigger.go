@@ -136,8 +136,7 @@ func (e *Engine) trigger(ctx context.Context, name string, req greenlight.Trigge
 		if err := tx.CreateRun(ctx, run); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &greenlight.Event{Pipeline: p.Name, RunID: run.ID,
-			Type: greenlight.EventRunCreated, CreatedAt: run.CreatedAt})
+		return tx.AppendEvent(ctx, greenlight.NewEvent(p.Name, run.ID, greenlight.RunCreated{}, run.CreatedAt))
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("create run of %s: %w", p.Name, err)
