@@ -57,7 +57,9 @@ func TestFinish(t *testing.T) {
 	e := &Engine{cfg: Config{Now: func() time.Time { return now }}}
 	run := stages(greenlight.StageSucceeded, greenlight.StageSucceeded, greenlight.StageWaiting, greenlight.StagePending)
 	em := &emitter{run: run, now: e.cfg.Now}
-	e.finish(run, em, greenlight.RunRejected, "approval", greenlight.StageRejected, "rejected by pm@example.com")
+	if err := e.finish(run, em, greenlight.RunRejected, "approval", greenlight.StageRejected, "rejected by pm@example.com"); err != nil {
+		t.Fatal(err)
+	}
 
 	want := []greenlight.StageStatus{greenlight.StageSucceeded, greenlight.StageSucceeded, greenlight.StageRejected, greenlight.StageSkipped}
 	for i, st := range run.Stages {
