@@ -56,6 +56,7 @@ func TestFinish(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	e := &Engine{cfg: Config{Now: func() time.Time { return now }}}
 	run := stages(greenlight.StageSucceeded, greenlight.StageSucceeded, greenlight.StageWaiting, greenlight.StagePending)
+	run.Status = greenlight.RunWaiting
 	em := &emitter{run: run, now: e.cfg.Now}
 	if err := e.finish(run, em, greenlight.RunRejected, "approval", greenlight.StageRejected, "rejected by pm@example.com"); err != nil {
 		t.Fatal(err)
