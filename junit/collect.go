@@ -27,8 +27,13 @@ const (
 	MaxDirEntries = 10000
 )
 
-// dirEntries is MaxDirEntries, lowered by tests (files are slow to make).
-var dirEntries = MaxDirEntries
+// The bounds in force: the constants, lowered by tests (making files is slow
+// on some machines, and parsing 64 MiB is slow under the race detector).
+var (
+	dirEntries = MaxDirEntries
+	fileSize   = int64(MaxFileSize)
+	totalSize  = int64(MaxTotalSize)
+)
 
 // Collect reads the JUnit reports matching patterns in the workspace ws and
 // sums them up; nil when no report could be read (none matched, or the
@@ -74,7 +79,7 @@ func Collect(ws string, patterns []string, log io.Writer) *greenlight.TestSummar
 	var (
 		sum    greenlight.TestSummary
 		read   int
-		budget int64 = MaxTotalSize
+		budget = totalSize
 	)
 	for _, name := range files {
 		if err := readReport(root, name, &sum, &budget); err != nil {
@@ -110,7 +115,7 @@ func readReport(root *os.Root, name string, sum *greenlight.TestSummary, budget 
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 	}
-	limit := min(int64(MaxFileSize), *budget)
+	limit := min(fileSize, *budget)
 	if fi.Size() > limit {
 		return tooLarge(limit)
 	}
@@ -124,10 +129,17 @@ func readReport(root *os.Root, name string, sum *greenlight.TestSummary, budget 
 }
 
 func tooLarge(limit int64) error {
-	if limit < MaxFileSize {
-		return fmt.Errorf("%w: the reports together may hold %d MiB", errLarge, MaxTotalSize>>20)
+	if limit < fileSize {
+		return fmt.Errorf("%w: the reports together may hold %s", errLarge, size(totalSize))
 	}
-	return fmt.Errorf("%w: larger than %d MiB", errLarge, MaxFileSize>>20)
+	return fmt.Errorf("%w: larger than %s", errLarge, size(fileSize))
+}
+
+func size(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func openProblem(err error) error {
