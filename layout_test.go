@@ -19,6 +19,7 @@ var allowed = map[string][]string{
 	"sandbox":      {""},
 	"runner":       {"", "sandbox"},
 	"artifact":     {""},
+	"junit":        {""},
 	"deploy":       {"", "artifact", "sandbox"},
 	"approval":     {""},
 	"backup":       {""},
@@ -28,7 +29,7 @@ var allowed = map[string][]string{
 	"forge":        {""},
 	"notify":       {"", "mail", "forge"},
 	"store":        {""},
-	"orchestrator": {"", "config", "source", "webhook", "runner", "artifact", "deploy", "approval"},
+	"orchestrator": {"", "config", "source", "webhook", "runner", "artifact", "deploy", "approval", "junit"},
 	"web":          {"", "config", "webhook", "approval"},
 }
 

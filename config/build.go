@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +19,15 @@ type Build struct {
 	Steps     []Step
 	Artifacts []string // cleaned relative paths inside the workspace ("dist/" → "dist")
 	Hooks     greenlight.Hooks
+	// JUnit lists the build's JUnit XML reports (reports.junit): cleaned
+	// relative paths inside the workspace whose elements may hold path.Match
+	// wildcards (`*`, `?`, `[…]`), read after the steps whether they
+	// passed or not.
+	JUnit []string
 }
+
+// MaxReportPatterns bounds reports.junit.
+const MaxReportPatterns = 20
 
 // Step is one shell command of a build.
 type Step struct {
@@ -44,7 +53,7 @@ func ParseBuild(file string, data []byte) (*Build, error) {
 	d := newDecoder(file, data, nil)
 	b := &Build{File: file}
 	if body := d.document(data); body != nil {
-		if o, ok := d.object(body, "", "env", "steps", "artifacts", "deploy"); ok {
+		if o, ok := d.object(body, "", "env", "steps", "artifacts", "deploy", "reports"); ok {
 			d.build(o, b)
 		}
 	}
@@ -109,6 +118,20 @@ func (d *decoder) build(o *object, b *Build) {
 		b.Artifacts = append(b.Artifacts, path.Clean(a))
 	}
 
+	reports := o.child("reports", "junit")
+	junit, nodes := reports.strings("junit")
+	if len(junit) > MaxReportPatterns {
+		d.errorf(reports.at("junit"), "reports.junit: at most %d patterns, got %d", MaxReportPatterns, len(junit))
+		junit = nil
+	}
+	for i, p := range junit {
+		if why := reportProblem(p); why != "" {
+			d.errorf(nodes[i], "%s: invalid pattern %q: %s", index("reports.junit", i), p, why)
+			continue
+		}
+		b.JUnit = append(b.JUnit, path.Clean(p))
+	}
+
 	hooks := o.child("deploy", "hooks").child("hooks", "stop", "before_install", "after_install", "start", "validate")
 	b.Hooks = greenlight.Hooks{
 		Stop:          hooks.str("stop", ""),
@@ -117,4 +140,21 @@ func (d *decoder) build(o *object, b *Build) {
 		Start:         hooks.str("start", ""),
 		Validate:      hooks.str("validate", ""),
 	}
+}
+
+// reportProblem explains why p cannot name JUnit reports in the workspace.
+func reportProblem(p string) string {
+	if why := relativeProblem(p, "workspace"); why != "" {
+		return why
+	}
+	if slices.Contains(strings.Split(p, "/"), "..") {
+		return "it must not contain .."
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return "malformed wildcard (write *, ? or [a-z] inside one path element)"
+	}
+	if c := path.Clean(p); c == "." {
+		return "it names the workspace itself, not files in it"
+	}
+	return ""
 }

@@ -26,6 +26,7 @@ func TestLoadBuildFullExample(t *testing.T) {
 			{Name: "build", Run: "go build -o dist/hello .", Timeout: 5 * time.Minute},
 		},
 		Artifacts: []string{"dist", "deploy"},
+		JUnit:     []string{"reports/*.xml", "build/test-results/**/TEST-*.xml"},
 		Hooks: greenlight.Hooks{
 			Stop: "deploy/stop.sh", BeforeInstall: "deploy/before.sh", AfterInstall: "deploy/after.sh",
 			Start: "deploy/start.sh", Validate: "deploy/validate.sh",
@@ -51,7 +52,7 @@ func TestBuildDefaultsAndDollars(t *testing.T) {
 	if b.Steps[1].Run != "make\nmake test\n" || b.Steps[1].Env["GOFLAGS"] != "-mod=vendor" {
 		t.Errorf("second step: got %+v", b.Steps[1])
 	}
-	if b.Hooks != (greenlight.Hooks{}) || b.Artifacts != nil {
+	if b.Hooks != (greenlight.Hooks{}) || b.Artifacts != nil || b.JUnit != nil {
 		t.Errorf("no hooks or artifacts expected: got %+v %v", b.Hooks, b.Artifacts)
 	}
 }

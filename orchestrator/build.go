@@ -125,7 +125,9 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 	if run.PullRequest != nil {
 		job.Owner += "/pr"
 	}
-	if err := e.cfg.Runner.Run(ctx, job); err != nil {
+	err = e.cfg.Runner.Run(ctx, job)
+	e.recordTests(ctx, run, ws, b.JUnit, out)
+	if err != nil {
 		return nil, err
 	}
 	var ref *greenlight.ArtifactRef

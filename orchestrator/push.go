@@ -36,7 +36,7 @@ func (e *Engine) Push(ctx context.Context, name string, p *webhook.Push) (*green
 	if p.PullRequest != nil {
 		return e.pullRequest(ctx, pl, p)
 	}
-	req := greenlight.TriggerRequest{Commit: p.After, Trigger: greenlight.TriggerWebhook, DeliveryID: p.DeliveryID}
+	req := greenlight.TriggerRequest{Commit: p.After, Trigger: greenlight.TriggerWebhook, DeliveryID: p.DeliveryID, By: p.By}
 	var ref string
 	switch {
 	case p.Branch != "":
@@ -184,7 +184,7 @@ func (e *Engine) pullRequest(ctx context.Context, p *config.Pipeline, push *webh
 		return nil, fmt.Sprintf("the head commit's message says %s", marker), nil
 	}
 	run, why, err := e.start(ctx, p.Name, greenlight.TriggerRequest{Commit: push.After, Branch: pr.HeadBranch,
-		Trigger: greenlight.TriggerWebhook, DeliveryID: push.DeliveryID, PullRequest: &pr})
+		Trigger: greenlight.TriggerWebhook, DeliveryID: push.DeliveryID, PullRequest: &pr, By: push.By})
 	if run != nil {
 		e.supersedePullRequest(ctx, run)
 	}

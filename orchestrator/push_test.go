@@ -37,7 +37,7 @@ func TestPushFilters(t *testing.T) {
 		branch   string
 		tag      string
 	}{
-		{"main", "hello", webhook.Push{Ref: "refs/heads/main", Branch: "main", Before: a, After: b}, "", "main", ""},
+		{"main", "hello", webhook.Push{Ref: "refs/heads/main", Branch: "main", Before: a, After: b, By: "ada@example.com"}, "", "main", ""},
 		{"glob", "hello", webhook.Push{Ref: "refs/heads/feature-login", Branch: "feature-login", Before: a, After: b}, "", "feature-login", ""},
 		{"glob with slash", "hello", webhook.Push{Ref: "refs/heads/release/1.2", Branch: "release/1.2", Before: a, After: b}, "", "release/1.2", ""},
 		{"excluded", "hello", webhook.Push{Ref: "refs/heads/release/old-1", Branch: "release/old-1", Before: a, After: b}, "branch release/old-1 does not match main, feature-*, release/*, !release/old-*", "", ""},
@@ -81,6 +81,9 @@ func TestPushFilters(t *testing.T) {
 			}
 			if stored.Commit.Branch != tt.branch || stored.Commit.Tag != tt.tag || stored.Trigger != greenlight.TriggerWebhook {
 				t.Errorf("run commit %+v trigger %s, want branch %q tag %q", stored.Commit, stored.Trigger, tt.branch, tt.tag)
+			}
+			if stored.TriggeredBy != tt.push.By {
+				t.Errorf("triggered_by %q, want the pusher %q", stored.TriggeredBy, tt.push.By)
 			}
 		})
 	}

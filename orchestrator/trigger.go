@@ -198,7 +198,7 @@ const prSkip = "pull request: build only"
 func newRun(p *config.Pipeline, req greenlight.TriggerRequest, sha string, now time.Time) *greenlight.Run {
 	run := &greenlight.Run{Pipeline: p.Name, Status: greenlight.RunQueued, Trigger: req.Trigger,
 		Commit: greenlight.Commit{SHA: sha, Branch: req.Branch, Tag: req.Tag}, Params: req.Params,
-		PullRequest: req.PullRequest, CreatedAt: now}
+		PullRequest: req.PullRequest, CreatedAt: now, TriggeredBy: req.By}
 	for i, s := range p.Stages {
 		st := greenlight.Stage{Index: i, Name: s.Name, Type: s.Type, Environment: s.Environment, Status: greenlight.StagePending}
 		// Untrusted code from a pull request is built and tested, never

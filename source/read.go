@@ -12,7 +12,7 @@ import (
 )
 
 // Commit reads commit sha of repo: its title (the first line of the message)
-// and author. Text is returned verbatim, HTML and stray carriage returns
+// author and committer's email. Text is returned verbatim, HTML and stray carriage returns
 // included: escaping belongs to whoever renders it. Branch is left empty.
 func (g *Git) Commit(ctx context.Context, repo, sha string) (greenlight.Commit, error) {
 	if err := checkRepo(repo); err != nil {
@@ -37,28 +37,36 @@ func (g *Git) Commit(ctx context.Context, repo, sha string) (greenlight.Commit, 
 
 // parseCommit reads a raw commit object: headers, a blank line, the message.
 // It parses what git wrote, so it never fails; missing parts stay empty.
+// The committer's email is read too: after a rebase, a cherry-pick or a
+// merge made on the forge it is someone other than the author, and that
+// person may not approve the run either.
 func parseCommit(raw []byte) greenlight.Commit {
 	var c greenlight.Commit
 	headers, msg, _ := bytes.Cut(raw, []byte("\n\n"))
+	seenAuthor, seenCommitter := false, false
 	for _, line := range strings.Split(string(headers), "\n") {
-		ident, ok := strings.CutPrefix(line, "author ")
-		if !ok {
-			continue
+		if ident, ok := strings.CutPrefix(line, "author "); ok && !seenAuthor {
+			seenAuthor = true
+			c.AuthorName, c.AuthorEmail = identity(ident)
+		} else if ident, ok := strings.CutPrefix(line, "committer "); ok && !seenCommitter {
+			seenCommitter = true
+			_, c.CommitterEmail = identity(ident)
 		}
-		// "Name <email> 1700000000 +0000"; git keeps '<' and '>' out of
-		// both name and email.
-		lt := strings.IndexByte(ident, '<')
-		gt := strings.LastIndexByte(ident, '>')
-		if lt < 0 || gt < lt {
-			c.AuthorName = strings.TrimSpace(ident)
-			break
-		}
-		c.AuthorName = strings.TrimSpace(ident[:lt])
-		c.AuthorEmail = ident[lt+1 : gt]
-		break
 	}
 	c.Title = title(string(msg))
 	return c
+}
+
+// identity splits a commit header's "Name <email> 1700000000 +0000"; git
+// keeps '<' and '>' out of both name and email. Without the brackets it is
+// all name.
+func identity(ident string) (name, email string) {
+	lt := strings.IndexByte(ident, '<')
+	gt := strings.LastIndexByte(ident, '>')
+	if lt < 0 || gt < lt {
+		return strings.TrimSpace(ident), ""
+	}
+	return strings.TrimSpace(ident[:lt]), ident[lt+1 : gt]
 }
 
 // title is the first line of a commit message, without the CR of a CRLF.

@@ -29,6 +29,10 @@ const (
 	maxParamValue = 4 << 10
 )
 
+// AdminIdentity is who a request carrying the admin token is, as a run's
+// triggered_by: the admin token is the API's only credential.
+const AdminIdentity = "admin"
+
 // handleTrigger starts a run of a pipeline for a commit, or for the head of
 // a branch (by default the pipeline's), with optional params.
 func handleTrigger(srv *config.Server, engine Engine, log *slog.Logger) http.HandlerFunc {
@@ -51,6 +55,7 @@ func handleTrigger(srv *config.Server, engine Engine, log *slog.Logger) http.Han
 			Branch:  body.Branch,
 			Params:  body.Params,
 			Trigger: greenlight.TriggerAPI,
+			By:      AdminIdentity,
 		})
 		if err != nil {
 			writeError(w, r, log, err)

@@ -38,6 +38,11 @@ func TestAPITriggerParamsAndBranch(t *testing.T) {
 			if resp.StatusCode != tt.want {
 				t.Fatalf("status = %d, want %d (%s)", resp.StatusCode, tt.want, body)
 			}
+			if tt.want == 201 {
+				if by := decode[map[string]any](t, body)["triggered_by"]; by != "admin" {
+					t.Errorf("triggered_by = %v, want admin", by)
+				}
+			}
 			if tt.wantErr != "" {
 				if msg := decode[map[string]string](t, body)["error"]; !strings.Contains(msg, tt.wantErr) {
 					t.Errorf("error = %q, want it to mention %q", msg, tt.wantErr)

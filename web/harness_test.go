@@ -65,7 +65,7 @@ func (e *testEngine) Trigger(ctx context.Context, name string, req greenlight.Tr
 	}
 	run := &greenlight.Run{Pipeline: name, Status: greenlight.RunQueued, Trigger: req.Trigger, Params: req.Params,
 		Commit:    greenlight.Commit{SHA: req.Commit, Branch: p.Source.Branch, Title: "Commit " + req.Commit[:7], AuthorName: "Ada"},
-		CreatedAt: e.now()}
+		CreatedAt: e.now(), TriggeredBy: req.By}
 	for i, st := range p.Stages {
 		run.Stages = append(run.Stages, greenlight.Stage{Index: i, Name: st.Name, Type: st.Type,
 			Environment: st.Environment, Status: greenlight.StagePending})
@@ -99,7 +99,7 @@ func (e *testEngine) Push(ctx context.Context, name string, p *webhook.Push) (*g
 			return nil, "delivery " + p.DeliveryID + " was already handled", nil
 		}
 	}
-	run, err := e.Trigger(ctx, name, greenlight.TriggerRequest{Commit: p.After, Trigger: greenlight.TriggerWebhook})
+	run, err := e.Trigger(ctx, name, greenlight.TriggerRequest{Commit: p.After, Trigger: greenlight.TriggerWebhook, By: p.By})
 	if err == nil && p.PullRequest != nil {
 		run.PullRequest = p.PullRequest
 	}

@@ -59,9 +59,11 @@ func (s *server) handleRunPage() http.HandlerFunc {
 			stages = append(stages, v)
 		}
 		data := struct {
-			Run    *greenlight.Run
-			Stages []stageView
-		}{run, stages}
+			Run          *greenlight.Run
+			Stages       []stageView
+			Compares     []compareView
+			MoreFailures int
+		}{run, stages, s.runCompares(r.Context(), run), moreFailures(run.Tests)}
 		s.render(w, r, http.StatusOK, "run", page{Title: "Run #" + strconv.FormatInt(run.ID, 10) + " · " + run.Pipeline,
 			Nav: true, Active: "pipelines", Refresh: !run.Status.Terminal(), Data: data})
 	}

@@ -84,6 +84,23 @@ func TestParseGolden(t *testing.T) {
 		{"generic", Generic, "", "synthetic/generic-push.json", Push{Ref: "refs/heads/main", Branch: "main",
 			After: "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"}},
 	}
+	// Who each sample names as the pusher (Push.By): the email when the
+	// forge gives one, else the login or name.
+	by := map[string]string{
+		"github push":                       "binkkatal.r@gmail.com",
+		"github pull request":               "Codertocat",
+		"github tag (synthetic)":            "octocat@github.com",
+		"github branch deleted (synthetic)": "octocat@github.com",
+		"gitlab push":                       "john@example.com",
+		"gitlab tag push":                   "jsmith",
+		"gitlab merge request":              "admin@example.com",
+		"gitea push":                        "example@example.com",
+		"forgejo push":                      "example@example.com",
+		"gitea pull request from a fork":    "example2@example2.com",
+		"forgejo pull request":              "example2@example2.com",
+		"bitbucket push":                    "emmap1",
+		"bitbucket pull request":            "emmap1",
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := readTestdata(t, tt.file)
@@ -92,7 +109,7 @@ func TestParseGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := tt.want
-			want.Forge, want.DeliveryID = tt.forge, "d-42"
+			want.Forge, want.DeliveryID, want.By = tt.forge, "d-42", by[tt.name]
 			if !reflect.DeepEqual(got, &want) {
 				t.Errorf("got  %+v %+v\nwant %+v %+v", *got, got.PullRequest, want, want.PullRequest)
 			}

@@ -59,6 +59,10 @@ type Push struct {
 	Message string `json:"message,omitempty"`
 	// PullRequest is set for a pull request event that may start a build.
 	PullRequest *greenlight.PullRequest `json:"pull_request,omitempty"`
+	// By is who the forge says pushed (or opened the pull request): their
+	// email when it gives one, else their login or name; "" when it names
+	// nobody. It becomes the run's triggered_by.
+	By string `json:"by,omitempty"`
 }
 
 // Abbreviated reports whether After is an abbreviated sha that must be
@@ -129,6 +133,7 @@ func Parse(h http.Header, body []byte, secret string) (*Push, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.By = pusher(body)
 	return p, nil
 }
 
