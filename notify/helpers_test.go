@@ -122,8 +122,17 @@ func (e *env) approval(r *greenlight.Run, approvers ...string) *greenlight.Appro
 	return e.approvalWithChanges(r, nil, approvers...)
 }
 
+// titles is changes known by their titles alone.
+func titles(list ...string) []greenlight.Change {
+	out := make([]greenlight.Change, len(list))
+	for i, t := range list {
+		out[i] = greenlight.Change{Title: t}
+	}
+	return out
+}
+
 // approvalWithChanges is approval, listing changes since production.
-func (e *env) approvalWithChanges(r *greenlight.Run, changes []string, approvers ...string) *greenlight.Approval {
+func (e *env) approvalWithChanges(r *greenlight.Run, changes []greenlight.Change, approvers ...string) *greenlight.Approval {
 	e.t.Helper()
 	now := e.clock.Now()
 	a := &greenlight.Approval{

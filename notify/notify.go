@@ -194,7 +194,9 @@ func (n *Notifier) Handle(ctx context.Context, e greenlight.Event) error {
 	case greenlight.EventApprovalRevoked:
 		err = n.approvalRevoked(ctx, e)
 	case greenlight.EventRunFinished:
-		err = n.runFinished(ctx, e)
+		if err = n.runFinished(ctx, e); err == nil {
+			err = n.approvalOutcome(ctx, e)
+		}
 	default:
 		return nil
 	}
