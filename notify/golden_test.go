@@ -115,10 +115,10 @@ func TestMailGolden(t *testing.T) {
 	// Each outcome is said once: in the subject and the first line, never
 	// twice in the body.
 	for key, once := range map[string]string{
-		"outcome:" + id(oa.ID) + ":pm@example.com":  "Approved, and live in production since 2026-03-02 09:32 UTC.",
-		"outcome:" + id(ra.ID) + ":pm@example.com":  "Rejected: it will not go to production.",
-		"outcome:" + id(ea.ID) + ":pm@example.com":  "Expired: nobody decided before the deadline",
-		"run:" + id(rej.ID) + ":rejected":           "The footer overlaps the prices on a phone.",
+		"outcome:" + id(oa.ID) + ":pm@example.com": "Approved, and live in production since 2026-03-02 09:32 UTC.",
+		"outcome:" + id(ra.ID) + ":pm@example.com": "Rejected: it will not go to production.",
+		"outcome:" + id(ea.ID) + ":pm@example.com": "Expired: nobody decided before the deadline",
+		"run:" + id(rej.ID) + ":rejected":          "The footer overlaps the prices on a phone.",
 		"approval:" + id(a.ID) + ":pm@example.com": "Looks right.",
 	} {
 		if n := strings.Count(byKey[key].Text, once); n != 1 {
