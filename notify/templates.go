@@ -124,10 +124,10 @@ const htmlLayout = `
 
 {{- define "commit" -}}
 <table style="border-collapse:collapse;margin:16px 0;font-size:14px">
-<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Commit</td><td><code>{{.Short}}</code> {{.Title}}</td></tr>
-<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Author</td><td>{{.Author}}</td></tr>
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px">Commit</td><td><code>{{.Short}}</code> {{.Title}}</td></tr>
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px">Author</td><td>{{.Author}}</td></tr>
 {{- if .Branch}}
-<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Branch</td><td>{{.Branch}}</td></tr>{{end}}
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px">Branch</td><td>{{.Branch}}</td></tr>{{end}}
 </table>
 {{end}}
 `
@@ -151,11 +151,11 @@ const htmlTemplates = `
 {{- end}}
 {{template "commit" .Commit}}
 <table style="border-collapse:collapse;margin:0 0 16px;font-size:14px">
-<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Started</td><td>{{.StartedBy}}</td></tr>
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px">Started</td><td>{{.StartedBy}}</td></tr>
 {{- if .Artifact}}
-<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Artifact</td><td><code>{{.Artifact}}</code></td></tr>{{end}}
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px">Artifact</td><td><code>{{.Artifact}}</code></td></tr>{{end}}
 {{- if .Tests}}
-<tr><td style="color:#6e7781;padding:2px 12px 2px 0;vertical-align:top">Tests</td><td>{{.Tests}}{{range .Failures}}<br><span style="color:#cf222e">failed: {{.}}</span>{{end}}</td></tr>{{end}}
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px;vertical-align:top">Tests</td><td>{{.Tests}}{{range .Failures}}<br><span style="color:#cf222e">failed: {{.}}</span>{{end}}</td></tr>{{end}}
 </table>
 {{- template "decisions" .Decisions}}
 <p>Please decide by <strong>{{.Deadline}}</strong> ({{.DeadlineIn}}).
@@ -170,8 +170,8 @@ const htmlTemplates = `
 
 {{- define "outcome" -}}
 {{template "start" .Outcome}}
-<h1 style="font-size:20px;margin:0 0 12px">{{.Pipeline}} #{{.Run}}: {{.Outcome}}</h1>
-<p>You were asked to approve this run.</p>
+<h1 style="font-size:20px;margin:0 0 12px">{{.Outcome}}</h1>
+<p>Run #{{.Run}} of <strong>{{.Pipeline}}</strong>, which you were asked to approve.</p>
 {{template "commit" .Commit}}
 {{- template "decisions" .Decisions}}
 <p style="margin:24px 0"><a href="{{.RunURL}}" style="display:inline-block;padding:10px 18px;background:#0969da;border-radius:6px;color:#fff;text-decoration:none;font-weight:600">Details</a><br>

@@ -34,7 +34,7 @@ func wantNotIn(t *testing.T, what, body string, unwanted ...string) {
 // the gate passing and the release going live (the outcome mail, once),
 // the same version asked again (the page says so), and a rejection.
 func TestRealDecisionPages(t *testing.T) {
-	realStores(t, func(t *testing.T, e *realEnv) {
+	realStores(t, gateOptions{}, func(t *testing.T, e *realEnv) {
 		run := e.trigger("Add the pricing page", "dana@example.com")
 		tokens := e.tokens()
 		pm, cto := tokens["pm@example.com"], tokens["cto@example.com"]
@@ -144,6 +144,91 @@ func TestRealDecisionPages(t *testing.T) {
 		}
 		if a := out["author@example.com"]; a == nil || strings.Count(a.Text, "The footer overlaps the prices.") != 1 {
 			t.Errorf("rejection mail to the author says the reason other than once: %+v", a)
+		}
+	})
+}
+
+// TestRealDecisionPageChangesNothing: opening a link (mail scanners do,
+// sometimes several times) decides nothing, shows the commit's words
+// escaped, and keeps the page free of inline style and script.
+func TestRealDecisionPageChangesNothing(t *testing.T) {
+	realStores(t, gateOptions{required: 1}, func(t *testing.T, e *realEnv) {
+		run := e.trigger(`Ship <script>alert("x")</script> & more`, "")
+		tokens := e.tokens()
+		for range 3 {
+			status, body := e.do("GET", "/approvals/"+tokens["pm@example.com"])
+			if status != 200 {
+				t.Fatalf("GET = %d\n%s", status, body)
+			}
+			wantIn(t, "the page", body, "hello", "#"+itoa(run.ID), run.Commit.Short(), "Test Author", "pm@example.com",
+				`href="http://staging.example.com/"`, "Look at it on staging", "0 of 1", `name="comment"`, "/static/style.css",
+				"Ship &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more")
+			wantNotIn(t, "the page", body, "<script", " style=", "<style")
+		}
+		a, err := e.db.ApprovalForStage(t.Context(), run.ID, "approval")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Status != "pending" || len(a.Decisions) != 0 {
+			t.Fatalf("after GETs the approval is %s with %d decisions, want pending and none", a.Status, len(a.Decisions))
+		}
+		if status, body := e.do("POST", "/approvals/"+tokens["pm@example.com"], "decision", "approve"); status != 200 {
+			t.Fatalf("POST after GETs = %d\n%s", status, body)
+		}
+	})
+}
+
+// TestRealDecideOnceThenGone: a link decides once; the other approver's
+// link then says the gate is closed, and by whom.
+func TestRealDecideOnceThenGone(t *testing.T) {
+	realStores(t, gateOptions{required: 1}, func(t *testing.T, e *realEnv) {
+		run := e.trigger("Approve me", "")
+		tokens := e.tokens()
+		pm, cto := tokens["pm@example.com"], tokens["cto@example.com"]
+		status, body := e.do("POST", "/approvals/"+pm, "decision", "approve", "comment", "Looks <b>great</b>")
+		if status != 200 || !strings.Contains(body, "You approved — thank you") {
+			t.Fatalf("approve = %d\n%s", status, body)
+		}
+		a, err := e.db.ApprovalForStage(t.Context(), run.ID, "approval")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.Decisions) != 1 {
+			t.Fatalf("decisions = %+v", a.Decisions)
+		}
+		if d := a.Decisions[0]; d.Approver != "pm@example.com" || d.Verdict != "approve" || d.Comment != "Looks <b>great</b>" ||
+			d.IP != "127.0.0.1" || d.UserAgent != "TestBrowser/1.0" {
+			t.Errorf("decision recorded as %+v", d)
+		}
+		status, body = e.do("POST", "/approvals/"+pm, "decision", "reject")
+		if status != 410 || !strings.Contains(body, "already used") || !strings.Contains(body, "pm@example.com") {
+			t.Fatalf("second POST = %d, want 410 'already used' by pm\n%s", status, body)
+		}
+		status, body = e.do("GET", "/approvals/"+cto)
+		if status != 410 || !strings.Contains(body, "already approved") || !strings.Contains(body, "pm@example.com") {
+			t.Fatalf("GET of the other link = %d, want 410 'already approved' by pm\n%s", status, body)
+		}
+		if status, body := e.do("POST", "/approvals/"+cto, "decision", "reject"); status != 410 {
+			t.Fatalf("POST of the other link = %d, want 410\n%s", status, body)
+		}
+		e.wait(run.ID, "succeeded")
+	})
+}
+
+// TestRealDecisionExpired: after the deadline the link says it expired,
+// and the gate's run ended expired.
+func TestRealDecisionExpired(t *testing.T) {
+	realStores(t, gateOptions{required: 1, timeout: "2s"}, func(t *testing.T, e *realEnv) {
+		run := e.trigger("Too late", "")
+		tokens := e.tokens()
+		e.wait(run.ID, "expired")
+		status, body := e.do("GET", "/approvals/"+tokens["pm@example.com"])
+		if status != 410 || !strings.Contains(body, "expired") {
+			t.Fatalf("GET after the deadline = %d, want 410 'expired'\n%s", status, body)
+		}
+		status, body = e.do("POST", "/approvals/"+tokens["pm@example.com"], "decision", "approve")
+		if status != 410 || !strings.Contains(body, "expired") {
+			t.Fatalf("POST after the deadline = %d, want 410 'expired'\n%s", status, body)
 		}
 	})
 }

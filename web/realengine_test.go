@@ -48,8 +48,14 @@ type realEnv struct {
 	seen       int // mails already read from smtp
 }
 
+// gateOptions shape the pipeline's approval stage.
+type gateOptions struct {
+	required int    // default 2
+	timeout  string // default 72h
+}
+
 // realStores runs f on SQLite and on PostgreSQL, as parallel subtests.
-func realStores(t *testing.T, f func(t *testing.T, e *realEnv)) {
+func realStores(t *testing.T, o gateOptions, f func(t *testing.T, e *realEnv)) {
 	for _, pg := range []bool{false, true} {
 		name := "sqlite"
 		if pg {
@@ -57,13 +63,19 @@ func realStores(t *testing.T, f func(t *testing.T, e *realEnv)) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f(t, newRealEnv(t, pg))
+			f(t, newRealEnv(t, pg, o))
 		})
 	}
 }
 
-func newRealEnv(t *testing.T, pg bool) *realEnv {
+func newRealEnv(t *testing.T, pg bool, o gateOptions) *realEnv {
 	t.Helper()
+	if o.required == 0 {
+		o.required = 2
+	}
+	if o.timeout == "" {
+		o.timeout = "72h"
+	}
 	dir := t.TempDir()
 	os.Chmod(filepath.Dir(dir), 0o711) // deploys run as another uid when root
 	e := &realEnv{t: t, dir: dir, smtp: smtptest.Start(t)}
@@ -91,14 +103,14 @@ pipelines:
       - name: approval
         type: approval
         approvers: [pm@example.com, cto@example.com]
-        required: 2
-        timeout: 72h
+        required: %[5]d
+        timeout: %[6]s
         review_url: http://staging.example.com/
       - {name: production, type: deploy, environment: production}
     environments:
       staging: {targets: [{local: %[1]s/staging}]}
       production: {targets: [{local: %[1]s/production}]}
-`, dir, publicURL, adminToken, e.repo.Dir)
+`, dir, publicURL, adminToken, e.repo.Dir, o.required, o.timeout)
 	srv, err := config.Parse(filepath.Join(dir, "greenlight.yml"), []byte(cfgText), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, cfgText)

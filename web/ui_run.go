@@ -18,7 +18,7 @@ type stageView struct {
 	greenlight.Stage
 	Log    string
 	HasLog bool
-	Cut    bool // only the end of the log is shown
+	Cut    bool      // only the end of the log is shown
 	Gate   *gateCard // an approval stage's gate, once it opened
 }
 
