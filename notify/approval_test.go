@@ -29,7 +29,7 @@ func TestApprovalMailPerApproverWithWorkingToken(t *testing.T) {
 		if p == nil {
 			t.Fatalf("no mail to %s; got mail to %v", approver, keys(got))
 		}
-		want := "Approval needed: hello #1 (Add the pricing page)"
+		want := "Approve hello #1: Add the pricing page"
 		if p.Subject != want {
 			t.Errorf("subject = %q, want %q", p.Subject, want)
 		}

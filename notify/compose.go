@@ -175,7 +175,7 @@ func (n *Notifier) approvalMail(ctx context.Context, a *greenlight.Approval, run
 	for _, c := range a.Changes {
 		v.Changes = append(v.Changes, changeView{Short: c.Short(), Title: oneLine(c.Title), Author: oneLine(c.Author)})
 	}
-	subject := fmt.Sprintf("Approval needed: %s #%d (%s)", a.Pipeline, run.ID, subjectTitle(v.Commit.Title))
+	subject := fmt.Sprintf("Approve %s #%d: %s", a.Pipeline, run.ID, subjectTitle(v.Commit.Title))
 	m, err := n.newMail("approval:"+id(a.ID)+":"+approver, []string{approver}, subject, "approval", v)
 	if err != nil {
 		return nil, err
