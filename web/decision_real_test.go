@@ -208,6 +208,7 @@ func TestRealDecideOnceThenGone(t *testing.T) {
 		if status != 410 || !strings.Contains(body, "already approved") || !strings.Contains(body, "pm@example.com") {
 			t.Fatalf("GET of the other link = %d, want 410 'already approved' by pm\n%s", status, body)
 		}
+		wantIn(t, "the other link's page", body, "Looks &lt;b&gt;great&lt;/b&gt;")
 		if status, body := e.do("POST", "/approvals/"+cto, "decision", "reject"); status != 410 {
 			t.Fatalf("POST of the other link = %d, want 410\n%s", status, body)
 		}
