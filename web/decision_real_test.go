@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/greenlight-cd/greenlight"
 )
 
 // wantIn fails for each s that body lacks.
@@ -38,6 +40,13 @@ func TestRealDecisionPages(t *testing.T) {
 		run := e.trigger("Add the pricing page", "dana@example.com")
 		tokens := e.tokens()
 		pm, cto := tokens["pm@example.com"], tokens["cto@example.com"]
+		if run.Tests == nil { // what a build's JUnit reports give; written here where the build wrote none
+			run.Tests = &greenlight.TestSummary{Passed: 12, Failed: 1,
+				Failures: []greenlight.TestFailure{{Name: "TestFooter", Message: "want 2 links"}}}
+			if err := e.db.UpdateRun(t.Context(), run); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if pm == "" || cto == "" {
 			t.Fatalf("tokens = %v, want one for pm and cto", tokens)
 		}
@@ -51,7 +60,8 @@ func TestRealDecisionPages(t *testing.T) {
 			wantIn(t, "the open page", body, "Should this release go to production?", "What ships to production",
 				"<code>"+run.Commit.Short()+"</code> <span class=\"title\">Add the pricing page</span> <span class=\"muted\">· Test Author</span>",
 				"First release", startedBy(run), "sha256:"+run.Artifact.SHA256[:12],
-				"(in 3 days)", "0 of 2 needed", "Nobody has decided yet", `value="approve"`, `value="reject"`)
+				"(in 3 days)", "0 of 2 needed", "Nobody has decided yet", `value="approve"`, `value="reject"`,
+				"12 passed, 1 failed, 0 skipped", "<code>TestFooter</code> <span class=\"muted\">want 2 links</span>")
 			wantNotIn(t, "the open page "+q, body, "autofocus", "chosen", "You chose", "same version")
 		}
 
@@ -87,7 +97,7 @@ func TestRealDecisionPages(t *testing.T) {
 			t.Fatalf("run page = %d", resp.StatusCode)
 		}
 		wantIn(t, "the run page", body, "pm@example.com, cto@example.com", "1 of 2 approvals", "(in 3 days)",
-			"Pricing looks &lt;right&gt;.")
+			"Pricing looks &lt;right&gt;.", "12 passed, 1 failed, 0 skipped")
 		if run.TriggeredBy != "" { // filled by the engine for API runs
 			wantIn(t, "the run page", body, `api <span class="muted">by</span> `+run.TriggeredBy)
 		}
@@ -185,6 +195,13 @@ func TestRealDecideOnceThenGone(t *testing.T) {
 		run := e.trigger("Approve me", "")
 		tokens := e.tokens()
 		pm, cto := tokens["pm@example.com"], tokens["cto@example.com"]
+		if run.Tests == nil { // what a build's JUnit reports give; written here where the build wrote none
+			run.Tests = &greenlight.TestSummary{Passed: 12, Failed: 1,
+				Failures: []greenlight.TestFailure{{Name: "TestFooter", Message: "want 2 links"}}}
+			if err := e.db.UpdateRun(t.Context(), run); err != nil {
+				t.Fatal(err)
+			}
+		}
 		status, body := e.do("POST", "/approvals/"+pm, "decision", "approve", "comment", "Looks <b>great</b>")
 		if status != 200 || !strings.Contains(body, "You approved — thank you") {
 			t.Fatalf("approve = %d\n%s", status, body)
