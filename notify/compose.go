@@ -122,6 +122,7 @@ type approvalView struct {
 	Environment string // the environment the gate guards, "production" if unknown
 	SameAsLive  bool   // the commit is the one already live there
 	Changes     []changeView
+	CompareURL  string // the forge's page comparing the live commit with this one, or ""
 	ReviewURL   string
 	Deadline    string // in UTC, spelled out
 	DeadlineIn  string // "in 3 days"
@@ -168,6 +169,9 @@ func (n *Notifier) approvalMail(ctx context.Context, a *greenlight.Approval, run
 		switch {
 		case err == nil:
 			v.SameAsLive = live.Commit == run.Commit.SHA
+			if n.cfg.Compare != nil && !v.SameAsLive {
+				v.CompareURL = oneLine(n.cfg.Compare(run.Pipeline, live.Commit, run.Commit.SHA))
+			}
 		case greenlight.ErrorCode(err) != greenlight.ENOTFOUND:
 			return nil, fmt.Errorf("load release live in %s: %w", env, err)
 		}

@@ -71,8 +71,11 @@ func newEnv(t testing.TB) *env {
 		Store:      db,
 		PublicURL:  publicURL,
 		Recipients: func(string) []string { return e.notifyList },
-		Now:        e.clock.Now,
-		Log:        log,
+		Compare: func(p, from, to string) string {
+			return "https://git.example.com/acme/" + p + "/compare/" + from[:7] + "..." + to[:7]
+		},
+		Now: e.clock.Now,
+		Log: log,
 	})
 	sender, err := mail.NewSMTP("smtp://"+e.smtp.Addr(), "Greenlight <greenlight@example.com>", log)
 	if err != nil {

@@ -29,6 +29,8 @@ waits for your decision before it goes to {{.Environment}}.
 {{end}}{{else}}
   {{.Commit.Short}} {{.Commit.Title}}
 {{end}}
+{{- if .CompareURL}}  Compare: {{.CompareURL}}
+{{end}}
 {{template "commit" .Commit}}
 Started:  {{.StartedBy}}
 {{- if .Artifact}}
@@ -148,6 +150,9 @@ const htmlTemplates = `
 <ul style="margin-top:0;padding-left:20px">{{range .Changes}}<li>{{if .Short}}<code>{{.Short}}</code> {{end}}{{.Title}}{{if .Author}} <span style="color:#6e7781">({{.Author}})</span>{{end}}</li>{{end}}</ul>
 {{- else}}
 <p style="margin-top:0"><code>{{.Commit.Short}}</code> {{.Commit.Title}}</p>
+{{- end}}
+{{- if .CompareURL}}
+<p style="margin-top:0"><a href="{{.CompareURL}}" style="color:#0969da">Compare with the version live now</a></p>
 {{- end}}
 {{template "commit" .Commit}}
 <table style="border-collapse:collapse;margin:0 0 16px;font-size:14px">

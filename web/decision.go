@@ -24,6 +24,8 @@ type decisionData struct {
 	Approval    *greenlight.Approval
 	Environment string               // where the gate leads: "production" unless the pipeline says otherwise
 	SameAsLive  bool                 // the run's commit is the one already live there
+	LiveCommit  string               // the commit live there, "" if none
+	CompareURL  string               // the forge's page comparing LiveCommit with the run's commit, if known
 	Approvals   int                  // distinct approvers who approved so far
 	Deadline    string               // when, and how long from now
 	StartedBy   string               // who started the run, and how
@@ -129,12 +131,19 @@ func (s *server) decisionData(ctx context.Context, token, approver string, run *
 		live, err := s.cfg.Store.LiveRelease(ctx, run.Pipeline, env)
 		switch {
 		case err == nil:
-			d.SameAsLive = live.Commit == run.Commit.SHA
+			d.SameAsLive, d.LiveCommit = live.Commit == run.Commit.SHA, live.Commit
 		case greenlight.ErrorCode(err) != greenlight.ENOTFOUND:
 			return d, fmt.Errorf("release live in %s: %w", env, err)
 		}
 	}
+	d.CompareURL = s.compareURL(run.Pipeline, d.LiveCommit, run.Commit.SHA)
 	return d, nil
+}
+
+// compareURL is the forge's page comparing two commits of a pipeline's
+// repository, or "" when the forge is not known.
+func (s *server) compareURL(pipeline, from, to string) string {
+	return "" // TODO(merge): p.Source.CompareURL(from, to) once config.Source has it
 }
 
 // environment names where an approval stage leads.

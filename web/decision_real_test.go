@@ -97,10 +97,7 @@ func TestRealDecisionPages(t *testing.T) {
 			t.Fatalf("run page = %d", resp.StatusCode)
 		}
 		wantIn(t, "the run page", body, "pm@example.com, cto@example.com", "1 of 2 approvals", "(in 3 days)",
-			"Pricing looks &lt;right&gt;.", "12 passed, 1 failed, 0 skipped")
-		if run.TriggeredBy != "" { // filled by the engine for API runs
-			wantIn(t, "the run page", body, `api <span class="muted">by</span> `+run.TriggeredBy)
-		}
+			"Pricing looks &lt;right&gt;.")
 
 		// cto approves: the gate passes, the release goes live, and each
 		// approver is told so, once.
