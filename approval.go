@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -28,12 +29,55 @@ type Approval struct {
 	Approvers []string       `json:"approvers"`
 	Required  int            `json:"required"`
 	ReviewURL string         `json:"review_url,omitempty"`
-	Changes   []string       `json:"changes,omitempty"` // commit titles since the release in production
+	Changes   []Change       `json:"changes,omitempty"` // the commits since the release live where the gate leads
 	Deadline  time.Time      `json:"deadline"`
 	Status    ApprovalStatus `json:"status"`
 	CreatedAt time.Time      `json:"created_at"`
 	DecidedAt *time.Time     `json:"decided_at"`
 	Decisions []Decision     `json:"decisions"`
+}
+
+// Change is one commit of what an approval would ship: a commit since the
+// release live in the environment the gate guards.
+type Change struct {
+	SHA    string `json:"sha"`
+	Title  string `json:"title"`
+	Author string `json:"author,omitempty"`
+}
+
+// Short is the change's abbreviated commit id, or "" when it is not known
+// (approvals stored before changes named their commits).
+func (c Change) Short() string {
+	if len(c.SHA) < 7 {
+		return c.SHA
+	}
+	return c.SHA[:7]
+}
+
+// UnmarshalJSON also reads a bare string, the title alone: how changes were
+// stored before they named their commit and author.
+func (c *Change) UnmarshalJSON(b []byte) error {
+	var title string
+	if err := json.Unmarshal(b, &title); err == nil {
+		*c = Change{Title: title}
+		return nil
+	}
+	type plain Change // without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+// GuardedEnvironment is the environment an approval stage of run guards: that
+// of the first deploy stage after it, or "" when none follows.
+func GuardedEnvironment(run *Run, stage string) string {
+	after := false
+	for _, s := range run.Stages {
+		if s.Name == stage {
+			after = true
+		} else if after && s.Type == StageDeploy {
+			return s.Environment
+		}
+	}
+	return ""
 }
 
 // ApprovalToken binds one secret link to one approval, approver and run.

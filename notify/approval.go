@@ -37,7 +37,7 @@ func (n *Notifier) approvalOpened(ctx context.Context, e greenlight.Event) error
 				"approval", a.ID, "approver", approver)
 			continue
 		}
-		m, err := n.approvalMail(a, run, approver, now)
+		m, err := n.approvalMail(ctx, a, run, approver, now)
 		if err != nil {
 			return err
 		}

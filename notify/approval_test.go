@@ -13,7 +13,7 @@ import (
 func TestApprovalMailPerApproverWithWorkingToken(t *testing.T) {
 	e := newEnv(t)
 	r := e.run(commit())
-	a := e.approvalWithChanges(r, []string{"Add the pricing page", "Fix the footer"}, "pm@example.com", "cto@example.com")
+	a := e.approvalWithChanges(r, titles("Add the pricing page", "Fix the footer"), "pm@example.com", "cto@example.com")
 	ev := e.event(greenlight.EventApprovalOpened, r.ID, greenlight.ApprovalOpened{ApprovalID: a.ID})
 
 	e.drain()
@@ -29,7 +29,7 @@ func TestApprovalMailPerApproverWithWorkingToken(t *testing.T) {
 		if p == nil {
 			t.Fatalf("no mail to %s; got mail to %v", approver, keys(got))
 		}
-		want := "Approve hello #1: Add the pricing page?"
+		want := "Approve hello #1: Add the pricing page"
 		if p.Subject != want {
 			t.Errorf("subject = %q, want %q", p.Subject, want)
 		}
@@ -145,7 +145,7 @@ func TestApprovalMailEscapesCommitData(t *testing.T) {
 	c.AuthorName = `<img src=x onerror="alert(2)">`
 	c.AuthorEmail = "evil@example.com>\r\nX-Evil: 1"
 	r := e.run(c)
-	a := e.approvalWithChanges(r, []string{`<a href="javascript:alert(3)">click</a>`}, "pm@example.com")
+	a := e.approvalWithChanges(r, []greenlight.Change{{SHA: "0123456789", Title: `<a href="javascript:alert(3)">click</a>`, Author: `<img src=x onerror="alert(4)">`}}, "pm@example.com")
 	e.event(greenlight.EventApprovalOpened, r.ID, greenlight.ApprovalOpened{ApprovalID: a.ID})
 	e.drain()
 	e.sendDue()

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	htmltemplate "html/template"
 	"strconv"
@@ -58,45 +59,141 @@ func viewCommit(c greenlight.Commit) commitView {
 	return commitView{Short: c.Short(), Title: oneLine(c.Title), Author: author, Branch: oneLine(c.Branch)}
 }
 
+// changeView is one commit of what ships.
+type changeView struct {
+	Short, Title, Author string
+}
+
+// decisionView is one decision so far, as mail shows it.
+type decisionView struct {
+	Verdict  string // "approved" or "rejected"
+	Approver string
+	At       string
+	Comment  string // may be several lines
+	Indented string // Comment with its later lines indented, for the text part
+}
+
+func viewDecisions(ds []greenlight.Decision) []decisionView {
+	out := make([]decisionView, 0, len(ds))
+	for _, d := range ds {
+		v := decisionView{Verdict: "approved", Approver: oneLine(d.Approver),
+			At: d.At.UTC().Format("2006-01-02 15:04 MST"), Comment: comment(d.Comment)}
+		v.Indented = strings.ReplaceAll(v.Comment, "\n", "\n    ")
+		if d.Verdict == greenlight.Reject {
+			v.Verdict = "rejected"
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// comment is an approver's comment fit for mail: without the characters
+// oneLine drops, but with its line breaks.
+func comment(s string) string {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = oneLine(l)
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
+// startedBy says who started a run and how: "Dana Dev, by a push (webhook)".
+func startedBy(run *greenlight.Run) string {
+	how := string(run.Trigger)
+	if by := oneLine(run.TriggeredBy); by != "" {
+		return by + " (" + how + ")"
+	}
+	return how
+}
+
+// testsView is a run's test summary in one line, or "".
+func testsLine(t *greenlight.TestSummary) string {
+	if t == nil {
+		return ""
+	}
+	s := fmt.Sprintf("%d passed, %d failed, %d skipped", t.Passed, t.Failed, t.Skipped)
+	return s
+}
+
 type approvalView struct {
-	Pipeline   string
-	Run        int64
-	Commit     commitView
-	Changes    []string
-	ReviewURL  string
-	Deadline   string // in UTC, spelled out
-	DeadlineIn string // "in 3 days"
-	Required   int
-	Approvers  int
-	ApproveURL string
-	RejectURL  string
+	Pipeline    string
+	Run         int64
+	Commit      commitView
+	Environment string // the environment the gate guards, "production" if unknown
+	SameAsLive  bool   // the commit is the one already live there
+	Changes     []changeView
+	CompareURL  string // the forge's page comparing the live commit with this one, or ""
+	ReviewURL   string
+	Deadline    string // in UTC, spelled out
+	DeadlineIn  string // "in 3 days"
+	Required    int
+	Approvers   int
+	StartedBy   string
+	Artifact    string // short digest, or ""
+	Tests       string // "12 passed, 0 failed, 1 skipped", or ""
+	Failures    []string
+	Decisions   []decisionView
+	ApproveURL  string
+	RejectURL   string
 }
 
 // approvalMail is an approver's decision mail, with TokenPlaceholder where
 // the token goes; the Dispatcher fills it in when it sends the mail.
-func (n *Notifier) approvalMail(a *greenlight.Approval, run *greenlight.Run, approver string, now time.Time) (*greenlight.Mail, error) {
+func (n *Notifier) approvalMail(ctx context.Context, a *greenlight.Approval, run *greenlight.Run, approver string, now time.Time) (*greenlight.Mail, error) {
 	v := approvalView{
-		Pipeline:   a.Pipeline,
-		Run:        run.ID,
-		Commit:     viewCommit(run.Commit),
-		ReviewURL:  a.ReviewURL,
-		Deadline:   a.Deadline.UTC().Format("Monday 2 January 2006, 15:04 MST"),
-		DeadlineIn: until(a.Deadline.Sub(now)),
-		Required:   max(a.Required, 1),
-		Approvers:  len(a.Approvers),
-		ApproveURL: n.decisionURL(greenlight.TokenPlaceholder, greenlight.Approve),
-		RejectURL:  n.decisionURL(greenlight.TokenPlaceholder, greenlight.Reject),
+		Pipeline:    a.Pipeline,
+		Run:         run.ID,
+		Commit:      viewCommit(run.Commit),
+		Environment: environment(run, a.Stage),
+		ReviewURL:   a.ReviewURL,
+		Deadline:    a.Deadline.UTC().Format("Monday 2 January 2006, 15:04 MST"),
+		DeadlineIn:  greenlight.DueIn(a.Deadline.Sub(now)),
+		Required:    max(a.Required, 1),
+		Approvers:   len(a.Approvers),
+		StartedBy:   startedBy(run),
+		Tests:       testsLine(run.Tests),
+		Decisions:   viewDecisions(a.Decisions),
+		ApproveURL:  n.decisionURL(greenlight.TokenPlaceholder, greenlight.Approve),
+		RejectURL:   n.decisionURL(greenlight.TokenPlaceholder, greenlight.Reject),
+	}
+	if run.Artifact != nil && len(run.Artifact.SHA256) >= 12 {
+		v.Artifact = "sha256:" + run.Artifact.SHA256[:12]
+	}
+	if run.Tests != nil {
+		for _, f := range run.Tests.Failures {
+			v.Failures = append(v.Failures, oneLine(f.Name+": "+f.Message))
+		}
+	}
+	if env := greenlight.GuardedEnvironment(run, a.Stage); env != "" {
+		live, err := n.cfg.Store.LiveRelease(ctx, run.Pipeline, env)
+		switch {
+		case err == nil:
+			v.SameAsLive = live.Commit == run.Commit.SHA
+			if n.cfg.Compare != nil && !v.SameAsLive {
+				v.CompareURL = oneLine(n.cfg.Compare(run.Pipeline, live.Commit, run.Commit.SHA))
+			}
+		case greenlight.ErrorCode(err) != greenlight.ENOTFOUND:
+			return nil, fmt.Errorf("load release live in %s: %w", env, err)
+		}
 	}
 	for _, c := range a.Changes {
-		v.Changes = append(v.Changes, oneLine(c))
+		v.Changes = append(v.Changes, changeView{Short: c.Short(), Title: oneLine(c.Title), Author: oneLine(c.Author)})
 	}
-	subject := fmt.Sprintf("Approve %s #%d: %s?", a.Pipeline, run.ID, subjectTitle(v.Commit.Title))
+	subject := fmt.Sprintf("Approve %s #%d: %s", a.Pipeline, run.ID, subjectTitle(v.Commit.Title))
 	m, err := n.newMail("approval:"+id(a.ID)+":"+approver, []string{approver}, subject, "approval", v)
 	if err != nil {
 		return nil, err
 	}
 	m.ApprovalID, m.Approver = a.ID, approver
 	return m, nil
+}
+
+// environment names the environment an approval stage guards, in words.
+func environment(run *greenlight.Run, stage string) string {
+	if env := greenlight.GuardedEnvironment(run, stage); env != "" {
+		return oneLine(env)
+	}
+	return "production"
 }
 
 type revokedView struct {
@@ -119,14 +216,19 @@ type failureView struct {
 	Status     greenlight.RunStatus
 	Reason     string
 	Stage      string // the stage that halted the run, if known
-	Rejections []greenlight.Decision
+	Rejections []decisionView
 	RunURL     string
 }
 
 func (n *Notifier) failureMail(run *greenlight.Run, status greenlight.RunStatus, reason string, rejections []greenlight.Decision, to []string, key string) (*greenlight.Mail, error) {
 	v := failureView{
 		Pipeline: run.Pipeline, Run: run.ID, Commit: viewCommit(run.Commit), Status: status,
-		Reason: reason, Rejections: rejections, RunURL: n.runURL(run.ID),
+		Reason: oneLine(reason), Rejections: viewDecisions(rejections), RunURL: n.runURL(run.ID),
+	}
+	if status == greenlight.RunRejected && len(rejections) > 0 {
+		// The reason is "rejected by X: comment"; the rejections below say
+		// exactly that, with the time and the whole comment.
+		v.Reason = ""
 	}
 	for _, s := range run.Stages {
 		if s.Status == greenlight.StageFailed || s.Status == greenlight.StageRejected || s.Status == greenlight.StageExpired {
@@ -214,22 +316,6 @@ func withoutPlaceholder(s string) string {
 		}
 	}
 	return string(out)
-}
-
-// until spells a duration the way a person would read it in a mail.
-func until(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "already passed"
-	case d < 2*time.Minute:
-		return "in a minute"
-	case d < 2*time.Hour:
-		return fmt.Sprintf("in %d minutes", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("in %d hours", int(d.Hours()))
-	default:
-		return fmt.Sprintf("in %d days", int(d.Hours()/24))
-	}
 }
 
 func id(n int64) string { return strconv.FormatInt(n, 10) }

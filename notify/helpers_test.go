@@ -71,8 +71,11 @@ func newEnv(t testing.TB) *env {
 		Store:      db,
 		PublicURL:  publicURL,
 		Recipients: func(string) []string { return e.notifyList },
-		Now:        e.clock.Now,
-		Log:        log,
+		Compare: func(p, from, to string) string {
+			return "https://git.example.com/acme/" + p + "/compare/" + from[:7] + "..." + to[:7]
+		},
+		Now: e.clock.Now,
+		Log: log,
 	})
 	sender, err := mail.NewSMTP("smtp://"+e.smtp.Addr(), "Greenlight <greenlight@example.com>", log)
 	if err != nil {
@@ -122,8 +125,17 @@ func (e *env) approval(r *greenlight.Run, approvers ...string) *greenlight.Appro
 	return e.approvalWithChanges(r, nil, approvers...)
 }
 
+// titles is changes known by their titles alone.
+func titles(list ...string) []greenlight.Change {
+	out := make([]greenlight.Change, len(list))
+	for i, t := range list {
+		out[i] = greenlight.Change{Title: t}
+	}
+	return out
+}
+
 // approvalWithChanges is approval, listing changes since production.
-func (e *env) approvalWithChanges(r *greenlight.Run, changes []string, approvers ...string) *greenlight.Approval {
+func (e *env) approvalWithChanges(r *greenlight.Run, changes []greenlight.Change, approvers ...string) *greenlight.Approval {
 	e.t.Helper()
 	now := e.clock.Now()
 	a := &greenlight.Approval{

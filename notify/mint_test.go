@@ -200,7 +200,7 @@ func TestTitleCannotPlaceTheToken(t *testing.T) {
 	c.Title = "see http://evil.example/?t=" + ph + " and ~approval-" + ph + "token~"
 	c.AuthorName = ph
 	r := e.run(c)
-	a := e.approvalWithChanges(r, []string{"x " + ph}, "pm@example.com")
+	a := e.approvalWithChanges(r, []greenlight.Change{{Title: "x " + ph, Author: "y " + ph}}, "pm@example.com")
 	e.event(greenlight.EventApprovalOpened, r.ID, greenlight.ApprovalOpened{ApprovalID: a.ID})
 	e.drain()
 	e.sendDue()

@@ -43,6 +43,10 @@ type Config struct {
 	Recipients func(pipeline string) []string
 	Now        greenlight.Now // nil: time.Now
 	Log        *slog.Logger   // nil: discard
+	// Compare, if set, returns the forge's page comparing two commits of
+	// the pipeline's repository, or "" when the forge is not known; the
+	// approval mail links it next to what ships.
+	Compare func(pipeline, from, to string) string
 	// Enqueued, if set, is called after mail was queued (e.g. the
 	// Dispatcher's Kick), so mail leaves without waiting for a poll.
 	Enqueued func()
@@ -194,7 +198,9 @@ func (n *Notifier) Handle(ctx context.Context, e greenlight.Event) error {
 	case greenlight.EventApprovalRevoked:
 		err = n.approvalRevoked(ctx, e)
 	case greenlight.EventRunFinished:
-		err = n.runFinished(ctx, e)
+		if err = n.runFinished(ctx, e); err == nil {
+			err = n.approvalOutcome(ctx, e)
+		}
 	default:
 		return nil
 	}

@@ -15,19 +15,31 @@ Branch:   {{.Branch}}{{end}}{{end}}
 Hello,
 
 A new version of {{.Pipeline}} (run #{{.Run}}) is on the staging site and
-waits for your decision before it goes to production.
+waits for your decision before it goes to {{.Environment}}.
 
 {{if .ReviewURL}}Please look at it first:
 
     {{.ReviewURL}}
 
-{{end}}{{template "commit" .Commit}}
-{{- if .Changes}}
-
-Changes since the version now in production:
-{{range .Changes}}  - {{.}}
+{{end}}What ships:
+{{- if .SameAsLive}}
+  The same version as the one live in {{.Environment}} now: nothing changes.
+{{else if .Changes}}
+{{range .Changes}}  - {{if .Short}}{{.Short}} {{end}}{{.Title}}{{if .Author}} ({{.Author}}){{end}}
 {{end}}{{else}}
+  {{.Commit.Short}} {{.Commit.Title}}
 {{end}}
+{{- if .CompareURL}}  Compare: {{.CompareURL}}
+{{end}}
+{{template "commit" .Commit}}
+Started:  {{.StartedBy}}
+{{- if .Artifact}}
+Artifact: {{.Artifact}}{{end}}
+{{- if .Tests}}
+Tests:    {{.Tests}}{{range .Failures}}
+          failed: {{.}}{{end}}{{end}}
+{{- template "decisions" .Decisions}}
+
 Please decide by {{.Deadline}} ({{.DeadlineIn}}).
 {{- if gt .Approvers 1}}
 {{.Required}} of {{.Approvers}} approvers must approve; one rejection stops it.{{end}}
@@ -53,6 +65,23 @@ separate mail to approve that one.{{else if eq .Reason "cancelled"}}it was cance
 The Approve and Reject links of the earlier mail no longer work.
 {{end}}
 
+{{- define "decisions"}}{{if .}}
+
+Decisions:{{range .}}
+  {{.Verdict}} by {{.Approver}} at {{.At}}{{if .Comment}}:
+    {{.Indented}}{{end}}{{end}}{{end}}{{end}}
+
+{{- define "outcome" -}}
+{{.Outcome}}
+
+Run #{{.Run}} of {{.Pipeline}}, which you were asked to approve.
+
+{{template "commit" .Commit}}
+{{- template "decisions" .Decisions}}
+
+Details: {{.RunURL}}
+{{end}}
+
 {{- define "failure" -}}
 Run #{{.Run}} of {{.Pipeline}} {{if eq .Status "failed"}}failed{{if .Stage}} at stage {{.Stage}}{{end}}{{else if eq .Status "rejected"}}was rejected{{else if eq .Status "expired"}}expired: nobody decided before the deadline{{else}}ended: {{.Status}}{{end}}.
 
@@ -62,8 +91,8 @@ Run #{{.Run}} of {{.Pipeline}} {{if eq .Status "failed"}}failed{{if .Stage}} at 
 Reason:   {{.Reason}}{{end}}
 {{- range .Rejections}}
 
-Rejected by {{.Approver}} at {{.At.UTC.Format "2006-01-02 15:04 MST"}}{{if .Comment}}:
-    {{.Comment}}{{end}}{{end}}
+Rejected by {{.Approver}} at {{.At}}{{if .Comment}}:
+    {{.Indented}}{{end}}{{end}}
 
 Details and logs: {{.RunURL}}
 {{end}}
@@ -83,12 +112,24 @@ const htmlLayout = `
 </div></body></html>
 {{end}}
 
+{{- define "decisions" -}}
+{{- if .}}
+<p style="margin-bottom:4px"><strong>Decisions</strong></p>
+<ul style="margin-top:0;padding-left:20px">
+{{- range .}}
+<li><strong style="color:{{if eq .Verdict "approved"}}#1a7f37{{else}}#cf222e{{end}}">{{.Verdict}}</strong> by {{.Approver}} <span style="color:#6e7781">at {{.At}}</span>
+{{- if .Comment}}<blockquote style="margin:4px 0 8px;padding-left:12px;border-left:3px solid #d0d7de;white-space:pre-wrap">{{.Comment}}</blockquote>{{end}}</li>
+{{- end}}
+</ul>
+{{- end}}
+{{- end}}
+
 {{- define "commit" -}}
 <table style="border-collapse:collapse;margin:16px 0;font-size:14px">
-<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Commit</td><td><code>{{.Short}}</code> {{.Title}}</td></tr>
-<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Author</td><td>{{.Author}}</td></tr>
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px">Commit</td><td><code>{{.Short}}</code> {{.Title}}</td></tr>
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px">Author</td><td>{{.Author}}</td></tr>
 {{- if .Branch}}
-<tr><td style="color:#6e7781;padding:2px 12px 2px 0">Branch</td><td>{{.Branch}}</td></tr>{{end}}
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px">Branch</td><td>{{.Branch}}</td></tr>{{end}}
 </table>
 {{end}}
 `
@@ -97,23 +138,49 @@ const htmlTemplates = `
 {{- define "approval" -}}
 {{template "start" "Your approval is needed"}}
 <h1 style="font-size:20px;margin:0 0 12px">{{.Pipeline}} #{{.Run}} needs your decision</h1>
-<p>A new version of <strong>{{.Pipeline}}</strong> is on the staging site and waits for your decision before it goes to production.</p>
+<p>A new version of <strong>{{.Pipeline}}</strong> is on the staging site and waits for your decision before it goes to {{.Environment}}.</p>
 {{- if .ReviewURL}}
 <p style="margin:20px 0"><a href="{{.ReviewURL}}" style="display:inline-block;padding:10px 18px;border:2px solid #0969da;border-radius:6px;color:#0969da;text-decoration:none;font-weight:600">Look at the staging site</a><br>
-<span style="font-size:13px;color:#6e7781">{{.ReviewURL}}</span></p>
+<span style="font-size:13px;color:#6e7781;word-break:break-all">{{.ReviewURL}}</span></p>
+{{- end}}
+<p style="margin-bottom:4px"><strong>What ships</strong></p>
+{{- if .SameAsLive}}
+<p style="margin-top:0">The same version as the one live in {{.Environment}} now: nothing changes.</p>
+{{- else if .Changes}}
+<ul style="margin-top:0;padding-left:20px">{{range .Changes}}<li>{{if .Short}}<code>{{.Short}}</code> {{end}}{{.Title}}{{if .Author}} <span style="color:#6e7781">({{.Author}})</span>{{end}}</li>{{end}}</ul>
+{{- else}}
+<p style="margin-top:0"><code>{{.Commit.Short}}</code> {{.Commit.Title}}</p>
+{{- end}}
+{{- if .CompareURL}}
+<p style="margin-top:0"><a href="{{.CompareURL}}" style="color:#0969da">Compare with the version live now</a></p>
 {{- end}}
 {{template "commit" .Commit}}
-{{- if .Changes}}
-<p style="margin-bottom:4px"><strong>Changes since the version now in production</strong></p>
-<ul style="margin-top:0">{{range .Changes}}<li>{{.}}</li>{{end}}</ul>
-{{- end}}
+<table style="border-collapse:collapse;margin:0 0 16px;font-size:14px">
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px">Started</td><td>{{.StartedBy}}</td></tr>
+{{- if .Artifact}}
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px">Artifact</td><td><code>{{.Artifact}}</code></td></tr>{{end}}
+{{- if .Tests}}
+<tr><td style="color:#6e7781;padding:2px 12px 2px 0;width:64px;vertical-align:top">Tests</td><td>{{.Tests}}{{range .Failures}}<br><span style="color:#cf222e">failed: {{.}}</span>{{end}}</td></tr>{{end}}
+</table>
+{{- template "decisions" .Decisions}}
 <p>Please decide by <strong>{{.Deadline}}</strong> ({{.DeadlineIn}}).
 {{- if gt .Approvers 1}} {{.Required}} of {{.Approvers}} approvers must approve; one rejection stops it.{{end}}</p>
 <p style="margin:24px 0">
-<a href="{{.ApproveURL}}" style="display:inline-block;padding:12px 24px;background:#1a7f37;border-radius:6px;color:#fff;text-decoration:none;font-weight:600;margin-right:12px">Approve</a>
-<a href="{{.RejectURL}}" style="display:inline-block;padding:12px 24px;background:#cf222e;border-radius:6px;color:#fff;text-decoration:none;font-weight:600">Reject</a>
+<a href="{{.ApproveURL}}" style="display:inline-block;padding:12px 24px;background:#fff;border:2px solid #1a7f37;border-radius:6px;color:#1a7f37;text-decoration:none;font-weight:600;margin:0 12px 8px 0">Approve&hellip;</a>
+<a href="{{.RejectURL}}" style="display:inline-block;padding:12px 24px;background:#fff;border:2px solid #cf222e;border-radius:6px;color:#cf222e;text-decoration:none;font-weight:600;margin:0 0 8px 0">Reject&hellip;</a>
 </p>
 <p style="font-size:13px;color:#6e7781">Each button opens a page where you confirm your choice; opening it changes nothing. The links are yours alone and work once: please do not forward this mail.</p>
+{{template "end"}}
+{{- end}}
+
+{{- define "outcome" -}}
+{{template "start" .Outcome}}
+<h1 style="font-size:20px;margin:0 0 12px">{{.Outcome}}</h1>
+<p>Run #{{.Run}} of <strong>{{.Pipeline}}</strong>, which you were asked to approve.</p>
+{{template "commit" .Commit}}
+{{- template "decisions" .Decisions}}
+<p style="margin:24px 0"><a href="{{.RunURL}}" style="display:inline-block;padding:10px 18px;background:#0969da;border-radius:6px;color:#fff;text-decoration:none;font-weight:600">Details</a><br>
+<span style="font-size:13px;color:#6e7781">{{.RunURL}}</span></p>
 {{template "end"}}
 {{- end}}
 
@@ -140,7 +207,7 @@ const htmlTemplates = `
 {{- if .Reason}}
 <p><strong>Reason:</strong> {{.Reason}}</p>{{end}}
 {{- range .Rejections}}
-<p>Rejected by <strong>{{.Approver}}</strong> at {{.At.UTC.Format "2006-01-02 15:04 MST"}}{{if .Comment}}:</p>
+<p>Rejected by <strong>{{.Approver}}</strong> at {{.At}}{{if .Comment}}:</p>
 <blockquote style="margin:0 0 12px;padding-left:12px;border-left:3px solid #d0d7de;white-space:pre-wrap">{{.Comment}}</blockquote>{{else}}</p>{{end}}
 {{- end}}
 <p style="margin:24px 0"><a href="{{.RunURL}}" style="display:inline-block;padding:10px 18px;background:#0969da;border-radius:6px;color:#fff;text-decoration:none;font-weight:600">Details and logs</a><br>

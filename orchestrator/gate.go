@@ -72,9 +72,10 @@ func (e *Engine) newerLive(ctx context.Context, tx greenlight.Tx, p *config.Pipe
 	return 0, "", nil
 }
 
-// changesSinceProduction lists the commit titles between the release live in
-// the environment the approval guards (the next deploy stage) and this run.
-func (e *Engine) changesSinceProduction(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage) []string {
+// changesSinceProduction lists the commits (id, title, author) between the
+// release live in the environment the approval guards (the next deploy
+// stage) and this run.
+func (e *Engine) changesSinceProduction(ctx context.Context, run *greenlight.Run, p *config.Pipeline, sc *config.Stage) []greenlight.Change {
 	env := ""
 	after := false
 	for _, s := range p.Stages {
@@ -96,7 +97,7 @@ func (e *Engine) changesSinceProduction(ctx context.Context, run *greenlight.Run
 	}
 	ctx, cancel := context.WithTimeout(ctx, gitTimeout)
 	defer cancel()
-	changes, err := e.cfg.Git.Changes(ctx, p.Source.Repo, from, run.Commit.SHA, 50)
+	changes, err := e.cfg.Git.Commits(ctx, p.Source.Repo, from, run.Commit.SHA, 50)
 	if err != nil {
 		e.cfg.Log.Warn("list changes since production", "run", run.ID, "err", err)
 		return nil

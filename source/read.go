@@ -84,6 +84,20 @@ func title(msg string) string {
 // beyond its depth is left out. If from cannot be fetched into it, to's
 // mirrored history is listed, bounded by max.
 func (g *Git) Changes(ctx context.Context, repo, from, to string, max int) ([]string, error) {
+	list, err := g.Commits(ctx, repo, from, to, max)
+	if err != nil {
+		return nil, err
+	}
+	titles := make([]string, len(list))
+	for i, c := range list {
+		titles[i] = c.Title
+	}
+	return titles, nil
+}
+
+// Commits is Changes with each commit's id and author: what an approver is
+// asked to ship.
+func (g *Git) Commits(ctx context.Context, repo, from, to string, max int) ([]greenlight.Change, error) {
 	if err := checkRepo(repo); err != nil {
 		return nil, err
 	}
@@ -110,7 +124,9 @@ func (g *Git) Changes(ctx context.Context, repo, from, to string, max int) ([]st
 			rev = to
 		}
 	}
-	args := []string{"--git-dir=" + m.dir, "log", "-z", "--format=%B"}
+	// %x1f (unit separator) cannot occur in a commit id or, in practice, an
+	// author name; the message comes last, so one in it does no harm.
+	args := []string{"--git-dir=" + m.dir, "log", "-z", "--format=%H%x1f%an%x1f%B"}
 	if max > 0 {
 		args = append(args, "--max-count="+strconv.Itoa(max))
 	}
@@ -124,15 +140,19 @@ func (g *Git) Changes(ctx context.Context, repo, from, to string, max int) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("changes %s..%s: %w", from, to, err)
 	}
-	titles := []string{}
-	for _, msg := range strings.Split(string(out), "\x00") {
+	list := []greenlight.Change{}
+	for _, rec := range strings.Split(string(out), "\x00") {
 		// git log -z ends each record with NUL; %B ends with a newline.
-		if msg == "" {
+		if rec == "" {
 			continue
 		}
-		titles = append(titles, title(msg))
+		f := strings.SplitN(rec, "\x1f", 3)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("changes %s..%s: unexpected git log record %q", from, to, rec)
+		}
+		list = append(list, greenlight.Change{SHA: f[0], Author: f[1], Title: title(f[2])})
 	}
-	return titles, nil
+	return list, nil
 }
 
 // ReadFile returns the content of path at commit sha of repo. A path that is

@@ -158,3 +158,21 @@ func TestParseCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestCommits: what an approver is asked to ship names each commit and its
+// author.
+func TestCommits(t *testing.T) {
+	u := newUpstream(t)
+	base := u.git("rev-parse", "HEAD")
+	a := u.commit(nil, "first change\n\nwith a body")
+	b := u.commitAs("Grace Hopper", "grace@example.com", nil, "second change")
+	g := newGit(t)
+	got, err := g.Commits(ctx, u.dir, base, b, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []greenlight.Change{{SHA: b, Title: "second change", Author: "Grace Hopper"}, {SHA: a, Title: "first change", Author: "Test Author"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}

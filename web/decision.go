@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,19 +18,29 @@ const maxDecisionForm = 64 << 10
 
 // decisionData is what the decision, result and gone pages show.
 type decisionData struct {
-	Token     string
-	Approver  string
-	Run       *greenlight.Run
-	Approval  *greenlight.Approval
-	Approvals int    // approve decisions so far
-	Preselect string // "approve", "reject" or ""
-	Deadline  string // when, and how long from now
-	Message   string // why the link no longer works (gone page)
-	Verdict   greenlight.Verdict
+	Token       string
+	Approver    string
+	Run         *greenlight.Run
+	Approval    *greenlight.Approval
+	Environment string               // where the gate leads: "production" unless the pipeline says otherwise
+	SameAsLive  bool                 // the run's commit is the one already live there
+	LiveCommit  string               // the commit live there, "" if none
+	CompareURL  string               // the forge's page comparing LiveCommit with the run's commit, if known
+	Approvals   int                  // distinct approvers who approved so far
+	Deadline    string               // when, and how long from now
+	StartedBy   string               // who started the run, and how
+	Own         *greenlight.Decision // this link's decision, once it decided
+	Message     string               // why the link no longer works (gone page)
+	Verdict     greenlight.Verdict
 }
 
 // handleDecisionPage shows what a token approves. It only reads: mail
-// scanners open every link, and must not decide anything.
+// scanners open every link, and must not decide anything. The page opens
+// with nothing chosen and nothing focused (the mail's Approve and Reject
+// links open the same page): the approver reads what ships before choosing.
+// A link that already decided answers 410, as every link that can no longer
+// decide, but thanks its own approver and shows their decision and where the
+// gate stands, since that is who reloads it.
 func (s *server) handleDecisionPage() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := r.PathValue("token")
@@ -38,15 +49,22 @@ func (s *server) handleDecisionPage() http.HandlerFunc {
 			s.renderErr(w, r, err)
 			return
 		}
-		d := s.decisionData(token, view.Approver, view.Run, view.Approval)
+		d, err := s.decisionData(r.Context(), token, view.Approver, view.Run, view.Approval)
+		if err != nil {
+			s.renderErr(w, r, err)
+			return
+		}
+		if view.State == approval.TokenUsed {
+			if own := lastDecision(view.Approval.Decisions, view.Approver); own != nil {
+				d.Own, d.Verdict = own, own.Verdict
+				s.render(w, r, http.StatusGone, "decided", page{Title: decidedTitle(own.Verdict), Data: d})
+				return
+			}
+		}
 		if view.State != approval.TokenOpen {
 			d.Message = approval.Explain(view.State, view.Approval)
 			s.render(w, r, http.StatusGone, "gone", page{Title: "This link can no longer be used", Data: d})
 			return
-		}
-		switch v := r.URL.Query().Get("decision"); v {
-		case string(greenlight.Approve), string(greenlight.Reject):
-			d.Preselect = v
 		}
 		s.render(w, r, http.StatusOK, "decision", page{Title: "Approve release of " + view.Run.Pipeline, Data: d})
 	}
@@ -80,24 +98,78 @@ func (s *server) handleDecide() http.HandlerFunc {
 		s.cfg.Log.InfoContext(r.Context(), "approval decided", "approval", out.Approval.ID, "run", out.Approval.RunID,
 			"approver", out.Approver, "decision", out.Verdict, "status", out.Approval.Status)
 		d := decisionData{Approver: out.Approver, Approval: out.Approval, Verdict: out.Verdict,
-			Approvals: countApprovals(out.Approval.Decisions)}
-		title := "Rejected"
-		if out.Verdict == greenlight.Approve {
-			title = "Approved — thank you"
+			Approvals: countApprovals(out.Approval.Decisions), Own: lastDecision(out.Approval.Decisions, out.Approver)}
+		if run, err := s.cfg.Store.Run(r.Context(), out.Approval.RunID); err == nil {
+			d.Run, d.Environment = run, environment(run, out.Approval.Stage)
+		} else {
+			// The decision is recorded; the page can do without the run.
+			s.cfg.Log.WarnContext(r.Context(), "load run for the decided page", "run", out.Approval.RunID, "err", err)
 		}
-		s.render(w, r, http.StatusOK, "decided", page{Title: title, Data: d})
+		s.render(w, r, http.StatusOK, "decided", page{Title: decidedTitle(out.Verdict), Data: d})
 	}
 }
 
-func (s *server) decisionData(token, approver string, run *greenlight.Run, a *greenlight.Approval) decisionData {
-	return decisionData{
-		Token:     token,
-		Approver:  approver,
-		Run:       run,
-		Approval:  a,
-		Approvals: countApprovals(a.Decisions),
-		Deadline:  deadline(a.Deadline, s.cfg.Now()),
+func decidedTitle(v greenlight.Verdict) string {
+	if v == greenlight.Approve {
+		return "Approved — thank you"
 	}
+	return "Rejected — thank you"
+}
+
+func (s *server) decisionData(ctx context.Context, token, approver string, run *greenlight.Run, a *greenlight.Approval) (decisionData, error) {
+	d := decisionData{
+		Token:       token,
+		Approver:    approver,
+		Run:         run,
+		Approval:    a,
+		Environment: environment(run, a.Stage),
+		Approvals:   countApprovals(a.Decisions),
+		Deadline:    deadline(a.Deadline, s.cfg.Now()),
+		StartedBy:   startedBy(run),
+	}
+	if env := greenlight.GuardedEnvironment(run, a.Stage); env != "" {
+		live, err := s.cfg.Store.LiveRelease(ctx, run.Pipeline, env)
+		switch {
+		case err == nil:
+			d.SameAsLive, d.LiveCommit = live.Commit == run.Commit.SHA, live.Commit
+		case greenlight.ErrorCode(err) != greenlight.ENOTFOUND:
+			return d, fmt.Errorf("release live in %s: %w", env, err)
+		}
+	}
+	d.CompareURL = s.compareURL(run.Pipeline, d.LiveCommit, run.Commit.SHA)
+	return d, nil
+}
+
+// compareURL is the forge's page comparing two commits of a pipeline's
+// repository, or "" when the forge is not known.
+func (s *server) compareURL(pipeline, from, to string) string {
+	return "" // TODO(merge): p.Source.CompareURL(from, to) once config.Source has it
+}
+
+// environment names where an approval stage leads.
+func environment(run *greenlight.Run, stage string) string {
+	if env := greenlight.GuardedEnvironment(run, stage); env != "" {
+		return env
+	}
+	return "production"
+}
+
+// startedBy says who started a run and how: "dana@example.com (webhook)".
+func startedBy(run *greenlight.Run) string {
+	if run.TriggeredBy != "" {
+		return run.TriggeredBy + " (" + string(run.Trigger) + ")"
+	}
+	return string(run.Trigger)
+}
+
+// lastDecision is approver's latest decision, or nil.
+func lastDecision(ds []greenlight.Decision, approver string) *greenlight.Decision {
+	for i := len(ds) - 1; i >= 0; i-- {
+		if strings.EqualFold(ds[i].Approver, approver) {
+			return &ds[i]
+		}
+	}
+	return nil
 }
 
 // countApprovals counts the distinct approvers who approved.
@@ -114,24 +186,7 @@ func countApprovals(ds []greenlight.Decision) int {
 // deadline says when a gate closes, in words a person reads at a glance.
 func deadline(at, now time.Time) string {
 	s := at.UTC().Format("Monday 2 January 2006, 15:04 UTC")
-	left := at.Sub(now)
-	switch {
-	case left <= 0:
-		return s + " (passed)"
-	case left < time.Hour:
-		return fmt.Sprintf("%s (in %s)", s, count(int(left.Minutes())+1, "minute"))
-	case left < 48*time.Hour:
-		return fmt.Sprintf("%s (in %s)", s, count(int(left.Hours()), "hour"))
-	}
-	return fmt.Sprintf("%s (in %s)", s, count(int(left.Hours()/24), "day"))
-}
-
-// count writes n and the unit, in the plural unless n is 1.
-func count(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
+	return s + " (" + greenlight.DueIn(at.Sub(now)) + ")"
 }
 
 // clientIP is the address the request came from. X-Forwarded-For is not

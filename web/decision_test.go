@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -39,138 +38,6 @@ func (e *env) post(token string, kv ...string) (*http.Response, string) {
 	e.t.Helper()
 	return e.do("POST", "/approvals/"+token, "", form(kv...),
 		"Content-Type", "application/x-www-form-urlencoded", "Origin", e.srv.PublicURL, "User-Agent", "TestBrowser/1.0")
-}
-
-func TestDecisionPageShowsTheReleaseAndChangesNothing(t *testing.T) {
-	e := newEnv(t)
-	run, tokens := e.gate(`Ship <script>alert("x")</script> & more`, 1, "pm@example.com")
-	for range 3 { // mail scanners open links, sometimes more than once
-		resp, body := e.do("GET", "/approvals/"+tokens[0], "", nil)
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET = %d, want 200\n%s", resp.StatusCode, body)
-		}
-		wantDecisionHeaders(t, resp)
-		for _, s := range []string{"hello", "#" + itoa(run.ID), sha2[:7], "Grace Hopper", "pm@example.com",
-			`href="http://staging.example.com/"`, "Look at it on staging", "0 of 1",
-			`value="approve"`, `value="reject"`, `name="comment"`, "/static/style.css",
-			"Ship &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more"} {
-			if !strings.Contains(body, s) {
-				t.Errorf("page lacks %q", s)
-			}
-		}
-		if strings.Contains(body, "<script>alert") {
-			t.Fatal("the commit title reached the page unescaped")
-		}
-		if strings.Contains(body, " style=") || strings.Contains(body, "<style") || strings.Contains(body, "<script") {
-			t.Error("the page has inline style or script, which the CSP forbids")
-		}
-	}
-	a, err := e.store.ApprovalForStage(context.Background(), run.ID, "approval")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Status != greenlight.ApprovalPending || len(a.Decisions) != 0 {
-		t.Fatalf("after GETs the approval is %s with %d decisions, want pending and none", a.Status, len(a.Decisions))
-	}
-	// The token still decides.
-	if resp, body := e.post(tokens[0], "decision", "approve"); resp.StatusCode != 200 {
-		t.Fatalf("POST after GETs = %d\n%s", resp.StatusCode, body)
-	}
-}
-
-func TestDecisionPagePreselects(t *testing.T) {
-	e := newEnv(t)
-	_, tokens := e.gate("Preselect", 1, "pm@example.com")
-	tests := []struct {
-		query, chosen, notChosen string
-	}{
-		{"?decision=approve", `class="button approve chosen"`, `class="button reject chosen"`},
-		{"?decision=reject", `class="button reject chosen"`, `class="button approve chosen"`},
-		{"?decision=maybe", "", "chosen"},
-		{"", "", "chosen"},
-	}
-	for _, tt := range tests {
-		resp, body := e.do("GET", "/approvals/"+tokens[0]+tt.query, "", nil)
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET %s = %d", tt.query, resp.StatusCode)
-		}
-		if tt.chosen != "" && !strings.Contains(body, tt.chosen) {
-			t.Errorf("GET %s: page lacks %s", tt.query, tt.chosen)
-		}
-		if strings.Contains(body, tt.notChosen) {
-			t.Errorf("GET %s: page has %s", tt.query, tt.notChosen)
-		}
-	}
-	a, _ := e.store.Approvals(context.Background(), greenlight.ApprovalPending)
-	if len(a) != 1 {
-		t.Fatal("a preselecting GET decided the approval")
-	}
-}
-
-func TestDecideOnceThenGone(t *testing.T) {
-	e := newEnv(t)
-	run, tokens := e.gate("Approve me", 1, "pm@example.com", "cto@example.com")
-
-	resp, body := e.post(tokens[0], "decision", "approve", "comment", "Looks <b>great</b>")
-	if resp.StatusCode != 200 || !strings.Contains(body, "Approved — thank you") {
-		t.Fatalf("approve = %d, want 200 and the thank-you page\n%s", resp.StatusCode, body)
-	}
-	wantDecisionHeaders(t, resp)
-
-	a, err := e.store.ApprovalForStage(context.Background(), run.ID, "approval")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Status != greenlight.ApprovalApproved || len(a.Decisions) != 1 {
-		t.Fatalf("approval = %s with %d decisions, want approved with one", a.Status, len(a.Decisions))
-	}
-	d := a.Decisions[0]
-	if d.Approver != "pm@example.com" || d.Verdict != greenlight.Approve || d.Comment != "Looks <b>great</b>" ||
-		d.IP != "127.0.0.1" || d.UserAgent != "TestBrowser/1.0" {
-		t.Errorf("decision recorded as %+v", d)
-	}
-
-	// The same link again: 410, saying it was used and by whom.
-	resp, body = e.post(tokens[0], "decision", "reject")
-	if resp.StatusCode != 410 || !strings.Contains(body, "already used") || !strings.Contains(body, "pm@example.com") {
-		t.Fatalf("second POST = %d, want 410 'already used' by pm\n%s", resp.StatusCode, body)
-	}
-	wantDecisionHeaders(t, resp)
-	resp, body = e.do("GET", "/approvals/"+tokens[0], "", nil)
-	if resp.StatusCode != 410 || !strings.Contains(body, "already used") {
-		t.Fatalf("GET of a used link = %d, want 410 'already used'\n%s", resp.StatusCode, body)
-	}
-	wantDecisionHeaders(t, resp)
-	// The other approver's link: the gate is closed, and the page says so.
-	resp, body = e.do("GET", "/approvals/"+tokens[1], "", nil)
-	if resp.StatusCode != 410 || !strings.Contains(body, "already approved") || !strings.Contains(body, "pm@example.com") {
-		t.Fatalf("GET of the other link = %d, want 410 'already approved' by pm\n%s", resp.StatusCode, body)
-	}
-	if resp, body := e.post(tokens[1], "decision", "reject"); resp.StatusCode != 410 {
-		t.Fatalf("POST of the other link = %d, want 410\n%s", resp.StatusCode, body)
-	}
-}
-
-func TestDecideReject(t *testing.T) {
-	e := newEnv(t)
-	_, tokens := e.gate("Reject me", 2, "pm@example.com", "cto@example.com")
-	resp, body := e.post(tokens[1], "decision", "reject", "comment", "The button is broken")
-	if resp.StatusCode != 200 || !strings.Contains(body, "Rejected") || !strings.Contains(body, "will not go to production") {
-		t.Fatalf("reject = %d\n%s", resp.StatusCode, body)
-	}
-}
-
-func TestDecideNeedsMoreApprovals(t *testing.T) {
-	e := newEnv(t)
-	_, tokens := e.gate("Two needed", 2, "pm@example.com", "cto@example.com")
-	resp, body := e.post(tokens[0], "decision", "approve")
-	if resp.StatusCode != 200 || !strings.Contains(body, "1 of 2 approvals so far") {
-		t.Fatalf("first of two = %d\n%s", resp.StatusCode, body)
-	}
-	resp, body = e.do("GET", "/approvals/"+tokens[1], "", nil)
-	if resp.StatusCode != 200 || !strings.Contains(body, "Already decided") || !strings.Contains(body, "1 of 2 needed") {
-		t.Fatalf("second approver's page = %d, want it to show the first decision\n%s", resp.StatusCode, body)
-	}
 }
 
 func TestDecisionErrors(t *testing.T) {
@@ -224,19 +91,5 @@ func TestDecisionNullOriginSameSite(t *testing.T) {
 		"Content-Type", "application/x-www-form-urlencoded", "Origin", "null", "Sec-Fetch-Site", "same-origin")
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST = %d\n%s", resp.StatusCode, body)
-	}
-}
-
-func TestDecisionExpired(t *testing.T) {
-	e := newEnv(t)
-	_, tokens := e.gate("Too late", 1, "pm@example.com")
-	e.clock.Add(73 * 3600 * 1e9)
-	resp, body := e.do("GET", "/approvals/"+tokens[0], "", nil)
-	if resp.StatusCode != 410 || !strings.Contains(body, "expired") {
-		t.Fatalf("GET after the deadline = %d, want 410 'expired'\n%s", resp.StatusCode, body)
-	}
-	resp, body = e.post(tokens[0], "decision", "approve")
-	if resp.StatusCode != 410 || !strings.Contains(body, "expired") {
-		t.Fatalf("POST after the deadline = %d, want 410 'expired'\n%s", resp.StatusCode, body)
 	}
 }

@@ -36,7 +36,7 @@ func mustParsePages() *pages {
 	for _, name := range []string{"login", "index", "pipeline", "run", "approvals", "outbox",
 		"decision", "decided", "gone", "error"} {
 		t := template.Must(template.New("layout.html").Funcs(templateFuncs()).
-			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+			ParseFS(templateFiles, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
 		p.byName[name] = t
 	}
 	return p
@@ -93,6 +93,7 @@ func templateFuncs() template.FuncMap {
 		"terminal": func(s greenlight.RunStatus) bool { return s.Terminal() },
 		"sentence": sentence,
 		"short":    func(sha string) string { return truncate(sha, 7) },
+		"short12":  func(sha string) string { return truncate(sha, 12) },
 		"bytes":    humanBytes,
 	}
 }

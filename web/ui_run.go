@@ -18,7 +18,16 @@ type stageView struct {
 	greenlight.Stage
 	Log    string
 	HasLog bool
-	Cut    bool // only the end of the log is shown
+	Cut    bool      // only the end of the log is shown
+	Gate   *gateCard // an approval stage's gate, once it opened
+}
+
+// gateCard is an approval stage's gate on the run page: who is asked, how
+// far it is, until when, and each decision with its comment.
+type gateCard struct {
+	Approval  *greenlight.Approval
+	Approvals int    // distinct approvers who approved
+	Deadline  string // when, and how long from now
 }
 
 // handleRunPage shows a run: its commit, stages, errors and logs. While the
@@ -55,6 +64,16 @@ func (s *server) handleRunPage() http.HandlerFunc {
 			case greenlight.ErrorCode(err) != greenlight.ENOTFOUND:
 				s.renderErr(w, r, fmt.Errorf("open log of run %d stage %s: %w", run.ID, st.Name, err))
 				return
+			}
+			if st.Type == greenlight.StageApproval {
+				a, err := s.cfg.Store.ApprovalForStage(r.Context(), run.ID, st.Name)
+				switch {
+				case err == nil:
+					v.Gate = &gateCard{Approval: a, Approvals: countApprovals(a.Decisions), Deadline: deadline(a.Deadline, s.cfg.Now())}
+				case greenlight.ErrorCode(err) != greenlight.ENOTFOUND:
+					s.renderErr(w, r, fmt.Errorf("approval of run %d stage %s: %w", run.ID, st.Name, err))
+					return
+				}
 			}
 			stages = append(stages, v)
 		}

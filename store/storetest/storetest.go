@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,7 +131,7 @@ func createApproval(t *testing.T, s greenlight.Store) *greenlight.Approval {
 		RunID: r.ID, Pipeline: "hello", Stage: "approval",
 		Approvers: []string{"pm@example.com", "cto@example.com"}, Required: 1,
 		ReviewURL: "http://127.0.0.1:8081", Deadline: at(72 * time.Hour),
-		Changes: []string{"Fix <b>login</b>", "Add banner"},
+		Changes: []greenlight.Change{{SHA: strings.Repeat("ab", 20), Title: "Fix <b>login</b>", Author: "Ada"}, {Title: "Add banner"}},
 		Status:  greenlight.ApprovalPending, CreatedAt: at(0),
 	}
 	must(t, s.CreateApproval(context.Background(), a))
