@@ -143,7 +143,13 @@ func (s *server) decisionData(ctx context.Context, token, approver string, run *
 // compareURL is the forge's page comparing two commits of a pipeline's
 // repository, or "" when the forge is not known.
 func (s *server) compareURL(pipeline, from, to string) string {
-	return "" // TODO(merge): p.Source.CompareURL(from, to) once config.Source has it
+	if s.cfg.Server == nil {
+		return ""
+	}
+	if p := s.cfg.Server.Pipeline(pipeline); p != nil {
+		return p.Source.CompareURL(from, to)
+	}
+	return ""
 }
 
 // environment names where an approval stage leads.

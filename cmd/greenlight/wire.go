@@ -94,7 +94,12 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 	}
 	dispatcher := notify.NewDispatcher(db, sender, cfg.Mail.SMTP != "", now, log)
 	notifier := notify.New(notify.Config{Store: db, PublicURL: cfg.PublicURL, Recipients: recipients, Now: now, Log: log,
-		Enqueued: dispatcher.Kick})
+		Enqueued: dispatcher.Kick, Compare: func(pipeline, from, to string) string {
+			if p := cfg.Pipeline(pipeline); p != nil {
+				return p.Source.CompareURL(from, to)
+			}
+			return ""
+		}})
 	forges, err := forgeClients(cfg)
 	if err != nil {
 		db.Close()
