@@ -149,6 +149,25 @@ type Tx interface {
 	// CommitStatuses returns the statuses of one commit in one pipeline, by context.
 	CommitStatuses(ctx context.Context, pipeline, sha string) ([]*CommitStatus, error)
 
+	// QueueNotice inserts n into the notification outbox unless a notice of
+	// the same Notification, Seq and Event exists (one conditional
+	// statement); reports whether it inserted, setting n.ID if so.
+	QueueNotice(ctx context.Context, n *Notice) (bool, error)
+	// DueNotices returns pending notices whose NextAttempt is at or before
+	// now and that are the oldest pending notice of their Notification and
+	// Pipeline (a notice waits for the earlier ones of its pipeline), oldest
+	// first (limit 0: a default).
+	DueNotices(ctx context.Context, now time.Time, limit int) ([]*Notice, error)
+	// MarkNoticeDone records the last attempt at a pending notice: status
+	// NoticeDelivered, or NoticeDropped with reason; false if it was done.
+	MarkNoticeDone(ctx context.Context, id int64, status NoticeStatus, at time.Time, reason string) (bool, error)
+	// MarkNoticeFailed records a failed attempt at a pending notice and when
+	// to try again; false if it was done.
+	MarkNoticeFailed(ctx context.Context, id int64, reason string, next time.Time) (bool, error)
+	// Notices returns the notices of a notification (every one's if ""),
+	// newest first (limit 0: a default).
+	Notices(ctx context.Context, notification string, limit int) ([]*Notice, error)
+
 	// RecordDelivery remembers a webhook delivery id; false if it was already seen.
 	RecordDelivery(ctx context.Context, pipeline, id string, at time.Time) (bool, error)
 

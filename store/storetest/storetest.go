@@ -48,6 +48,8 @@ func Run(t *testing.T, open Opener) {
 		{"DueMail", testDueMail},
 		{"RecordDelivery", testRecordDelivery},
 		{"StatusOutbox", testStatusOutbox},
+		{"Notices", testNotices},
+		{"NoticeQueues", testNoticeQueues},
 		{"LastBuilt", testLastBuilt},
 		{"AdvanceLastBuilt", testAdvanceLastBuilt},
 		{"RunTagAndPullRequest", testRunTagAndPullRequest},
