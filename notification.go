@@ -15,21 +15,21 @@ const (
 // the public names of the event log's changes; package notify maps the log
 // onto them.
 const (
-	NoticeRunStarted         = "run.started"    // a run was created (queued or started at once)
-	NoticeRunSucceeded       = "run.succeeded"  // the run finished with every stage passed
-	NoticeRunFailed          = "run.failed"     // a build or deploy failed
-	NoticeRunRejected        = "run.rejected"   // an approver rejected it
-	NoticeRunExpired         = "run.expired"    // nobody decided before the deadline
-	NoticeRunCancelled       = "run.cancelled"  // cancelled by a person or token
-	NoticeRunSuperseded      = "run.superseded" // a newer run took its place
-	NoticeStageStarted       = "stage.started"
-	NoticeStageFinished      = "stage.finished"
-	NoticeApprovalRequested  = "approval.requested" // an approval stage opened: approvers were asked
-	NoticeApprovalDecided    = "approval.decided"   // an approver decided (the gate may still be open)
-	NoticeApprovalRevoked    = "approval.revoked"   // the run was superseded or cancelled while waiting
-	NoticeReleaseLive        = "release.live"
-	NoticeReleaseRolledBack  = "release.rolled-back"
-	NoticeReleaseFailed      = "release.failed"
+	NoticeRunStarted        = "run.started"    // a run was created (queued or started at once)
+	NoticeRunSucceeded      = "run.succeeded"  // the run finished with every stage passed
+	NoticeRunFailed         = "run.failed"     // a build or deploy failed
+	NoticeRunRejected       = "run.rejected"   // an approver rejected it
+	NoticeRunExpired        = "run.expired"    // nobody decided before the deadline
+	NoticeRunCancelled      = "run.cancelled"  // cancelled by a person or token
+	NoticeRunSuperseded     = "run.superseded" // a newer run took its place
+	NoticeStageStarted      = "stage.started"
+	NoticeStageFinished     = "stage.finished"
+	NoticeApprovalRequested = "approval.requested" // an approval stage opened: approvers were asked
+	NoticeApprovalDecided   = "approval.decided"   // an approver decided (the gate may still be open)
+	NoticeApprovalRevoked   = "approval.revoked"   // the run was superseded or cancelled while waiting
+	NoticeReleaseLive       = "release.live"
+	NoticeReleaseRolledBack = "release.rolled-back"
+	NoticeReleaseFailed     = "release.failed"
 )
 
 // NotificationEvents lists every notification event name, in the order the
