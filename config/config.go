@@ -27,6 +27,8 @@ type Server struct {
 	Mail       Mail
 	Retention  Retention
 	Pipelines  []*Pipeline
+	// Notifications are the chats and webhooks told of events (SPEC §12).
+	Notifications []*Notification
 }
 
 // Pipeline returns the pipeline with that name, or nil.

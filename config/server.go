@@ -62,7 +62,7 @@ func (d *decoder) resolvePath(p string) string {
 const MinAdminToken = 32
 
 func (d *decoder) server(body ast.Node, s *Server) {
-	top, ok := d.object(body, "", "server", "database", "mail", "retention", "pipelines")
+	top, ok := d.object(body, "", "server", "database", "mail", "retention", "pipelines", "notifications")
 	if !ok {
 		return
 	}
@@ -118,6 +118,11 @@ func (d *decoder) server(body ast.Node, s *Server) {
 	for i, n := range top.sequence("pipelines") {
 		if p := d.pipeline(n, index("pipelines", i)); p != nil {
 			s.Pipelines = append(s.Pipelines, p)
+		}
+	}
+	for i, n := range top.sequence("notifications") {
+		if nt := d.notification(n, index("notifications", i), s); nt != nil {
+			s.Notifications = append(s.Notifications, nt)
 		}
 	}
 }
