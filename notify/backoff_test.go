@@ -57,3 +57,28 @@ func TestSubjectLine(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryRule(t *testing.T) {
+	tests := []struct {
+		rule      retryRule
+		attempts  int
+		permanent bool
+		want      bool
+	}{
+		{mailRetry, 2, true, false},
+		{mailRetry, 3, true, true},
+		{mailRetry, 1000, false, false}, // an outage never gives mail up
+		{statusRetry, 3, true, true},
+		{statusRetry, 29, false, false},
+		{statusRetry, 30, false, true},
+		{noticeRetry, 1, true, false},
+		{noticeRetry, 3, true, true},
+		{noticeRetry, 149, false, false},
+		{noticeRetry, 150, false, true},
+	}
+	for _, tt := range tests {
+		if got := tt.rule.giveUp(tt.attempts, tt.permanent); got != tt.want {
+			t.Errorf("%+v.giveUp(%d, %v) = %v, want %v", tt.rule, tt.attempts, tt.permanent, got, tt.want)
+		}
+	}
+}

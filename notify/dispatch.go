@@ -20,12 +20,6 @@ const (
 	dueBatch     = 32               // mails read per pass
 	firstBackoff = 5 * time.Second
 	maxBackoff   = 10 * time.Minute
-	// refusalAttempts is how many attempts in all (the outbox counts every
-	// failure, not refusals alone) a mail gets before a permanent refusal
-	// (mail.Permanent: a 5xx reply such as 550 "no such mailbox") gives it up. More than one, because a misconfigured server or a mailbox created
-	// minutes later sometimes recovers; not more, because retrying a refusal
-	// forever only fills the server's log.
-	refusalAttempts = 3
 )
 
 // never is the next attempt of a mail given up on: it is never due again.
@@ -36,7 +30,7 @@ var never = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 // doubling up to 10 minutes, with jitter so that a recovered server is not hit
 // by every mail at once. Sent mail stays in the store as the outbox history.
 // A permanent refusal (a 5xx reply, see mail.Permanent) is retried with the
-// same backoff, refusalAttempts times in all; then the mail is given up on:
+// same backoff, mailRetry.refusals times in all; then the mail is given up on:
 // its attempts and last_error stay on its outbox row, its next attempt is
 // never, and one ERROR is logged.
 //
@@ -147,7 +141,7 @@ func (d *Dispatcher) deliver(ctx context.Context, m *greenlight.Mail) error {
 		return nil // cut off by shutdown, not a failure of the mail: still due
 	}
 	attempts := m.Attempts + 1
-	if mail.Permanent(err) && attempts >= refusalAttempts {
+	if mailRetry.giveUp(attempts, mail.Permanent(err)) {
 		reason := fmt.Sprintf("gave up after %d attempts, the last refused permanently: %s", attempts, err)
 		if merr := d.store.MarkMailFailed(rctx, m.ID, truncate(reason, 1000), never); merr != nil {
 			return fmt.Errorf("mark mail %d failed: %w", m.ID, merr)

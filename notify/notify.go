@@ -18,7 +18,6 @@ package notify
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -106,46 +105,16 @@ func (n *Notifier) Kick() {
 	}
 }
 
-// Run handles events until ctx is done, then returns nil. It reads the log on
-// Kick and every second. A handler error (the database is down, say) stops
-// at that event and retries it after a growing pause: no event is skipped.
+// Run handles events until ctx is done, then returns nil: it is a Loop of
+// this Notifier alone (a server runs one Loop of every subscriber instead).
 // Run returns an error at once only if the Config is unusable.
 func (n *Notifier) Run(ctx context.Context) error {
 	if n.bad != nil {
 		return n.bad
 	}
-	poll(ctx, n.kick, n.cfg.Log, "notify", n.Drain)
-	return nil
-}
-
-// poll calls work on kick and every second until ctx is done; after an
-// error it waits a growing pause before trying again.
-func poll(ctx context.Context, kick <-chan struct{}, log *slog.Logger, name string, work func(context.Context) error) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	failures := 0
-	for {
-		err := work(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			failures++
-			wait := pause(failures)
-			log.WarnContext(ctx, name+": will retry", "err", err, "in", wait)
-			if !sleep(ctx, wait) {
-				return
-			}
-			continue
-		}
-		failures = 0
-		select {
-		case <-ctx.Done():
-			return
-		case <-kick:
-		case <-tick.C:
-		}
-	}
+	l := NewLoop(n.cfg.Store, n.cfg.Log, n)
+	l.kick = n.kick
+	return l.Run(ctx)
 }
 
 // Drain handles every event after the cursor, advancing the cursor past the
@@ -154,39 +123,19 @@ func (n *Notifier) Drain(ctx context.Context) error {
 	if n.bad != nil {
 		return n.bad
 	}
-	cursor, err := n.cfg.Store.Cursor(ctx, Subscriber)
-	if err != nil {
-		return fmt.Errorf("read cursor: %w", err)
-	}
-	for {
-		events, err := n.cfg.Store.Events(ctx, cursor, batch)
-		if err != nil {
-			return fmt.Errorf("read events after %d: %w", cursor, err)
-		}
-		if len(events) == 0 {
-			return nil
-		}
-		// The cursor is written once per batch: a crash in between only means
-		// handling some events again, which the mail keys make harmless.
-		done := cursor
-		for _, e := range events {
-			if herr := n.Handle(ctx, e); herr != nil {
-				err = fmt.Errorf("event %d (%s): %w", e.Seq, e.Type, herr)
-				break
-			}
-			done = e.Seq
-		}
-		if done > cursor {
-			if serr := n.cfg.Store.SetCursor(ctx, Subscriber, done); serr != nil && err == nil {
-				err = fmt.Errorf("set cursor to %d: %w", done, serr)
-			}
-			cursor = done
-		}
-		if err != nil || len(events) < batch {
-			return err
-		}
-	}
+	return drain(ctx, n.cfg.Store, n)
 }
+
+func (n *Notifier) cursor() string { return Subscriber }
+
+func (n *Notifier) handle(ctx context.Context, e greenlight.Event) error {
+	if n.bad != nil {
+		return n.bad
+	}
+	return n.Handle(ctx, e)
+}
+
+func (n *Notifier) drained(context.Context) {}
 
 // Handle acts on one event. Events it does not care about, and events whose
 // run or approval no longer exists, are no-ops; an error means "try again".

@@ -59,6 +59,10 @@ type StatusReporter struct {
 	base string
 	kick chan struct{}
 	bad  error
+	// What the current batch did, for drained; only the loop's pass (one at
+	// a time) touches them.
+	old    int
+	queued bool
 }
 
 // NewStatusReporter returns a StatusReporter. Store and PublicURL are required.
@@ -91,15 +95,16 @@ func (r *StatusReporter) Kick() {
 	}
 }
 
-// Run handles events until ctx is done, then returns nil; like the
-// Notifier's, it retries a failing event after a growing pause, never
-// skipping it. It returns an error at once only if the config is unusable.
+// Run handles events until ctx is done, then returns nil: it is a Loop of
+// this reporter alone (a server runs one Loop of every subscriber instead).
+// It returns an error at once only if the config is unusable.
 func (r *StatusReporter) Run(ctx context.Context) error {
 	if r.bad != nil {
 		return r.bad
 	}
-	poll(ctx, r.kick, r.cfg.Log, "forge statuses", r.Drain)
-	return nil
+	l := NewLoop(r.cfg.Store, r.cfg.Log, r)
+	l.kick = r.kick
+	return l.Run(ctx)
 }
 
 // Drain handles every event after the cursor and returns when the log is
@@ -108,50 +113,35 @@ func (r *StatusReporter) Drain(ctx context.Context) error {
 	if r.bad != nil {
 		return r.bad
 	}
-	cursor, err := r.cfg.Store.Cursor(ctx, StatusSubscriber)
-	if err != nil {
-		return fmt.Errorf("read cursor: %w", err)
+	return drain(ctx, r.cfg.Store, r)
+}
+
+func (r *StatusReporter) cursor() string { return StatusSubscriber }
+
+// handle passes over events older than MaxAge and queues the rest.
+func (r *StatusReporter) handle(ctx context.Context, e greenlight.Event) error {
+	if r.bad != nil {
+		return r.bad
 	}
-	for {
-		events, err := r.cfg.Store.Events(ctx, cursor, batch)
-		if err != nil {
-			return fmt.Errorf("read events after %d: %w", cursor, err)
-		}
-		if len(events) == 0 {
-			return nil
-		}
-		done, queued, old := cursor, false, 0
-		for _, e := range events {
-			if r.cfg.Now().Sub(e.CreatedAt) > r.cfg.MaxAge {
-				old++
-				done = e.Seq
-				continue
-			}
-			n, herr := r.Handle(ctx, e)
-			if herr != nil {
-				err = fmt.Errorf("event %d (%s): %w", e.Seq, e.Type, herr)
-				break
-			}
-			queued = queued || n > 0
-			done = e.Seq
-		}
-		if old > 0 {
-			r.cfg.Log.InfoContext(ctx, "forge statuses: passed over old events", "events", old,
-				"older_than", r.cfg.MaxAge)
-		}
-		if queued && r.cfg.Queued != nil {
-			r.cfg.Queued()
-		}
-		if done > cursor {
-			if serr := r.cfg.Store.SetCursor(ctx, StatusSubscriber, done); serr != nil && err == nil {
-				err = fmt.Errorf("set cursor to %d: %w", done, serr)
-			}
-			cursor = done
-		}
-		if err != nil || len(events) < batch {
-			return err
-		}
+	if r.cfg.Now().Sub(e.CreatedAt) > r.cfg.MaxAge {
+		r.old++
+		return nil
 	}
+	n, err := r.Handle(ctx, e)
+	r.queued = r.queued || n > 0
+	return err
+}
+
+// drained logs what a batch passed over and wakes the sender if it queued.
+func (r *StatusReporter) drained(ctx context.Context) {
+	if r.old > 0 {
+		r.cfg.Log.InfoContext(ctx, "forge statuses: passed over old events", "events", r.old,
+			"older_than", r.cfg.MaxAge)
+	}
+	if r.queued && r.cfg.Queued != nil {
+		r.cfg.Queued()
+	}
+	r.old, r.queued = 0, false
 }
 
 // Handle queues the statuses event e means and returns how many. Events of

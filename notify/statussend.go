@@ -13,16 +13,8 @@ import (
 	"github.com/greenlight-cd/greenlight/forge"
 )
 
-const (
-	// permanentAttempts is how often a status the forge refuses outright
-	// (401, 403, 404, 422…) is tried before it is dropped: a token being
-	// rotated or a repository just created may heal within a minute.
-	permanentAttempts = 3
-	// maxStatusAttempts bounds retries of a failing forge: about four hours
-	// at the backoff's ten-minute cap. An older status than that helps nobody.
-	maxStatusAttempts = 30
-	postTimeout       = 30 * time.Second
-)
+// postTimeout bounds one attempt at one status.
+const postTimeout = 30 * time.Second
 
 // StatusSender posts the commit statuses queued in the store to each
 // pipeline's forge. A forge outage delays statuses, never loses them: a
@@ -116,14 +108,14 @@ func (s *StatusSender) deliver(ctx context.Context, st *greenlight.CommitStatus)
 	case err == nil:
 		current, err = s.store.MarkStatusDone(rctx, st.ID, st.Version, now, "")
 		log.DebugContext(ctx, "commit status posted", "attempts", attempts)
-	case forge.Permanent(err) && attempts >= permanentAttempts:
+	case statusRetry.giveUp(attempts, forge.Permanent(err)):
 		reason := truncate(err.Error(), 1000)
-		log.ErrorContext(ctx, "commit status dropped: the forge refused it; check source.forge (token, its scopes, repo)",
-			"attempts", attempts, "err", err)
-		current, err = s.store.MarkStatusDone(rctx, st.ID, st.Version, now, reason)
-	case attempts >= maxStatusAttempts:
-		reason := truncate(err.Error(), 1000)
-		log.ErrorContext(ctx, "commit status dropped: the forge kept failing", "attempts", attempts, "err", err)
+		if forge.Permanent(err) {
+			log.ErrorContext(ctx, "commit status dropped: the forge refused it; check source.forge (token, its scopes, repo)",
+				"attempts", attempts, "err", err)
+		} else {
+			log.ErrorContext(ctx, "commit status dropped: the forge kept failing", "attempts", attempts, "err", err)
+		}
 		current, err = s.store.MarkStatusDone(rctx, st.ID, st.Version, now, reason)
 	default:
 		wait := backoff(st.Attempts, rand.Float64())

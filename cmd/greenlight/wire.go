@@ -35,17 +35,15 @@ type server struct {
 	store      *store.DB
 	engine     *orchestrator.Engine
 	inbox      *orchestrator.Inbox
-	notifier   *notify.Notifier
+	events     *notify.Loop
 	dispatcher *notify.Dispatcher
-	statuses   *notify.StatusReporter
 	statusSend *notify.StatusSender
 	handler    http.Handler
 }
 
 // loops are the background loops serve runs until shutdown.
 func (s *server) loops() []func(context.Context) error {
-	return []func(context.Context) error{s.notifier.Run, s.dispatcher.Run, s.statuses.Run, s.statusSend.Run,
-		s.collectLoop}
+	return []func(context.Context) error{s.events.Run, s.dispatcher.Run, s.statusSend.Run, s.collectLoop}
 }
 
 // open builds the server from its configuration. It prints a generated admin
@@ -108,6 +106,7 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 	statusSend := notify.NewStatusSender(db, func(p string) forge.Client { return forges[p] }, now, log)
 	statuses := notify.NewStatusReporter(notify.StatusConfig{Store: db, PublicURL: cfg.PublicURL,
 		Reports: func(p string) bool { return forges[p] != nil }, Now: now, Log: log, Queued: statusSend.Kick})
+	events := notify.NewLoop(db, log, notifier, statuses)
 	approvals := approval.New(db, now)
 	logs := &store.Logs{Dir: filepath.Join(cfg.DataDir, "logs")}
 	git := source.New(filepath.Join(cfg.DataDir, "git"), log)
@@ -118,7 +117,7 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 		Artifacts: &artifact.Store{Dir: filepath.Join(cfg.DataDir, "artifacts")},
 		Deployer:  deployer,
 		Approvals: approvals,
-		Events:    func() { notifier.Kick(); statuses.Kick() },
+		Events:    events.Kick,
 		WorkDir:   cfg.DataDir,
 		Now:       now,
 		Log:       log,
@@ -135,8 +134,8 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 	}
 	handler := web.NewServer(web.Config{Server: cfg, Store: db, Logs: logs, Engine: engine, Inbox: inbox,
 		AdminToken: token, Now: now, Log: log})
-	return &server{cfg: cfg, log: log, store: db, engine: engine, inbox: inbox, notifier: notifier,
-		dispatcher: dispatcher, statuses: statuses, statusSend: statusSend, handler: handler}, nil
+	return &server{cfg: cfg, log: log, store: db, engine: engine, inbox: inbox, events: events,
+		dispatcher: dispatcher, statusSend: statusSend, handler: handler}, nil
 }
 
 // forgeClients makes the commit-status client of each pipeline with a forge.

@@ -59,8 +59,8 @@ pipelines:
 		t.Fatal(err)
 	}
 	defer s.close()
-	if n := len(s.loops()); n != 5 {
-		t.Errorf("background loops = %d, want 5 (notifier, mail, status reporter, status sender, retention)", n)
+	if n := len(s.loops()); n != 4 {
+		t.Errorf("background loops = %d, want 4 (event subscribers, mail, status sender, retention)", n)
 	}
 	sha := strings.Repeat("ab", 20)
 	for _, p := range []string{"hello", "quiet"} {
@@ -75,7 +75,7 @@ pipelines:
 			t.Fatal(err)
 		}
 	}
-	if err := s.statuses.Drain(t.Context()); err != nil {
+	if err := s.events.Drain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.statusSend.SendDue(t.Context()); err != nil {

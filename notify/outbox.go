@@ -1,0 +1,74 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// The outbox pattern, written once for mail, commit statuses and notices:
+// a row per delivery in the store with its attempts, the time of its next
+// attempt and its last error; a sender (Dispatcher, StatusSender, Poster)
+// that polls for due rows (poll), makes one attempt at each (sendDue) and
+// records the outcome, waiting after a failure as backoff says and giving
+// up as a retryRule says. Rows survive restarts, so a sender resumes where
+// the last process stopped.
+
+// retryRule says when an outbox gives up on a delivery.
+type retryRule struct {
+	// refusals is how many attempts in all (every failure counts, not
+	// refusals alone) a delivery gets before a permanent refusal gives it
+	// up. More than one, because a misconfigured receiver, a token being
+	// rotated or a mailbox created minutes later sometimes recovers; not
+	// more, because retrying a refusal forever only fills the receiver's log.
+	refusals int
+	// limit is how many attempts in all any failure gets; 0: no limit.
+	limit int
+}
+
+// giveUp reports whether a delivery that has now failed attempts times in
+// all, the last with a permanent refusal or not, is given up on.
+func (r retryRule) giveUp(attempts int, permanent bool) bool {
+	return permanent && attempts >= r.refusals || r.limit > 0 && attempts >= r.limit
+}
+
+// The outboxes' rules. Mail is never given up for an outage: a mail of
+// approval links is worth a day's delay. A commit status older than about
+// four hours (30 attempts at the ten-minute cap) helps nobody. A notice is
+// tried for about a day (150 attempts), since a receiver holds its place
+// in its pipeline's queue while it is tried.
+var (
+	mailRetry   = retryRule{refusals: 3}
+	statusRetry = retryRule{refusals: 3, limit: 30}
+	noticeRetry = retryRule{refusals: 3, limit: 150}
+)
+
+// poll calls work on kick and every second until ctx is done; after an
+// error it waits a growing pause before trying again.
+func poll(ctx context.Context, kick <-chan struct{}, log *slog.Logger, name string, work func(context.Context) error) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	failures := 0
+	for {
+		err := work(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			failures++
+			wait := pause(failures)
+			log.WarnContext(ctx, name+": will retry", "err", err, "in", wait)
+			if !sleep(ctx, wait) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		case <-tick.C:
+		}
+	}
+}
