@@ -25,20 +25,6 @@ type Notification struct {
 	Pipelines []string
 }
 
-// Wants reports whether event of pipeline goes to n.
-func (n *Notification) Wants(event, pipeline string) bool {
-	return (n.Events == nil || contains(n.Events, event)) && (n.Pipelines == nil || contains(n.Pipelines, pipeline))
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // notification reads one entry of `notifications:`. It runs after the
 // pipelines were read, so `pipelines:` can be checked against them.
 //

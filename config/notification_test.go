@@ -36,18 +36,4 @@ notifications:
 	if !reflect.DeepEqual(s.Notifications, want) {
 		t.Fatalf("got %+v %+v, want %+v %+v", *s.Notifications[0], *s.Notifications[1], *want[0], *want[1])
 	}
-	for _, tt := range []struct {
-		n               int
-		event, pipeline string
-		want            bool
-	}{
-		{0, "run.failed", "other", true},
-		{0, "run.started", "hello", false},
-		{1, "run.started", "hello", true},
-		{1, "run.started", "other", false},
-	} {
-		if got := s.Notifications[tt.n].Wants(tt.event, tt.pipeline); got != tt.want {
-			t.Errorf("%s.Wants(%s, %s) = %v, want %v", s.Notifications[tt.n].Name, tt.event, tt.pipeline, got, tt.want)
-		}
-	}
 }

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/greenlight-cd/greenlight"
@@ -195,14 +196,17 @@ type teamsAction struct {
 }
 
 var teamsEscaper = strings.NewReplacer(
-	`\`, `\\`, `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`, `(`, `\(`, `)`, `\)`, "`", "\\`",
-	`~`, `\~`, `#`, `\#`, `<`, `\<`, `>`, `\>`, `|`, `\|`, `{{`, `{\{`, "\r", " ", "\n", " ")
+	`\`, `\\`, `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`, "`", "\\`",
+	`~`, `\~`, `<`, `\<`, `>`, `\>`, `{{`, `{\{`, "\r", " ", "\n", " ")
 
-// teamsEscape escapes s for a card's text; a leading "-", "+" or "1."
-// would start a list, so the first character is escaped too.
+// teamsList is the start of a text Markdown would make a list item.
+var teamsList = regexp.MustCompile(`^(?:[-+]|\d+\.)\s`)
+
+// teamsEscape escapes s for a card's text. Newlines become spaces, so
+// only the start can open a list: that one is escaped too.
 func teamsEscape(s string) string {
 	s = teamsEscaper.Replace(s)
-	if s != "" && strings.ContainsRune("-+0123456789", rune(s[0])) {
+	if teamsList.MatchString(s) {
 		s = `\` + s
 	}
 	return s

@@ -38,12 +38,13 @@ type server struct {
 	events     *notify.Loop
 	dispatcher *notify.Dispatcher
 	statusSend *notify.StatusSender
+	poster     *notify.Poster
 	handler    http.Handler
 }
 
 // loops are the background loops serve runs until shutdown.
 func (s *server) loops() []func(context.Context) error {
-	return []func(context.Context) error{s.events.Run, s.dispatcher.Run, s.statusSend.Run, s.collectLoop}
+	return []func(context.Context) error{s.events.Run, s.dispatcher.Run, s.statusSend.Run, s.poster.Run, s.collectLoop}
 }
 
 // open builds the server from its configuration. It prints a generated admin
@@ -106,7 +107,11 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 	statusSend := notify.NewStatusSender(db, func(p string) forge.Client { return forges[p] }, now, log)
 	statuses := notify.NewStatusReporter(notify.StatusConfig{Store: db, PublicURL: cfg.PublicURL,
 		Reports: func(p string) bool { return forges[p] != nil }, Now: now, Log: log, Queued: statusSend.Kick})
-	events := notify.NewLoop(db, log, notifier, statuses)
+	targets := notificationTargets(cfg)
+	poster := notify.NewPoster(db, targets, now, log)
+	announcer := notify.NewAnnouncer(notify.AnnounceConfig{Store: db, PublicURL: cfg.PublicURL, Targets: targets,
+		Now: now, Log: log, Queued: poster.Kick})
+	events := notify.NewLoop(db, log, notifier, statuses, announcer)
 	approvals := approval.New(db, now)
 	logs := &store.Logs{Dir: filepath.Join(cfg.DataDir, "logs")}
 	git := source.New(filepath.Join(cfg.DataDir, "git"), log)
@@ -135,7 +140,17 @@ func open(ctx context.Context, cfg *config.Server, log *slog.Logger, stdout io.W
 	handler := web.NewServer(web.Config{Server: cfg, Store: db, Logs: logs, Engine: engine, Inbox: inbox,
 		AdminToken: token, Now: now, Log: log})
 	return &server{cfg: cfg, log: log, store: db, engine: engine, inbox: inbox, events: events,
-		dispatcher: dispatcher, statusSend: statusSend, handler: handler}, nil
+		dispatcher: dispatcher, statusSend: statusSend, poster: poster, handler: handler}, nil
+}
+
+// notificationTargets are the server's chats and webhooks (notifications:).
+func notificationTargets(cfg *config.Server) []notify.Target {
+	var out []notify.Target
+	for _, n := range cfg.Notifications {
+		out = append(out, notify.Target{Name: n.Name, Type: n.Type, URL: n.URL, Secret: n.Secret,
+			Events: n.Events, Pipelines: n.Pipelines})
+	}
+	return out
 }
 
 // forgeClients makes the commit-status client of each pipeline with a forge.

@@ -59,8 +59,8 @@ pipelines:
 		t.Fatal(err)
 	}
 	defer s.close()
-	if n := len(s.loops()); n != 4 {
-		t.Errorf("background loops = %d, want 4 (event subscribers, mail, status sender, retention)", n)
+	if n := len(s.loops()); n != 5 {
+		t.Errorf("background loops = %d, want 5 (event subscribers, mail, status sender, notification poster, retention)", n)
 	}
 	sha := strings.Repeat("ab", 20)
 	for _, p := range []string{"hello", "quiet"} {
