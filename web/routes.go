@@ -35,6 +35,7 @@ func (s *server) routes() http.Handler {
 	api("GET /api/v1/approvals", handleApprovals(s.cfg.Store, s.cfg.Log))
 	api("GET /api/v1/outbox", handleOutbox(s.cfg.Store, s.cfg.Log))
 	api("GET /api/v1/deliveries", handleDeliveries(s.cfg.Store, s.cfg.Log))
+	api("GET /api/v1/notices", handleNotices(s.cfg.Store, s.cfg.Log))
 	api("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such endpoint")
 	})
