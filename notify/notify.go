@@ -1,18 +1,27 @@
-// Package notify holds the subscribers of the event log that write mail
-// (SPEC §5, §6): the Notifier turns approval.opened into one mail per
-// approver, approval.revoked into a "no longer needed" mail, and a failed,
-// rejected or expired run into a mail to the pipeline's notify list and one
-// to its author (never to a pull request's). The Dispatcher sends queued mail
-// through a mail.Sender, retrying with backoff; it makes each approver's
-// token right before sending their mail (mint.go), so no raw token is stored.
+// Package notify holds the event log's subscribers and the outboxes they
+// fill (SPEC §5, §6, §10, §12). One Loop (loop.go) reads the log for every
+// subscriber, each at its own cursor with its own backoff:
 //
-// The StatusReporter (status.go) is the event log's other subscriber: it
-// turns run and stage events into commit statuses, which the StatusSender
-// posts to the pipeline's forge (package forge), retrying with backoff.
+//   - the Notifier turns approval.opened into one mail per approver,
+//     approval.revoked into a "no longer needed" mail, and a failed,
+//     rejected or expired run into a mail to the pipeline's notify list and
+//     one to its author (never to a pull request's);
+//   - the StatusReporter (status.go) turns run and stage events into commit
+//     statuses;
+//   - the Announcer (announce.go) turns events into notices for the
+//     configured chats and webhooks.
 //
-// Delivery is at least once with de-duplication: the Notifier advances its
-// cursor only after an event was handled, and every mail has a Key, so
-// handling an event twice queues nothing twice.
+// Subscribers only queue. Each outbox has one sender that posts what is
+// due, retrying with one backoff and one give-up rule (outbox.go): the
+// Dispatcher sends mail (making each approver's token right before sending,
+// mint.go, so no raw token is stored), the StatusSender posts statuses to
+// the pipeline's forge, the Poster posts notices, signed, in order per
+// pipeline.
+//
+// Delivery is at least once with de-duplication: a subscriber's cursor
+// moves only after its events were handled, and every queued row has a key
+// (mail Key, status context, notice event), so handling an event twice
+// queues nothing twice.
 package notify
 
 import (
