@@ -203,8 +203,8 @@ type Tx interface {
 
 	// DeleteRuns deletes the runs with those ids and what is kept for them
 	// alone: stages, approvals, decisions, tokens, releases (with target
-	// states and retirements), commit statuses, and their events that every
-	// subscriber has handled. It returns how many runs it deleted. The
+	// states and retirements), commit statuses, notices no longer pending,
+	// and their events that every subscriber has handled. It returns how many runs it deleted. The
 	// caller decides which runs may go (package retention).
 	DeleteRuns(ctx context.Context, ids []int64) (int64, error)
 	// DeleteSentMail deletes mail sent before before and returns how many.

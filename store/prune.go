@@ -8,7 +8,8 @@ import (
 
 // DeleteRuns deletes the runs and everything kept for them alone: stages,
 // approvals with their decisions and tokens, releases with their target
-// states and retirements, commit statuses, and the run's events that every
+// states and retirements, commit statuses, notices delivered or dropped
+// (a pending one still goes out), and the run's events that every
 // subscriber has handled (an event a subscriber has yet to read stays). It
 // returns how many runs it deleted; ids that do not exist are skipped.
 func (o *ops) DeleteRuns(ctx context.Context, ids []int64) (int64, error) {
@@ -30,6 +31,7 @@ func (o *ops) DeleteRuns(ctx context.Context, ids []int64) (int64, error) {
 			`DELETE FROM retirements WHERE release_id IN (SELECT id FROM releases WHERE run_id IN ` + in + `)`,
 			`DELETE FROM releases WHERE run_id IN ` + in,
 			`DELETE FROM commit_statuses WHERE run_id IN ` + in,
+			`DELETE FROM notices WHERE run_id IN ` + in + ` AND status <> 'pending'`,
 			`DELETE FROM events WHERE run_id IN ` + in + ` AND seq <= (SELECT COALESCE(MIN(seq), 0) FROM cursors)`,
 			`DELETE FROM stages WHERE run_id IN ` + in,
 		} {

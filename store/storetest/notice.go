@@ -122,3 +122,30 @@ func testNoticeQueues(t *testing.T, s greenlight.Store) {
 		t.Fatalf("DueNotices(limit 1) after the drop = %v, want %v", ids(due), []int64{a2.ID})
 	}
 }
+
+// testDeleteRunsNotices: deleting a run deletes its done notices and keeps
+// the pending ones, which still go out.
+func testDeleteRunsNotices(t *testing.T, s greenlight.Store) {
+	ctx := t.Context()
+	run := createRun(t, s, "hello", at(0))
+	queue := func(seq int64) *greenlight.Notice {
+		n := newNotice("hook", "hello", seq, greenlight.NoticeRunStarted, at(0))
+		n.RunID = run.ID
+		if _, err := s.QueueNotice(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	done, pending := queue(1), queue(2)
+	if _, err := s.MarkNoticeDone(ctx, done.ID, greenlight.NoticeDelivered, at(time.Minute), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteRuns(ctx, []int64{run.ID}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.Notices(ctx, "", 0)
+	must(t, err)
+	if len(list) != 1 || list[0].ID != pending.ID {
+		t.Errorf("notices after DeleteRuns = %v, want only the pending %d", ids(list), pending.ID)
+	}
+}

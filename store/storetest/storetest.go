@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"StatusOutbox", testStatusOutbox},
 		{"Notices", testNotices},
 		{"NoticeQueues", testNoticeQueues},
+		{"DeleteRunsNotices", testDeleteRunsNotices},
 		{"LastBuilt", testLastBuilt},
 		{"AdvanceLastBuilt", testAdvanceLastBuilt},
 		{"RunTagAndPullRequest", testRunTagAndPullRequest},
