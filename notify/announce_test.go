@@ -67,13 +67,13 @@ func TestNoticeGolden(t *testing.T) {
 		data any
 	}{
 		{"run.started", greenlight.EventRunCreated, nil},
-		{"stage.started", greenlight.EventStageStarted, map[string]any{"stage": "build", "attempt": 1}},
-		{"stage.finished", greenlight.EventStageFinished, map[string]string{"stage": "build", "status": "succeeded"}},
+		{"stage.started", greenlight.EventStageStarted, greenlight.StageStarted{Stage: "build", Attempt: 1}},
+		{"stage.finished", greenlight.EventStageFinished, greenlight.StageFinished{Stage: "build", Status: greenlight.StageSucceeded}},
 		{"approval.requested", greenlight.EventApprovalOpened, greenlight.ApprovalOpened{ApprovalID: a.ID}},
 		{"approval.decided", greenlight.EventApprovalDecided, greenlight.ApprovalDecided{ApprovalID: a.ID,
 			Approver: "pm@example.com", Verdict: greenlight.Approve, Status: greenlight.ApprovalApproved}},
 		{"approval.revoked", greenlight.EventApprovalRevoked, greenlight.Revocation{ApprovalID: a.ID, Reason: "superseded"}},
-		{"release.live", greenlight.EventReleaseLive, map[string]string{"environment": "production", "status": "live"}},
+		{"release.live", greenlight.EventReleaseLive, greenlight.ReleaseOutcome{Environment: "production", Status: greenlight.ReleaseLive}},
 		{"run.failed", greenlight.EventRunFinished, greenlight.RunFinished{Status: greenlight.RunFailed,
 			Error: "step test: exit status 1 <script>"}},
 	}

@@ -85,40 +85,43 @@ func (a *Announcer) payload(ctx context.Context, e greenlight.Event, name string
 		ID: run.ID, Status: run.Status, Trigger: run.Trigger, TriggeredBy: run.TriggeredBy,
 		URL: a.base + "/runs/" + strconv.FormatInt(run.ID, 10), Commit: run.Commit, Error: run.Error,
 		Reason: run.Reason, CreatedAt: run.CreatedAt, FinishedAt: run.FinishedAt}}
-	var data struct {
-		Status      string             `json:"status"`
-		Error       string             `json:"error"`
-		Stage       string             `json:"stage"`
-		Environment string             `json:"environment"`
-		ApprovalID  int64              `json:"approval"`
-		Approver    string             `json:"approver"`
-		Verdict     greenlight.Verdict `json:"decision"`
-		Reason      string             `json:"reason"`
-	}
-	if len(e.Data) > 0 {
-		// Data the log wrote cannot become readable later: announce what the run says.
-		_ = json.Unmarshal(e.Data, &data)
-	}
+	// Data the log wrote cannot become readable later: an event whose Data
+	// does not decode is announced with what the run says.
 	switch e.Type {
 	case greenlight.EventRunFinished:
-		if data.Status != "" {
-			p.Run.Status = greenlight.RunStatus(data.Status)
+		var d greenlight.RunFinished
+		_ = json.Unmarshal(e.Data, &d)
+		if d.Status != "" {
+			p.Run.Status = d.Status
 		}
-		if data.Error != "" {
-			p.Run.Error = data.Error
+		if d.Error != "" {
+			p.Run.Error = d.Error
 		}
-	case greenlight.EventStageStarted, greenlight.EventStageFinished:
-		p.Stage = stageOf(run, data.Stage)
-		if p.Stage != nil && data.Status != "" {
-			p.Stage.Status = greenlight.StageStatus(data.Status)
-		}
-		if p.Stage != nil && e.Type == greenlight.EventStageStarted {
+	case greenlight.EventStageStarted:
+		var d greenlight.StageStarted
+		_ = json.Unmarshal(e.Data, &d)
+		if p.Stage = stageOf(run, d.Stage); p.Stage != nil {
 			p.Stage.Status, p.Stage.Error = greenlight.StageRunning, ""
 		}
+	case greenlight.EventStageFinished:
+		var d greenlight.StageFinished
+		_ = json.Unmarshal(e.Data, &d)
+		if p.Stage = stageOf(run, d.Stage); p.Stage != nil {
+			if d.Status != "" {
+				p.Stage.Status = d.Status
+			}
+			if d.Error != "" {
+				p.Stage.Error = d.Error
+			}
+		}
 	case greenlight.EventApprovalOpened, greenlight.EventApprovalDecided, greenlight.EventApprovalRevoked:
-		ap, err := a.cfg.Store.Approval(ctx, data.ApprovalID)
+		var d struct { // the approval id is "approval" in each of the three
+			ApprovalID int64 `json:"approval"`
+		}
+		_ = json.Unmarshal(e.Data, &d)
+		ap, err := a.cfg.Store.Approval(ctx, d.ApprovalID)
 		if err != nil {
-			return nil, fmt.Errorf("load approval %d: %w", data.ApprovalID, err)
+			return nil, fmt.Errorf("load approval %d: %w", d.ApprovalID, err)
 		}
 		p.Stage = stageOf(run, ap.Stage)
 		p.Approval = &PayloadApproval{ID: ap.ID, Status: ap.Status, Required: ap.Required,
@@ -147,10 +150,14 @@ func (a *Announcer) payload(ctx context.Context, e greenlight.Event, name string
 			}
 			p.Approval.Decision = dec
 		case greenlight.EventApprovalRevoked:
-			p.Approval.Status, p.Approval.Reason = greenlight.ApprovalRevoked, data.Reason
+			var r greenlight.Revocation
+			_ = json.Unmarshal(e.Data, &r)
+			p.Approval.Status, p.Approval.Reason = greenlight.ApprovalRevoked, r.Reason
 		}
 	case greenlight.EventReleaseLive, greenlight.EventReleaseRolledBack, greenlight.EventReleaseFailed:
-		p.Release = &PayloadRelease{Environment: data.Environment, Status: data.Status}
+		var d greenlight.ReleaseOutcome
+		_ = json.Unmarshal(e.Data, &d)
+		p.Release = &PayloadRelease{Environment: d.Environment, Status: string(d.Status)}
 	}
 	return p, nil
 }

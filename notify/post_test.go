@@ -102,8 +102,8 @@ func TestPosterSignsAndKeepsOrder(t *testing.T) {
 	r := e.run(commit())
 	for _, ev := range []greenlight.Event{
 		e.event(greenlight.EventRunCreated, r.ID, nil),
-		e.event(greenlight.EventStageStarted, r.ID, map[string]any{"stage": "build"}),
-		e.event(greenlight.EventStageFinished, r.ID, map[string]string{"stage": "build", "status": "succeeded"}),
+		e.event(greenlight.EventStageStarted, r.ID, greenlight.StageStarted{Stage: "build", Attempt: 1}),
+		e.event(greenlight.EventStageFinished, r.ID, greenlight.StageFinished{Stage: "build", Status: greenlight.StageSucceeded}),
 	} {
 		if _, err := an.Handle(t.Context(), ev); err != nil {
 			t.Fatal(err)
