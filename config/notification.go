@@ -82,6 +82,9 @@ func (d *decoder) notification(n ast.Node, path string, s *Server) *Notification
 
 	if o.has("events") {
 		events, nodes := o.strings("events")
+		if len(events) == 0 && o.valid("events") {
+			d.errorf(o.at("events"), "%s.events: empty, so nothing would be sent; leave the key out for every event", path)
+		}
 		nt.Events = []string{}
 		for i, e := range events {
 			if !greenlight.IsNotificationEvent(e) {
@@ -94,6 +97,9 @@ func (d *decoder) notification(n ast.Node, path string, s *Server) *Notification
 	}
 	if o.has("pipelines") {
 		names, nodes := o.strings("pipelines")
+		if len(names) == 0 && o.valid("pipelines") {
+			d.errorf(o.at("pipelines"), "%s.pipelines: empty, so nothing would be sent; leave the key out for every pipeline", path)
+		}
 		nt.Pipelines = []string{}
 		for i, p := range names {
 			if s.Pipeline(p) == nil {
