@@ -65,7 +65,9 @@ type AnnounceConfig struct {
 // Queuing is idempotent per target, event and name, so handling an event
 // again after a crash queues nothing twice.
 //
-// Lifecycle: NewAnnouncer, then as a subscriber of a Loop.
+// Lifecycle: NewAnnouncer, then as a subscriber of a Loop, which makes one
+// pass at a time (the Announcer keeps a batch's counts between handle and
+// drained).
 type Announcer struct {
 	cfg    AnnounceConfig
 	base   string
@@ -89,7 +91,8 @@ func NewAnnouncer(cfg AnnounceConfig) *Announcer {
 		bad: (&Config{Store: cfg.Store, PublicURL: cfg.PublicURL}).validate()}
 }
 
-// Drain handles every event after the Announcer's cursor.
+// Drain handles every event after the Announcer's cursor. Like the Loop's
+// pass, it must not run beside another pass over the same Announcer.
 func (a *Announcer) Drain(ctx context.Context) error {
 	if a.bad != nil {
 		return a.bad
