@@ -13,7 +13,8 @@ import (
 // packages → greenlight, with store and mail as adapters that decide nothing.
 var allowed = map[string][]string{
 	"":             {},
-	"config":       {"", "source"},
+	"config":       {"", "source", "window"},
+	"window":       {},
 	"source":       {""},
 	"webhook":      {""},
 	"sandbox":      {""},
@@ -29,7 +30,7 @@ var allowed = map[string][]string{
 	"forge":        {""},
 	"notify":       {"", "mail", "forge"},
 	"store":        {""},
-	"orchestrator": {"", "config", "source", "webhook", "runner", "artifact", "deploy", "approval", "junit"},
+	"orchestrator": {"", "config", "source", "webhook", "runner", "artifact", "deploy", "approval", "junit", "window"},
 	"web":          {"", "config", "webhook", "approval"},
 }
 

@@ -47,7 +47,7 @@ func (d *decoder) environments(pipeline *object, path string, p *Pipeline) {
 
 func (d *decoder) environment(n ast.Node, path, name string) *Environment {
 	env := &Environment{Name: name, Strategy: Strategy{Type: StrategyAllAtOnce, Batch: Amount{N: 1}}, Parallel: 10, Keep: 5}
-	o, ok := d.object(n, path, "targets", "strategy", "health", "ssh", "groups", "router", "keep", "parallel")
+	o, ok := d.object(n, path, "targets", "strategy", "health", "ssh", "groups", "router", "keep", "parallel", "windows", "freezes")
 	if !ok {
 		return env
 	}
@@ -102,6 +102,8 @@ func (d *decoder) environment(n ast.Node, path, name string) *Environment {
 	if env.Keep < 1 && o.valid("keep") {
 		d.errorf(o.at("keep"), "%s.keep: must be at least 1 (the live release)", path)
 	}
+	env.Windows = d.windows(o, join(path, "windows"))
+	env.Freezes = d.freezes(o, join(path, "freezes"))
 	env.Parallel = o.integer("parallel", 10)
 	if env.Parallel < 1 && o.valid("parallel") {
 		d.errorf(o.at("parallel"), "%s.parallel: must be at least 1", path)

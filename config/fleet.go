@@ -3,6 +3,8 @@ package config
 import (
 	"strconv"
 	"time"
+
+	"github.com/greenlight-cd/greenlight/window"
 )
 
 // Strategies (SPEC §9).
@@ -25,6 +27,16 @@ type Environment struct {
 	Health   Health
 	Parallel int // most targets changed at once; default 10
 	Keep     int // releases kept per target; default 5
+	// Windows are when a deploy may start (none: any time); Freezes when
+	// it may not, whatever the windows say. A rollback ignores both.
+	Windows []window.Window
+	Freezes []window.Freeze
+}
+
+// Policy is the environment's windows and freezes, to ask when a deploy
+// may start.
+func (e *Environment) Policy() window.Policy {
+	return window.Policy{Windows: e.Windows, Freezes: e.Freezes}
 }
 
 // Target is one place that receives releases: a local directory or an SSH
