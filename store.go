@@ -168,6 +168,14 @@ type Tx interface {
 	// newest first (limit 0: a default).
 	Notices(ctx context.Context, notification string, limit int) ([]*Notice, error)
 
+	// LockEnvironment records l unless l's environment is locked already
+	// (one conditional statement); false if it was, and then nothing changes.
+	LockEnvironment(ctx context.Context, l *EnvironmentLock) (bool, error)
+	// UnlockEnvironment removes the environment's lock; false if it had none.
+	UnlockEnvironment(ctx context.Context, pipeline, env string) (bool, error)
+	// EnvironmentLock returns the environment's lock, or ENOTFOUND.
+	EnvironmentLock(ctx context.Context, pipeline, env string) (*EnvironmentLock, error)
+
 	// RecordDelivery remembers a webhook delivery id; false if it was already seen.
 	RecordDelivery(ctx context.Context, pipeline, id string, at time.Time) (bool, error)
 

@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"QueuedHeads", testQueuedHeads},
 		{"PruneDeliveries", testPruneDeliveries},
 		{"EnqueueDeliveryRace", testEnqueueDeliveryRace},
+		{"EnvironmentLock", testEnvironmentLock},
 		{"InTx", testInTx},
 		{"DeleteRuns", testDeleteRuns},
 		{"RunsFinishedBefore", testRunsFinishedBefore},
