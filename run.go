@@ -8,7 +8,7 @@ type RunStatus string
 const (
 	RunQueued     RunStatus = "queued"
 	RunRunning    RunStatus = "running"
-	RunWaiting    RunStatus = "waiting" // at an approval stage
+	RunWaiting    RunStatus = "waiting" // at an approval, or a deploy its environment holds (Reason says which)
 	RunSucceeded  RunStatus = "succeeded"
 	RunFailed     RunStatus = "failed"
 	RunRejected   RunStatus = "rejected"

@@ -85,6 +85,7 @@ type Engine struct {
 	active   map[int64]context.CancelCauseFunc // runs that have a goroutine
 	again    map[int64]bool                    // runs whose goroutine must look once more
 	envs     map[string]chan struct{}          // one deploy at a time per environment
+	timers   map[int64]*time.Timer             // runs whose deploy waits for a window (hold.go)
 	wg       sync.WaitGroup                    // run goroutines
 	loops    sync.WaitGroup                    // poll and expiry loops
 }
@@ -96,7 +97,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	configureSources(cfg.Git, cfg.Server)
 	return &Engine{cfg: cfg, active: map[int64]context.CancelCauseFunc{}, again: map[int64]bool{},
-		envs: map[string]chan struct{}{}}, nil
+		envs: map[string]chan struct{}{}, timers: map[int64]*time.Timer{}}, nil
 }
 
 // Start recovers unfinished runs and starts the pollers, the schedules and
@@ -131,6 +132,7 @@ func (e *Engine) Shutdown(ctx context.Context) {
 	e.mu.Lock()
 	e.stopping = true
 	e.mu.Unlock()
+	e.stopTimers()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {

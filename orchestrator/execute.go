@@ -77,7 +77,9 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 			}
 			return ""
 		}
-		if run.Status.Terminal() || run.Status == greenlight.RunWaiting {
+		// A run waiting for its deploy's environment looks again (hold.go);
+		// one waiting for an approval waits for the decision.
+		if run.Status.Terminal() || (run.Status == greenlight.RunWaiting && waitingDeploy(run) == nil) {
 			return run.Pipeline
 		}
 		if e.isStopping() { // draining: finish the stage at hand, start no other
@@ -103,7 +105,14 @@ func (e *Engine) execute(ctx context.Context, id int64) string {
 			}
 			return run.Pipeline
 		}
-		if run, err = e.startStage(ctx, id, stage.Name); err != nil || run.Status.Terminal() {
+		if stage.Type == greenlight.StageDeploy {
+			var started bool
+			if run, started, _, err = e.startDeploy(ctx, run, p, sc); err != nil || run.Status.Terminal() {
+				return ""
+			} else if !started {
+				return run.Pipeline // waiting for its environment
+			}
+		} else if run, err = e.startStage(ctx, id, stage.Name); err != nil || run.Status.Terminal() {
 			return ""
 		}
 		sctx, cancel := stageContext(ctx, stage.Type, sc.Timeout)

@@ -72,7 +72,8 @@ func (e *Engine) failCutOffTwice(ctx context.Context, runs []*greenlight.Run) []
 // sweep moves on every unfinished run that nothing is moving: running runs
 // without a goroutine (a restart, or a transition that failed), waiting runs
 // whose approval was decided (a crash or failure right after the decision),
-// and the queued runs that may start. Safe to repeat: every step is
+// deploys waiting for their environment (to look again), and the queued runs
+// that may start. Safe to repeat: every step is
 // conditional on the run's state.
 func (e *Engine) sweep(ctx context.Context, runs []*greenlight.Run) error {
 	pipelines := map[string]bool{}
@@ -84,6 +85,14 @@ func (e *Engine) sweep(ctx context.Context, runs []*greenlight.Run) error {
 				e.launch(run.ID)
 			}
 		case greenlight.RunWaiting:
+			if waitingDeploy(run) != nil {
+				// Waiting for its environment: a lock lifted or a window
+				// opened while nobody looked (a restart, a lost timer).
+				if !e.isActive(run.ID) {
+					e.launch(run.ID)
+				}
+				continue
+			}
 			for _, s := range run.Stages {
 				if s.Status != greenlight.StageWaiting {
 					continue
