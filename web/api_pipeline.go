@@ -81,23 +81,25 @@ func environmentNames(p *config.Pipeline) []string {
 	return names
 }
 
-// environmentJSON is an environment's live release and its history.
+// environmentJSON is an environment's live release and its history, and
+// what holds its deploys: lock, next_window and hold (greenlight.DeployGate).
 type environmentJSON struct {
 	Current *greenlight.Release   `json:"current"`
 	History []*greenlight.Release `json:"history"`
+	greenlight.DeployGate
 }
 
 // historyLimit bounds the releases an environment lists.
 const historyLimit = 100
 
 // handleEnvironment shows what is live in one environment and what was.
-func handleEnvironment(srv *config.Server, store greenlight.Store, log *slog.Logger) http.HandlerFunc {
+func handleEnvironment(srv *config.Server, store greenlight.Store, engine Engine, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, env, ok := environmentOr404(w, r, srv)
 		if !ok {
 			return
 		}
-		v, err := environmentView(r.Context(), store, p.Name, env)
+		v, err := environmentView(r.Context(), store, engine, p.Name, env)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
@@ -106,8 +108,13 @@ func handleEnvironment(srv *config.Server, store greenlight.Store, log *slog.Log
 	}
 }
 
-func environmentView(ctx context.Context, store greenlight.Store, pipeline, env string) (*environmentJSON, error) {
+func environmentView(ctx context.Context, store greenlight.Store, engine Engine, pipeline, env string) (*environmentJSON, error) {
 	v := &environmentJSON{History: []*greenlight.Release{}}
+	gate, err := engine.DeployGate(ctx, pipeline, env)
+	if err != nil {
+		return nil, err
+	}
+	v.DeployGate = *gate
 	cur, err := store.LiveRelease(ctx, pipeline, env)
 	switch {
 	case err == nil:

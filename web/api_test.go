@@ -326,7 +326,7 @@ func TestAPIEnvironment(t *testing.T) {
 	path := "/api/v1/pipelines/hello/environments/production"
 
 	resp, body := e.api("GET", path, "")
-	if resp.StatusCode != 200 || strings.TrimSpace(body) != `{"current":null,"history":[]}` {
+	if resp.StatusCode != 200 || strings.TrimSpace(body) != `{"current":null,"history":[],"lock":null,"next_window":null,"hold":""}` {
 		t.Fatalf("empty environment = %d %s", resp.StatusCode, body)
 	}
 	old := &greenlight.Release{Pipeline: "hello", Environment: "production", RunID: run.ID, Commit: sha1,

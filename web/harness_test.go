@@ -51,6 +51,7 @@ type testEngine struct {
 	store     greenlight.Store
 	approvals *approval.Service
 	now       greenlight.Now
+	windows   bool // production has deploy windows (api_lock_test.go)
 }
 
 var _ Engine = (*testEngine)(nil)

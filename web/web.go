@@ -33,6 +33,20 @@ type Engine interface {
 	// Rollback starts a run deploying an earlier release of env again: run
 	// fromRun's, or with 0 the one live before the current one.
 	Rollback(ctx context.Context, pipeline, env string, fromRun int64) (*greenlight.Run, error)
+	// Lock holds every deploy to env (a rollback excepted) until Unlock; by
+	// names the caller. EINVALID without a reason, ENOTFOUND for an unknown
+	// pipeline or environment, ECONFLICT if env is locked already.
+	Lock(ctx context.Context, pipeline, env, by, reason string) (*greenlight.EnvironmentLock, error)
+	// Unlock removes env's lock and at once starts the deploys it held that
+	// the windows and freezes allow. ECONFLICT if env was not locked.
+	Unlock(ctx context.Context, pipeline, env, by string) error
+	// DeployGate says what holds deploys to env now: its lock, the next
+	// moment its windows and freezes allow one, and why one would wait.
+	DeployGate(ctx context.Context, pipeline, env string) (*greenlight.DeployGate, error)
+	// Override starts now the deploy of a run waiting on a window, freeze
+	// or lock, and records who did it and why. EINVALID without a reason,
+	// ECONFLICT if the run is not waiting on one of those.
+	Override(ctx context.Context, runID int64, by, reason string) (*greenlight.Run, error)
 	// Lookup shows what a token approves; it changes nothing.
 	Lookup(ctx context.Context, token string) (*approval.View, error)
 	// Decide records a decision through a token.
