@@ -140,3 +140,24 @@ func TestAPIOverride(t *testing.T) {
 		}
 	}
 }
+
+// A deploy waiting for its environment says why on the run's page.
+func TestRunPageShowsWhyADeployWaits(t *testing.T) {
+	e := newEnv(t)
+	c := e.login()
+	run := e.run(greenlight.RunWaiting, "Held")
+	const why = "frozen until 2027-01-04 00:00 +01:00: holidays & <more>"
+	for i := range run.Stages {
+		if run.Stages[i].Name == "production" {
+			run.Stages[i].Status, run.Stages[i].Reason = greenlight.StageWaiting, why
+		}
+	}
+	run.Reason = why
+	if err := e.store.UpdateRun(context.Background(), run); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := e.page(c, "/runs/"+itoa(run.ID))
+	if resp.StatusCode != 200 || !strings.Contains(body, `<p class="hint reason">frozen until 2027-01-04 00:00 &#43;01:00: holidays &amp; &lt;more&gt;</p>`) {
+		t.Errorf("run page = %d, without the stage's reason:\n%s", resp.StatusCode, body)
+	}
+}
