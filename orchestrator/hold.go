@@ -26,8 +26,6 @@ func hold(ctx context.Context, tx greenlight.Tx, run *greenlight.Run, env *confi
 	if run.Trigger == greenlight.TriggerRollback || env == nil {
 		return "", time.Time{}, nil
 	}
-	policy := env.Policy()
-	next, _ := policy.Next(now)
 	lock, err := tx.EnvironmentLock(ctx, pipeline, env.Name)
 	switch {
 	case err == nil:
@@ -35,10 +33,13 @@ func hold(ctx context.Context, tx greenlight.Tx, run *greenlight.Run, env *confi
 	case greenlight.ErrorCode(err) != greenlight.ENOTFOUND:
 		return "", time.Time{}, fmt.Errorf("read the lock of %s: %w", env.Name, err)
 	}
-	if why := policy.Hold(now); why != "" {
-		return why, next, nil
+	policy := env.Policy()
+	why := policy.Hold(now)
+	if why == "" {
+		return "", time.Time{}, nil
 	}
-	return "", time.Time{}, nil
+	next, _ := policy.Next(now)
+	return why, next, nil
 }
 
 // waitingDeploy returns the run's deploy stage that waits for its
