@@ -164,6 +164,7 @@ type server struct {
 	out      *syncBuffer
 	approver []string
 	inherit  []*os.File // descriptors the server process inherits (from fd 3 on), as from a careless supervisor
+	env      []string   // more environment of the next boot
 }
 
 type options struct {
@@ -318,6 +319,7 @@ func (s *server) boot() {
 	cmd := exec.Command(binary, "serve", "--config", s.config, "--drain", "2s")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.dir, "GREENLIGHT_ADMIN_TOKEN=" + adminToken,
 		"HOOK_SECRET=" + hookSecret, "SERVER_SECRET_CANARY=do-not-leak"}
+	cmd.Env = append(cmd.Env, s.env...)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	cmd.ExtraFiles = s.inherit
 	if err := cmd.Start(); err != nil {
