@@ -29,7 +29,8 @@ var allowed = map[string][]string{
 	"mail":         {""},
 	"forge":        {""},
 	"notify":       {"", "mail", "forge"},
-	"store":        {""},
+	"store":        {"", "failpoint"},
+	"failpoint":    {},
 	"orchestrator": {"", "config", "source", "webhook", "runner", "artifact", "deploy", "approval", "junit", "window"},
 	"web":          {"", "config", "webhook", "approval"},
 }

@@ -82,9 +82,6 @@ type Tx interface {
 	UseToken(ctx context.Context, hash []byte, now time.Time) (bool, error)
 	// RevokeTokens revokes every unused token of the approval.
 	RevokeTokens(ctx context.Context, approvalID int64, at time.Time) error
-	// DeleteUnusedTokens deletes the approver's unused tokens of the approval
-	// (used ones stay: they record a decision) and returns how many it deleted.
-	DeleteUnusedTokens(ctx context.Context, approvalID int64, approver string) (int64, error)
 
 	// CreateRelease inserts r, setting r.ID.
 	CreateRelease(ctx context.Context, r *Release) error

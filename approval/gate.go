@@ -4,7 +4,11 @@
 // nothing: the pages live in package web.
 package approval
 
-import "github.com/greenlight-cd/greenlight"
+import (
+	"strings"
+
+	"github.com/greenlight-cd/greenlight"
+)
 
 // Tally returns the status a gate reaches with these decisions: any rejection
 // rejects, `required` approvals approve, anything less stays pending.
@@ -40,7 +44,10 @@ const (
 // matters: a used link says so even after the deadline.
 func State(t *greenlight.ApprovalToken, a *greenlight.Approval, now greenlight.Now) TokenState {
 	switch {
-	case t.UsedAt != nil:
+	case t.UsedAt != nil || decided(a, t.Approver):
+		// Any of an approver's links is used once they decided through one:
+		// a mail sent twice (a crash between SMTP and its record) carries
+		// two working links, and each approver decides once.
 		return TokenUsed
 	case t.RevokedAt != nil || a.Status == greenlight.ApprovalRevoked:
 		return TokenRevoked
@@ -50,4 +57,14 @@ func State(t *greenlight.ApprovalToken, a *greenlight.Approval, now greenlight.N
 		return TokenClosed
 	}
 	return TokenOpen
+}
+
+// decided reports whether approver has a decision on the gate.
+func decided(a *greenlight.Approval, approver string) bool {
+	for _, d := range a.Decisions {
+		if strings.EqualFold(d.Approver, approver) {
+			return true
+		}
+	}
+	return false
 }

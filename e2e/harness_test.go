@@ -164,6 +164,7 @@ type server struct {
 	out      *syncBuffer
 	approver []string
 	inherit  []*os.File // descriptors the server process inherits (from fd 3 on), as from a careless supervisor
+	env      []string   // more environment of the next boot
 }
 
 type options struct {
@@ -178,6 +179,7 @@ type options struct {
 	build     string // more keys of the build stage, as "key: value" lines
 	postgres  bool   // a PostgreSQL database of the test's own instead of SQLite
 	top       string // more top-level keys of the configuration, as YAML lines
+	tmpfs     string // the data directory is a tmpfs of this size ("48m"): a disk that fills
 }
 
 // start writes a configuration for repo and starts the server on it.
@@ -257,6 +259,9 @@ pipelines:
         health: {url: "http://127.0.0.1:%d/healthz", timeout: %s}
 `, port, s.url, database, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, buildKeys(o.build), strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
 		s.dir, s.staging, o.health, s.dir, s.prod, s.prod, o.health)
+	if o.tmpfs != "" {
+		mountTmpfs(t, filepath.Join(s.dir, "data"), o.tmpfs)
+	}
 	s.launch(cfg + o.top)
 	return s
 }
@@ -318,6 +323,7 @@ func (s *server) boot() {
 	cmd := exec.Command(binary, "serve", "--config", s.config, "--drain", "2s")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + s.dir, "GREENLIGHT_ADMIN_TOKEN=" + adminToken,
 		"HOOK_SECRET=" + hookSecret, "SERVER_SECRET_CANARY=do-not-leak"}
+	cmd.Env = append(cmd.Env, s.env...)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	cmd.ExtraFiles = s.inherit
 	if err := cmd.Start(); err != nil {
@@ -570,4 +576,22 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// mountTmpfs mounts a tmpfs of size at dir until the test ends (as root).
+func mountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("this test mounts a tmpfs and needs root")
+		}
+		t.Skip("needs root to mount a tmpfs")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 }

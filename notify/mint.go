@@ -14,24 +14,20 @@ import (
 // that leaves, so no working link is ever written to the database.
 //
 // One transaction, lock first, then read: the approval is locked (if still
-// pending) so that a decision or a revocation in flight is seen; then every
-// unused token of this approver on this approval is deleted and the new hash
-// stored. So at any moment an approver has at most one unused token per
-// approval, and it is the one in the mail sent last.
+// pending) so that a decision or a revocation in flight is seen, then the new
+// hash is stored beside the approver's earlier ones.
 //
-// At least once: a crash after this transaction and before the delivery is
-// recorded sends the mail again with a new token, and the earlier one dies
-// here. If that earlier mail did arrive, its links answer 404 and the new
-// mail's links work. We kill the old hash at minting rather than at delivery
-// because the record of delivery is exactly what a crash loses: "kill on
-// delivery" would leave two working links with nothing left to kill one.
+// At least once: a crash after the SMTP transaction and before its record
+// sends the mail again, with the same Message-ID and a new token. Mail
+// clients that show one message per Message-ID may show either copy, so both
+// copies' links work: an approver's earlier tokens are kept, and once they
+// decided through any of them all are used (approval.State), so nobody
+// decides twice.
 //
-// The new token is born in the state the approver's earlier links were in:
-// if the approver already decided (their earlier mail arrived, a crash lost
-// its delivery record), it is born used, so that nobody decides twice; if
-// the run was superseded or cancelled before the mail left, it is born
-// revoked. Any other closed gate needs nothing: State reads the approval's
-// status, and the page says what happened.
+// The new token is born in the state the approver's earlier links are in:
+// used if the approver already decided, revoked if the run was superseded or
+// cancelled before the mail left. Any other closed gate needs nothing: State
+// reads the approval's status, and the page says what happened.
 func (d *Dispatcher) mint(ctx context.Context, m *greenlight.Mail) (*greenlight.Mail, error) {
 	raw, hash := greenlight.NewToken()
 	err := d.store.InTx(ctx, func(tx greenlight.Tx) error {
@@ -41,9 +37,6 @@ func (d *Dispatcher) mint(ctx context.Context, m *greenlight.Mail) (*greenlight.
 		}
 		a, err := tx.Approval(ctx, m.ApprovalID)
 		if err != nil {
-			return err
-		}
-		if _, err := tx.DeleteUnusedTokens(ctx, a.ID, m.Approver); err != nil {
 			return err
 		}
 		t := &greenlight.ApprovalToken{Hash: hash, ApprovalID: a.ID, RunID: a.RunID,

@@ -101,8 +101,10 @@ func TestDecisionMailTokenNeverStored(t *testing.T) {
 }
 
 // A mail sent again (its delivery record lost) carries a new token, and the
-// earlier one stops working: an approver has one live link per gate.
-func TestResendKillsTheEarlierToken(t *testing.T) {
+// earlier one keeps working: both copies share a Message-ID, and a client
+// that shows one message per Message-ID may show the first. Once the
+// approver decided through one link, the other is used too.
+func TestResendKeepsBothLinks(t *testing.T) {
 	e := newEnv(t)
 	e.openApproval("pm@example.com")
 	d := notify.NewDispatcher(e.db, lostRecord{e.smtpSender()}, true, e.clock.Now, nil)
@@ -125,14 +127,24 @@ func TestResendKillsTheEarlierToken(t *testing.T) {
 	if second == first {
 		t.Fatal("the resent mail carries the same token")
 	}
-	if _, ok := e.tokenFound(first); ok {
-		t.Errorf("the first mail's token still works after a resend")
+	if p0, _ := msgs[0].Parse(); p0.Header.Get("Message-Id") != p.Header.Get("Message-Id") {
+		t.Errorf("the resent mail has another Message-ID")
 	}
-	if _, ok := e.tokenFound(second); !ok {
-		t.Errorf("the resent mail's token is not stored")
+	svc := approval.New(e.db, e.clock.Now)
+	for _, raw := range []string{first, second} {
+		v, err := svc.Lookup(t.Context(), raw)
+		if err != nil || v.State != approval.TokenOpen {
+			t.Fatalf("a link of the mail sent twice: %+v %v, want open", v, err)
+		}
 	}
-	if n := e.tokens(); n != 1 {
-		t.Errorf("tokens = %d, want 1", n)
+	if _, err := svc.Decide(t.Context(), first, approval.Input{Verdict: greenlight.Approve}); err != nil {
+		t.Fatalf("decide through the first copy: %v", err)
+	}
+	if _, err := svc.Decide(t.Context(), second, approval.Input{Verdict: greenlight.Reject}); greenlight.ErrorCode(err) != greenlight.EGONE {
+		t.Errorf("a second decision through the other copy: %v, want EGONE", err)
+	}
+	if v, err := svc.Lookup(t.Context(), second); err != nil || v.State != approval.TokenUsed {
+		t.Errorf("the other copy's link after the decision: %+v %v, want used", v, err)
 	}
 }
 

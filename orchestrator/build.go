@@ -126,6 +126,9 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 		job.Owner += "/pr"
 	}
 	err = e.cfg.Runner.Run(ctx, job)
+	if err != nil {
+		err = diskFull(err, ws, out) // before the workspace's files are read or removed
+	}
 	e.recordTests(ctx, run, ws, b.JUnit, out)
 	if err != nil {
 		return nil, err
@@ -135,7 +138,7 @@ func (e *Engine) buildIn(ctx context.Context, run *greenlight.Run, p *config.Pip
 		start := time.Now()
 		r, err := e.cfg.Artifacts.Pack(ctx, ws, b.Artifacts)
 		if err != nil {
-			return nil, fmt.Errorf("pack artifact: %w", err)
+			return nil, diskFull(fmt.Errorf("pack artifact: %w", err), ws, out)
 		}
 		ref = &r
 		fmt.Fprintf(out, "==> artifact sha256:%s (%d bytes) in %s\n", r.SHA256, r.Size, time.Since(start).Round(time.Millisecond))

@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/failpoint"
 )
 
 // eventLockKey is the PostgreSQL advisory lock that serializes event inserts.
@@ -42,11 +44,28 @@ func (o *ops) AppendEvent(ctx context.Context, e *greenlight.Event) error {
 		}
 		return nil
 	}
-	if !o.postgres() {
-		return insert(o)
+	return o.reached(eventPoint(e), func() error {
+		if !o.postgres() {
+			return insert(o)
+		}
+		// Outside a transaction the lock must still last until the insert commits.
+		return o.atomic(ctx, insert)
+	})
+}
+
+// eventPoint names the failpoint of appending e: its type, and for stage
+// events the stage ("stage.finished:build").
+func eventPoint(e *greenlight.Event) string {
+	if !failpoint.Armed() {
+		return ""
 	}
-	// Outside a transaction the lock must still last until the insert commits.
-	return o.atomic(ctx, insert)
+	var d struct {
+		Stage string `json:"stage"`
+	}
+	if json.Unmarshal(e.Data, &d) == nil && d.Stage != "" {
+		return string(e.Type) + ":" + d.Stage
+	}
+	return string(e.Type)
 }
 
 // Events returns up to limit events (0: a default) with Seq > after, in order.

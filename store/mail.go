@@ -84,8 +84,11 @@ func (o *ops) mails(ctx context.Context, query string, args ...any) ([]*greenlig
 
 // MarkMailSent records delivery at at, counting the attempt.
 func (o *ops) MarkMailSent(ctx context.Context, id int64, at time.Time) error {
-	ok, err := o.execOne(ctx, `UPDATE mail SET sent_at = ?, attempts = attempts + 1 WHERE id = ?`,
-		o.t(at), id)
+	var ok bool
+	err := o.reached("mail.sent", func() (err error) {
+		ok, err = o.execOne(ctx, `UPDATE mail SET sent_at = ?, attempts = attempts + 1 WHERE id = ?`, o.t(at), id)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("mark mail %d sent: %w", id, err)
 	}

@@ -73,8 +73,12 @@ func (o *ops) statuses(ctx context.Context, query string, args ...any) ([]*green
 
 // MarkStatusDone records that version of status id was posted or given up on.
 func (o *ops) MarkStatusDone(ctx context.Context, id, version int64, at time.Time, reason string) (bool, error) {
-	ok, err := o.execOne(ctx, `UPDATE commit_statuses SET done_at = ?, attempts = attempts + 1,
-		last_error = ? WHERE id = ? AND version = ?`, o.t(at), reason, id, version)
+	var ok bool
+	err := o.reached("status.done", func() (err error) {
+		ok, err = o.execOne(ctx, `UPDATE commit_statuses SET done_at = ?, attempts = attempts + 1,
+			last_error = ? WHERE id = ? AND version = ?`, o.t(at), reason, id, version)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("mark status %d done: %w", id, err)
 	}

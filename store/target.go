@@ -13,10 +13,13 @@ const targetStateColumns = `release_id, target, position, grp, phase, previous, 
 // SetTargetState inserts or replaces the state of s.Target in release
 // s.ReleaseID, in one statement.
 func (o *ops) SetTargetState(ctx context.Context, s *greenlight.TargetState) error {
-	_, err := o.exec(ctx, `INSERT INTO target_states (`+targetStateColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (release_id, target) DO UPDATE SET position = excluded.position, grp = excluded.grp,
-		phase = excluded.phase, previous = excluded.previous, error = excluded.error, updated_at = excluded.updated_at`,
-		s.ReleaseID, s.Target, s.Position, s.Group, s.Phase, s.Previous, s.Error, o.t(s.UpdatedAt))
+	err := o.reached("target."+s.Phase, func() error {
+		_, err := o.exec(ctx, `INSERT INTO target_states (`+targetStateColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (release_id, target) DO UPDATE SET position = excluded.position, grp = excluded.grp,
+			phase = excluded.phase, previous = excluded.previous, error = excluded.error, updated_at = excluded.updated_at`,
+			s.ReleaseID, s.Target, s.Position, s.Group, s.Phase, s.Previous, s.Error, o.t(s.UpdatedAt))
+		return err
+	})
 	if err != nil {
 		if classify(err) == foreignKeyViolation {
 			return greenlight.Errorf(greenlight.ENOTFOUND, "release %d not found", s.ReleaseID)
@@ -151,8 +154,12 @@ func (o *ops) retirements(ctx context.Context, q string, args ...any) ([]*greenl
 // FinishRetirement records the outcome of a retirement not done yet, in one
 // conditional statement; false if it was done already.
 func (o *ops) FinishRetirement(ctx context.Context, id int64, at time.Time, outcome string) (bool, error) {
-	ok, err := o.execOne(ctx, `UPDATE retirements SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL`,
-		o.t(at), outcome, id)
+	var ok bool
+	err := o.reached("retirement.done", func() (err error) {
+		ok, err = o.execOne(ctx, `UPDATE retirements SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL`,
+			o.t(at), outcome, id)
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("finish retirement %d: %w", id, err)
 	}

@@ -62,18 +62,3 @@ func (o *ops) RevokeTokens(ctx context.Context, approvalID int64, at time.Time) 
 	}
 	return nil
 }
-
-// DeleteUnusedTokens deletes the approver's unused tokens of the approval,
-// revoked or not; used tokens stay, as the record of a decision.
-func (o *ops) DeleteUnusedTokens(ctx context.Context, approvalID int64, approver string) (int64, error) {
-	res, err := o.exec(ctx, `DELETE FROM tokens WHERE approval_id = ? AND approver = ? AND used_at IS NULL`,
-		approvalID, approver)
-	if err != nil {
-		return 0, fmt.Errorf("delete unused tokens of approval %d: %w", approvalID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("delete unused tokens of approval %d: %w", approvalID, err)
-	}
-	return n, nil
-}

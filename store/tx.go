@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/failpoint"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -25,6 +26,9 @@ type ops struct {
 	q    querier
 	db   *DB
 	inTx bool
+	// points are the failpoints of what the transaction wrote, reached
+	// around its commit (see package failpoint); nil outside one.
+	points *[]string
 }
 
 var _ greenlight.Tx = (*ops)(nil)
@@ -74,13 +78,39 @@ func (db *DB) tryTx(ctx context.Context, fn func(o *ops) error) error {
 			tx.Rollback()
 		}
 	}()
-	if err := fn(&ops{q: tx, db: db, inTx: true}); err != nil {
+	var points []string
+	if err := fn(&ops{q: tx, db: db, inTx: true, points: &points}); err != nil {
 		return err
 	}
 	done = true
+	for _, p := range points {
+		failpoint.Hit("before:" + p)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
+	for _, p := range points {
+		failpoint.Hit("after:" + p)
+	}
+	return nil
+}
+
+// reached names a failpoint of a write: around the commit of the
+// transaction it is part of, else around the write itself (write is then
+// done between "before:" and "after:").
+func (o *ops) reached(point string, write func() error) error {
+	if !failpoint.Armed() {
+		return write()
+	}
+	if o.points != nil {
+		*o.points = append(*o.points, point)
+		return write()
+	}
+	failpoint.Hit("before:" + point)
+	if err := write(); err != nil {
+		return err
+	}
+	failpoint.Hit("after:" + point)
 	return nil
 }
 

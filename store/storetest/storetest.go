@@ -39,7 +39,6 @@ func Run(t *testing.T, open Opener) {
 		{"UseToken", testUseToken},
 		{"UseTokenRace", testUseTokenRace},
 		{"RevokeTokens", testRevokeTokens},
-		{"DeleteUnusedTokens", testDeleteUnusedTokens},
 		{"Releases", testReleases},
 		{"TargetStates", testTargetStates},
 		{"Retirements", testRetirements},
