@@ -70,6 +70,8 @@ type Approval struct {
 	// they count like an approver listed in every rule.
 	EscalateTo []string   `json:"escalate_to,omitempty"`
 	EscalateAt *time.Time `json:"escalate_at,omitempty"`
+	// RemindAt are when approvers who have not decided are reminded.
+	RemindAt []time.Time `json:"remind_at,omitempty"`
 	// OpensAt is when the links go out (the stage's `wait` after it opened).
 	OpensAt   time.Time      `json:"opens_at"`
 	ReviewURL string         `json:"review_url,omitempty"`

@@ -21,13 +21,13 @@ import (
 
 // RuleProgress is how far one rule of a gate has come.
 type RuleProgress struct {
-	Name     string   `json:"name"`
-	Required int      `json:"required"`
-	Approved int      `json:"approved"`  // approvals counted for this rule, at most Required
+	Name      string   `json:"name"`
+	Required  int      `json:"required"`
+	Approved  int      `json:"approved"`  // approvals counted for this rule, at most Required
 	Approvers []string `json:"approvers"` // who may approve for it: its approvers and escalation contacts, minus the excluded
-	Counted  []string `json:"counted"`   // whose approvals counted for it
-	Waiting  []string `json:"waiting"`   // who may still decide and has not
-	Passed   bool     `json:"passed"`
+	Counted   []string `json:"counted"`   // whose approvals counted for it
+	Waiting   []string `json:"waiting"`   // who may still decide and has not
+	Passed    bool     `json:"passed"`
 	// Possible is false when the approvals counted plus everyone still
 	// waiting cannot reach Required: the rule can no longer pass.
 	Possible bool `json:"possible"`
@@ -65,6 +65,9 @@ func excluded(a *greenlight.Approval, who string) string {
 	k := key(who)
 	for _, e := range a.Excluded {
 		if key(e.Approver) == k {
+			if e.Why == "" {
+				return "may not approve this run"
+			}
 			return e.Why
 		}
 	}
