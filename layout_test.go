@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"datadir":      {},
 	"mail":         {""},
 	"forge":        {""},
-	"notify":       {"", "mail", "forge"},
+	"notify":       {"", "mail", "forge", "approval"}, // approval: tokens are made by approval.Mint at sending
 	"store":        {""},
 	"orchestrator": {"", "config", "source", "webhook", "runner", "artifact", "deploy", "approval", "junit"},
 	"web":          {"", "config", "webhook", "approval"},

@@ -259,12 +259,12 @@ func plural(n int) string {
 // CommentNeeded reports whether a decision v on gate a needs a comment.
 func CommentNeeded(a *greenlight.Approval, v greenlight.Verdict) bool {
 	switch a.CommentRequired {
-	case greenlight.CommentNone:
+	case greenlight.CommentNone, "": // "": a gate stored before the setting, when comments were optional
 		return false
 	case greenlight.CommentBoth:
 		return true
 	case greenlight.CommentApprove:
 		return v == greenlight.Approve
 	}
-	return v == greenlight.Reject // CommentReject, and "" for gates stored before the setting
+	return v == greenlight.Reject // CommentReject
 }

@@ -124,7 +124,7 @@ func TestCommentNeeded(t *testing.T) {
 		setting         string
 		approve, reject bool
 	}{
-		{"", false, true}, {greenlight.CommentReject, false, true}, {greenlight.CommentNone, false, false},
+		{"", false, false}, {greenlight.CommentReject, false, true}, {greenlight.CommentNone, false, false},
 		{greenlight.CommentApprove, true, false}, {greenlight.CommentBoth, true, true},
 	} {
 		a := &greenlight.Approval{CommentRequired: tt.setting}

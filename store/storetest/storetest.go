@@ -146,4 +146,3 @@ func createApproval(t *testing.T, s greenlight.Store) *greenlight.Approval {
 	must(t, s.CreateApproval(context.Background(), a))
 	return a
 }
-

@@ -1,0 +1,88 @@
+package approval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/greenlight-cd/greenlight"
+)
+
+// ErrNotNeeded is Mint's answer for a follow-up mail (a reminder, an
+// escalation) that no longer asks anything: the gate closed, the approver
+// decided, or the approver may not decide. The mail is not sent.
+var ErrNotNeeded = errors.New("no decision needed from this approver any more")
+
+// Mint makes approver's token for approval id right before a mail with
+// their links is sent, and returns the raw token for the links. Only the
+// token's SHA-256 is stored; the raw token lives in the caller's memory and
+// in the mail that leaves, so no working link is ever written to the
+// database.
+//
+// One transaction, lock first, then read: the approval is locked (if still
+// pending) so that a decision or a revocation in flight is seen; then every
+// unused token of this approver on this approval is deleted and the new hash
+// stored. So at any moment an approver has at most one unused token per
+// approval, and it is the one in the mail sent last (a reminder's links
+// replace the first mail's).
+//
+// At least once: a crash after this transaction and before the delivery is
+// recorded sends the mail again with a new token, and the earlier one dies
+// here. If that earlier mail did arrive, its links answer 404 and the new
+// mail's links work. We kill the old hash at minting rather than at delivery
+// because the record of delivery is exactly what a crash loses: "kill on
+// delivery" would leave two working links with nothing left to kill one.
+//
+// The new token is born in the state the approver's earlier links were in:
+// if the approver already decided (their earlier mail arrived, a crash lost
+// its delivery record), it is born used, so that nobody decides twice; if
+// the run was superseded or cancelled before the mail left, it is born
+// revoked. Any other closed gate needs nothing: State reads the approval's
+// status, and the page says what happened.
+//
+// followUp marks a reminder or an escalation: those are ErrNotNeeded when
+// the gate is no longer pending, its deadline passed, or the approver has
+// decided. An excluded approver never gets a token (ErrNotNeeded).
+func Mint(ctx context.Context, store greenlight.Store, id int64, approver string, now time.Time, followUp bool) (string, error) {
+	raw, hash := greenlight.NewToken()
+	err := store.InTx(ctx, func(tx greenlight.Tx) error {
+		if _, err := tx.LockApproval(ctx, id, now); err != nil {
+			return err
+		}
+		a, err := tx.Approval(ctx, id)
+		if err != nil {
+			return err
+		}
+		if excluded(a, approver) != "" {
+			return ErrNotNeeded
+		}
+		var decided *time.Time
+		for _, dec := range a.Decisions {
+			if strings.EqualFold(dec.Approver, approver) {
+				decided = &dec.At
+				break
+			}
+		}
+		if followUp && (a.Status != greenlight.ApprovalPending || !now.Before(a.Deadline) || decided != nil) {
+			return ErrNotNeeded
+		}
+		if _, err := tx.DeleteUnusedTokens(ctx, a.ID, approver); err != nil {
+			return err
+		}
+		t := &greenlight.ApprovalToken{Hash: hash, ApprovalID: a.ID, RunID: a.RunID,
+			Approver: approver, ExpiresAt: a.Deadline, UsedAt: decided}
+		if a.Status == greenlight.ApprovalRevoked { // State says so anyway; the row says it too
+			t.RevokedAt = &now
+		}
+		return tx.CreateToken(ctx, t)
+	})
+	if errors.Is(err, ErrNotNeeded) {
+		return "", ErrNotNeeded
+	}
+	if err != nil {
+		return "", fmt.Errorf("make token of approval %d for %s: %w", id, approver, err)
+	}
+	return raw, nil
+}
