@@ -85,6 +85,7 @@ type Engine struct {
 	active   map[int64]context.CancelCauseFunc // runs that have a goroutine
 	again    map[int64]bool                    // runs whose goroutine must look once more
 	envs     map[string]chan struct{}          // one deploy at a time per environment
+	gates    chan struct{}                     // wakes the gate loop: a gate opened (gate.go)
 	wg       sync.WaitGroup                    // run goroutines
 	loops    sync.WaitGroup                    // poll and expiry loops
 }
@@ -96,7 +97,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	configureSources(cfg.Git, cfg.Server)
 	return &Engine{cfg: cfg, active: map[int64]context.CancelCauseFunc{}, again: map[int64]bool{},
-		envs: map[string]chan struct{}{}}, nil
+		envs: map[string]chan struct{}{}, gates: make(chan struct{}, 1)}, nil
 }
 
 // Start recovers unfinished runs and starts the pollers, the schedules and
