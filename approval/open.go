@@ -29,7 +29,7 @@ type Gate struct {
 // and whoever triggered the run are excluded and say why. Its Status is
 // pending, or failed when a rule cannot pass without the excluded (Problem
 // says which).
-func Open(run *greenlight.Run, stage string, g Gate, changes []string, now time.Time) *greenlight.Approval {
+func Open(run *greenlight.Run, stage string, g Gate, changes []greenlight.Change, now time.Time) *greenlight.Approval {
 	opens := now.Add(max(g.Wait, 0))
 	a := &greenlight.Approval{RunID: run.ID, Pipeline: run.Pipeline, Stage: stage, ReviewURL: g.ReviewURL,
 		Changes: changes, Rules: g.Rules, Excluded: []greenlight.Exclusion{}, CommentRequired: g.Comment,

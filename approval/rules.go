@@ -268,3 +268,19 @@ func CommentNeeded(a *greenlight.Approval, v greenlight.Verdict) bool {
 	}
 	return v == greenlight.Reject // CommentReject
 }
+
+// Needed says what a gate needs, in one sentence for mail and pages: "1 of
+// 2 approvers must approve; one rejection stops it." for a stage written
+// with approvers and required, or "Approvals so far: product (0 of 1) and
+// qa (1 of 1); every rule must pass, and one rejection stops it.". "" for a
+// gate of one approver.
+func Needed(a *greenlight.Approval) string {
+	p := Progress(a)
+	if len(p) == 1 && p[0].Name == DefaultRule {
+		if len(a.Approvers) <= 1 {
+			return ""
+		}
+		return fmt.Sprintf("%d of %d approvers must approve; one rejection stops it.", p[0].Required, len(a.Approvers))
+	}
+	return "Approvals so far: " + Summary(a) + "; every rule must pass, and one rejection stops it."
+}
