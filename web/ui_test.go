@@ -128,7 +128,7 @@ func TestUIPages(t *testing.T) {
 		{"/runs/999", 404, nil, nil},
 		{"/runs/" + itoa(live.ID) + "/logs/build", 200, []string{"compiling <stuff>\nPASS\n"}, nil},
 		{"/runs/" + itoa(live.ID) + "/logs/staging", 404, []string{"no log yet"}, nil},
-		{"/approvals", 200, []string{"pm@example.com", "0 decided · 1 needed"}, nil},
+		{"/approvals", 200, []string{"pm@example.com", "approvers (0 of 1)"}, nil},
 		{"/outbox", 200, []string{"Approve hello", `<a href="` + e.srv.PublicURL + `/approvals/abc?decision=approve">`, "</a>.\nThanks"}, nil},
 	}
 	for _, tt := range tests {
