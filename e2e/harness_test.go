@@ -178,6 +178,7 @@ type options struct {
 	build     string // more keys of the build stage, as "key: value" lines
 	postgres  bool   // a PostgreSQL database of the test's own instead of SQLite
 	top       string // more top-level keys of the configuration, as YAML lines
+	gate      string // the approval stage's keys instead of approvers, required and timeout, as "key: value" lines
 }
 
 // start writes a configuration for repo and starts the server on it.
@@ -237,10 +238,7 @@ pipelines:
         environment: staging
       - name: approval
         type: approval
-        approvers: [%s]
-        required: %d
-        timeout: %s
-        review_url: http://127.0.0.1:%d/
+%s        review_url: http://127.0.0.1:%d/
       - name: production
         type: deploy
         environment: production
@@ -255,7 +253,7 @@ pipelines:
           - local: %s/production
             env: {PORT: "%d"}
         health: {url: "http://127.0.0.1:%d/healthz", timeout: %s}
-`, port, s.url, database, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, buildKeys(o.build), strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
+`, port, s.url, database, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, buildKeys(o.build), gateKeys(o), s.staging,
 		s.dir, s.staging, o.health, s.dir, s.prod, s.prod, o.health)
 	s.launch(cfg + o.top)
 	return s
@@ -303,6 +301,15 @@ func buildKeys(keys string) string {
 		return ""
 	}
 	return indent(keys, "        ")
+}
+
+// gateKeys are the approval stage's keys: options.gate, or approvers,
+// required and timeout.
+func gateKeys(o options) string {
+	if keys := strings.TrimSpace(o.gate); keys != "" {
+		return indent(keys, "        ")
+	}
+	return fmt.Sprintf("        approvers: [%s]\n        required: %d\n        timeout: %s\n", strings.Join(o.approvers, ", "), o.required, o.timeout)
 }
 
 func tail(s string, n int) string {
