@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/device"
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
 )
 
 // TestBrowserCommentRequired: a gate of two rules shows each rule's
@@ -42,7 +43,7 @@ func TestBrowserCommentRequired(t *testing.T) {
 		}
 		err := chromedp.Do(step, size,
 			chromedp.Navigate(e.ts.URL+"/approvals/"+raw+"?decision=reject"),
-			chromedp.WaitVisible(chromedp.ID("reject")),
+			chromedp.WaitVisible(chromedp.CSS(`button[value="reject"]`)),
 		)
 		if err != nil {
 			cancel()
@@ -54,7 +55,7 @@ func TestBrowserCommentRequired(t *testing.T) {
 				t.Errorf("the page does not show %q:\n%s", s, text)
 			}
 		}
-		err = chromedp.Do(step, chromedp.Click(chromedp.ID("reject")), chromedp.WaitVisible(chromedp.CSS(".alert")))
+		err = chromedp.Do(step, chromedp.Click(chromedp.CSS(`button[value="reject"]`)), chromedp.WaitVisible(chromedp.CSS(".alert")))
 		if err != nil {
 			cancel()
 			t.Fatalf("reject without a comment: %v", err)
@@ -70,4 +71,30 @@ func TestBrowserCommentRequired(t *testing.T) {
 	if err != nil || len(got.Decisions) != 0 || got.Status != greenlight.ApprovalPending {
 		t.Fatalf("after refused rejections: %+v, %v", got, err)
 	}
+
+	// pm's approval counts for product; the run page shows it per rule.
+	if _, err := e.eng.Decide(context.Background(), raw, approval.Input{Verdict: greenlight.Approve, Comment: "Looks right"}); err != nil {
+		t.Fatal(err)
+	}
+	step, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = chromedp.Do(step, chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(e.ts.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), adminToken),
+		chromedp.Submit(chromedp.ID("token")),
+		chromedp.WaitVisible(chromedp.CSS("table.list")),
+		chromedp.Navigate(e.ts.URL+"/runs/"+itoa(run.ID)),
+		chromedp.WaitVisible(chromedp.CSS(".gate")),
+	)
+	if err != nil {
+		t.Fatalf("open the run page: %v", err)
+	}
+	text, _ := chromedp.Run(step, chromedp.Text(chromedp.CSS(".gate")))
+	for _, s := range []string{"product: 1 of 1", "qa: 0 of 1", "pm@example.com for product", "Looks right"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("the run page's gate does not show %q:\n%s", s, text)
+		}
+	}
+	screenshot(t, step, "run-gate-1280")
 }
