@@ -44,7 +44,8 @@ var ErrNotNeeded = errors.New("no decision needed from this approver any more")
 //
 // followUp marks a reminder or an escalation: those are ErrNotNeeded when
 // the gate is no longer pending, its deadline passed, or the approver has
-// decided. An excluded approver never gets a token (ErrNotNeeded).
+// decided. So is the first mail of a gate with a `wait` that closed before
+// its links went out. An excluded approver never gets a token.
 func Mint(ctx context.Context, store greenlight.Store, id int64, approver string, now time.Time, followUp bool) (string, error) {
 	raw, hash := greenlight.NewToken()
 	err := store.InTx(ctx, func(tx greenlight.Tx) error {
@@ -66,6 +67,11 @@ func Mint(ctx context.Context, store greenlight.Store, id int64, approver string
 			}
 		}
 		if followUp && (a.Status != greenlight.ApprovalPending || !now.Before(a.Deadline) || decided != nil) {
+			return ErrNotNeeded
+		}
+		// Links held back by `wait` for a gate that closed meanwhile (the
+		// run was cancelled or superseded) never went out: nothing to send.
+		if a.OpensAt.After(a.CreatedAt) && a.Status != greenlight.ApprovalPending && decided == nil {
 			return ErrNotNeeded
 		}
 		if _, err := tx.DeleteUnusedTokens(ctx, a.ID, approver); err != nil {
