@@ -116,29 +116,33 @@ func TestApprovalRules(t *testing.T) {
 	})
 }
 
-// TestSelfApproval: the commit's author, listed as an approver, is not
-// asked: they get a mail without links that says why, and the API lists
-// them as excluded. A rejection without the required comment answers 422
-// and records nothing. A gate that cannot pass without the author fails at
-// once, naming its rule.
+// TestSelfApproval: the commit's author and the pusher, listed as
+// approvers, are not asked: each gets a mail without links that says why,
+// and the API lists them as excluded. A rejection without the required
+// comment answers 422 and records nothing.
 func TestSelfApproval(t *testing.T) {
 	onBothStores(t, func(t *testing.T, pg bool) {
 		s := start(t, options{postgres: pg,
-			gate: "rules:\n  - {name: product, approvers: [pm@example.com, Ada@example.com], required: 1}\ntimeout: 1h"})
-		id := s.pushRun(s.repo.head()) // by Ada Lovelace <ada@example.com>
+			gate: "rules:\n  - {name: product, approvers: [pm@example.com, Ada@example.com, ops@example.com], required: 1}\ntimeout: 1h"})
+		id := s.pushAs(s.repo.head(), "ops@example.com") // committed by Ada Lovelace <ada@example.com>
 		s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
-		ada := s.mailTo("Ada@example.com", "waits for approval by others", 30*time.Second)
-		if strings.Contains(ada.Text+ada.HTML, "/approvals/") || !strings.Contains(ada.Text, "the commit's author") {
-			t.Errorf("the author's mail has links or does not say why:\n%s", ada.Text)
+		for who, why := range map[string]string{"Ada@example.com": "the commit's author", "ops@example.com": "pushed the commit"} {
+			m := s.mailTo(who, "waits for approval by others", 30*time.Second)
+			if strings.Contains(m.Text+m.HTML, "/approvals/") || !strings.Contains(m.Text, why) {
+				t.Errorf("the mail to %s has links or does not say %q:\n%s", who, why, m.Text)
+			}
 		}
 		pm := s.mailTo("pm@example.com", "Approve", 30*time.Second)
-		if n := s.mailCount("Ada@example.com", "Approve") + s.mailCount("ada@example.com", "Approve"); n != 0 {
-			t.Errorf("the author got %d approval mails", n)
+		if n := s.mailCount("Ada@example.com", "Approve") + s.mailCount("ops@example.com", "Approve"); n != 0 {
+			t.Errorf("excluded people got %d approval mails", n)
 		}
 		g := s.gates()
-		if len(g) != 1 || len(g[0].Excluded) != 1 || !strings.EqualFold(g[0].Excluded[0].Approver, "ada@example.com") ||
-			g[0].Excluded[0].Why != "the commit's author and the commit's committer" {
+		if len(g) != 1 || len(g[0].Excluded) != 2 || !strings.EqualFold(g[0].Excluded[0].Approver, "ada@example.com") ||
+			g[0].Excluded[0].Why != "the commit's author and the commit's committer" || g[0].Excluded[1].Why != "pushed the commit" {
 			t.Fatalf("excluded in the API: %+v", g)
+		}
+		if r := s.run(id); r.TriggeredBy != "ops@example.com" {
+			t.Errorf("triggered_by = %q", r.TriggeredBy)
 		}
 
 		code, page := decide(t, pm.Link("decision=reject"), "reject", " ")
