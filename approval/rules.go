@@ -19,6 +19,10 @@ import (
 // rejects the gate. People asked through escalation count like an approver
 // listed in every rule. Excluded people (self-approval) count for nothing.
 
+// NoDecision is the reason of a run whose gate rejected it at the deadline
+// (on_timeout: reject).
+const NoDecision = "no decision before the deadline"
+
 // RuleProgress is how far one rule of a gate has come.
 type RuleProgress struct {
 	Name      string   `json:"name"`

@@ -223,5 +223,8 @@ func TestRemindEscalateTimeout(t *testing.T) {
 		if n := s.mailCount("cto@example.com", "Reminder"); n != 0 {
 			t.Errorf("cto, who decided, got %d reminders", n)
 		}
+		if m := s.mailTo("cto@example.com", "Rejected", 20*time.Second); !strings.Contains(m.Text, "nobody decided before the deadline") {
+			t.Errorf("the outcome mail does not say why:\n%s", m.Text)
+		}
 	})
 }

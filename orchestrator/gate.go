@@ -223,10 +223,6 @@ func (e *Engine) resolveGate(ctx context.Context, a *greenlight.Approval) {
 	}
 }
 
-// NoDecision is the reason of a run its gate rejected at the deadline
-// (on_timeout: reject).
-const NoDecision = "no decision before the deadline"
-
 func rejection(a *greenlight.Approval) string {
 	for _, d := range a.Decisions {
 		if d.Verdict == greenlight.Reject && approval.Excluded(a, d.Approver) == "" {
@@ -236,7 +232,7 @@ func rejection(a *greenlight.Approval) string {
 			return "rejected by " + d.Approver
 		}
 	}
-	return NoDecision
+	return approval.NoDecision
 }
 
 // sweepEvery is how often gateLoop also sweeps for runs nothing is moving.
