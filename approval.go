@@ -18,7 +18,39 @@ const (
 	ApprovalRejected ApprovalStatus = "rejected"
 	ApprovalExpired  ApprovalStatus = "expired"
 	ApprovalRevoked  ApprovalStatus = "revoked" // run superseded or cancelled
+	// ApprovalFailed: a rule can no longer pass (its approvers who may still
+	// decide are fewer than it needs), so the gate fails without waiting.
+	ApprovalFailed ApprovalStatus = "failed"
 )
+
+// When a gate asks for a comment (Approval.CommentRequired).
+const (
+	CommentNone    = "none"
+	CommentReject  = "reject" // the default
+	CommentApprove = "approve"
+	CommentBoth    = "both"
+)
+
+// What a gate does at its deadline (Approval.OnTimeout).
+const (
+	TimeoutExpire = "expire" // the default: the run ends expired
+	TimeoutReject = "reject" // the run ends rejected, "no decision before the deadline"
+)
+
+// ApprovalRule is one rule of a gate: Required of Approvers must approve.
+// Every rule of a gate must pass.
+type ApprovalRule struct {
+	Name      string   `json:"name"`
+	Approvers []string `json:"approvers"` // addresses, groups already resolved
+	Required  int      `json:"required"`
+}
+
+// Exclusion is a person listed as an approver who may not decide this run,
+// and why ("the commit's author").
+type Exclusion struct {
+	Approver string `json:"approver"`
+	Why      string `json:"why"`
+}
 
 // Approval is the gate of one approval stage of one run.
 type Approval struct {
@@ -26,8 +58,22 @@ type Approval struct {
 	RunID     int64          `json:"run"`
 	Pipeline  string         `json:"pipeline"`
 	Stage     string         `json:"stage"`
-	Approvers []string       `json:"approvers"`
-	Required  int            `json:"required"`
+	Approvers []string       `json:"approvers"` // everyone asked: the rules' approvers, once each, minus Excluded
+	Required  int            `json:"required"`  // the sum of the rules' Required (a summary; Rules decide)
+	Rules     []ApprovalRule `json:"rules"`
+	Excluded  []Exclusion    `json:"excluded"`
+	// CommentRequired is when a decision needs a comment: CommentNone,
+	// CommentReject, CommentApprove or CommentBoth.
+	CommentRequired string `json:"comment_required"`
+	OnTimeout       string `json:"on_timeout"` // TimeoutExpire or TimeoutReject
+	// EscalateTo are asked too, with links of their own, from EscalateAt on;
+	// they count like an approver listed in every rule.
+	EscalateTo []string   `json:"escalate_to,omitempty"`
+	EscalateAt *time.Time `json:"escalate_at,omitempty"`
+	// RemindAt are when approvers who have not decided are reminded.
+	RemindAt []time.Time `json:"remind_at,omitempty"`
+	// OpensAt is when the links go out (the stage's `wait` after it opened).
+	OpensAt   time.Time      `json:"opens_at"`
 	ReviewURL string         `json:"review_url,omitempty"`
 	Changes   []Change       `json:"changes,omitempty"` // the commits since the release live where the gate leads
 	Deadline  time.Time      `json:"deadline"`
@@ -106,6 +152,7 @@ type Decision struct {
 	Approver   string    `json:"approver"`
 	Verdict    Verdict   `json:"decision"`
 	Comment    string    `json:"comment"`
+	Rule       string    `json:"rule"` // the rule an approval counted for; "" for a rejection or one that counted for none
 	IP         string    `json:"ip"`
 	UserAgent  string    `json:"user_agent"`
 	At         time.Time `json:"at"`

@@ -8,14 +8,17 @@ import (
 // Error codes. The web layer maps each to an HTTP status; nothing else needs to
 // know about HTTP.
 const (
-	ECONFLICT     = "conflict"     // 409: the state does not allow it (e.g. cancel a finished run)
-	EGONE         = "gone"         // 410: existed, no longer usable (used or expired token)
-	EINTERNAL     = "internal"     // 500: a bug or an unavailable dependency
-	EINVALID      = "invalid"      // 400/422: bad input
-	ENOTFOUND     = "not_found"    // 404
-	EUNAUTHORIZED = "unauthorized" // 401
-	ETOOLARGE     = "too_large"    // 413
-	EUNAVAILABLE  = "unavailable"  // 503: a dependency (git remote, shutting down) cannot serve now
+	ECONFLICT = "conflict" // 409: the state does not allow it (e.g. cancel a finished run)
+	EGONE     = "gone"     // 410: existed, no longer usable (used or expired token)
+	EINTERNAL = "internal" // 500: a bug or an unavailable dependency
+	EINVALID  = "invalid"  // 400/422: bad input
+	// EUNPROCESSABLE (422): well-formed input that lacks what a rule needs,
+	// such as a decision without the comment its gate requires.
+	EUNPROCESSABLE = "unprocessable"
+	ENOTFOUND      = "not_found"    // 404
+	EUNAUTHORIZED  = "unauthorized" // 401
+	ETOOLARGE      = "too_large"    // 413
+	EUNAVAILABLE   = "unavailable"  // 503: a dependency (git remote, shutting down) cannot serve now
 )
 
 // Error is an error a user may see. Message is safe to show; wrap causes with

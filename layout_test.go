@@ -28,7 +28,7 @@ var allowed = map[string][]string{
 	"datadir":      {},
 	"mail":         {""},
 	"forge":        {""},
-	"notify":       {"", "mail", "forge"},
+	"notify":       {"", "mail", "forge", "approval"}, // approval: tokens are made by approval.Mint at sending
 	"store":        {"", "failpoint"},
 	"failpoint":    {},
 	"orchestrator": {"", "config", "source", "webhook", "runner", "artifact", "deploy", "approval", "junit", "window"},

@@ -114,6 +114,17 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 		if st := State(t, a, func() time.Time { return now }); st != TokenOpen {
 			return greenlight.Errorf(greenlight.EGONE, "%s", Explain(st, a))
 		}
+		if why := excluded(a, t.Approver); why != "" {
+			return greenlight.Errorf(greenlight.EGONE, "you may not decide on this release: you are %s", why)
+		}
+		comment := strings.TrimSpace(in.Comment)
+		if comment == "" && CommentNeeded(a, in.Verdict) {
+			verb := "reject"
+			if in.Verdict == greenlight.Approve {
+				verb = "approve"
+			}
+			return greenlight.Errorf(greenlight.EUNPROCESSABLE, "a comment is required to %s: please say why", verb)
+		}
 		used, err := tx.UseToken(ctx, hash, now)
 		if err != nil {
 			return err
@@ -122,12 +133,14 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 			return greenlight.Errorf(greenlight.EGONE, "this link has just been used")
 		}
 		d := &greenlight.Decision{ApprovalID: a.ID, Approver: t.Approver, Verdict: in.Verdict,
-			Comment: strings.TrimSpace(in.Comment), IP: in.IP, UserAgent: in.UserAgent, At: now}
+			Comment: comment, IP: in.IP, UserAgent: in.UserAgent, At: now}
+		a.Decisions = append(a.Decisions, *d)
+		d.Rule = RuleOf(a, len(a.Decisions)-1)
+		a.Decisions[len(a.Decisions)-1].Rule = d.Rule
 		if err := tx.AddDecision(ctx, d); err != nil {
 			return err
 		}
-		a.Decisions = append(a.Decisions, *d)
-		status := Tally(a.Required, a.Decisions)
+		status := Status(a)
 		if status != greenlight.ApprovalPending {
 			ok, err := tx.SetApprovalStatus(ctx, a.ID, status, now)
 			if err != nil {
@@ -162,6 +175,9 @@ func Explain(st TokenState, a *greenlight.Approval) string {
 		return "this approval expired on " + a.Deadline.UTC().Format("2006-01-02 15:04 MST")
 	case TokenRevoked:
 		return "this release no longer needs a decision: a newer one replaced it or it was cancelled"
+	}
+	if a.Status == greenlight.ApprovalFailed {
+		return "this approval can no longer pass: " + Problem(a)
 	}
 	return fmt.Sprintf("this release was already %s%s", a.Status, decidedBy(a))
 }

@@ -2,6 +2,7 @@ package approval_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,12 @@ var stores = []struct {
 // gate makes a pending approval with one token per approver.
 func gate(t *testing.T, s greenlight.Store, now time.Time, required int, approvers ...string) (int64, map[string]string) {
 	t.Helper()
+	return shapedGate(t, s, now, required, nil, approvers...)
+}
+
+// shapedGate is gate with shape applied to the approval before it is stored.
+func shapedGate(t *testing.T, s greenlight.Store, now time.Time, required int, shape func(*greenlight.Approval), approvers ...string) (int64, map[string]string) {
+	t.Helper()
 	ctx := context.Background()
 	run := &greenlight.Run{Pipeline: "hello", Status: greenlight.RunWaiting, Trigger: greenlight.TriggerAPI,
 		Commit: greenlight.Commit{SHA: "0123456789012345678901234567890123456789", Branch: "main"}, CreatedAt: now,
@@ -31,6 +38,9 @@ func gate(t *testing.T, s greenlight.Store, now time.Time, required int, approve
 	}
 	a := &greenlight.Approval{RunID: run.ID, Pipeline: "hello", Stage: "approval", Approvers: approvers,
 		Required: required, Deadline: now.Add(time.Hour), Status: greenlight.ApprovalPending, CreatedAt: now}
+	if shape != nil {
+		shape(a)
+	}
 	if err := s.CreateApproval(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -150,5 +160,57 @@ func TestDecideBadInput(t *testing.T) {
 	// Nothing above used the token.
 	if _, err := svc.Decide(context.Background(), tokens["pm@example.com"], approval.Input{Verdict: greenlight.Approve}); err != nil {
 		t.Errorf("the token was spent by bad input: %v", err)
+	}
+}
+
+// TestDecideRules: a missing required comment is EUNPROCESSABLE and records
+// nothing; an approval records the rule it counted for; a rule of
+// required: 2 stays pending after one approval; an excluded approver's link
+// decides nothing.
+func TestDecideRules(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			s := st.open(t)
+			ctx := context.Background()
+			now := time.Now().UTC()
+			svc := approval.New(s, func() time.Time { return now })
+			id, tokens := shapedGate(t, s, now, 3, func(a *greenlight.Approval) {
+				a.CommentRequired = greenlight.CommentReject
+				a.Rules = []greenlight.ApprovalRule{
+					{Name: "product", Approvers: []string{"pm@example.com"}, Required: 1},
+					{Name: "qa", Approvers: []string{"qa@example.com", "PM@example.com", "qb@example.com", "ada@example.com"}, Required: 2},
+				}
+				a.Excluded = []greenlight.Exclusion{{Approver: "ada@example.com", Why: "the commit's author"}}
+			}, "pm@example.com", "qa@example.com", "qb@example.com", "ada@example.com")
+
+			_, err := svc.Decide(ctx, tokens["qa@example.com"], approval.Input{Verdict: greenlight.Reject, Comment: "  "})
+			if greenlight.ErrorCode(err) != greenlight.EUNPROCESSABLE || !strings.Contains(greenlight.ErrorMessage(err), "comment is required to reject") {
+				t.Fatalf("reject without comment: %v, want EUNPROCESSABLE", err)
+			}
+			_, err = svc.Decide(ctx, tokens["ada@example.com"], approval.Input{Verdict: greenlight.Approve})
+			if greenlight.ErrorCode(err) != greenlight.EGONE || !strings.Contains(greenlight.ErrorMessage(err), "the commit's author") {
+				t.Fatalf("excluded approver: %v, want EGONE naming why", err)
+			}
+			for _, who := range []string{"pm@example.com", "qa@example.com"} {
+				out, err := svc.Decide(ctx, tokens[who], approval.Input{Verdict: greenlight.Approve})
+				if err != nil {
+					t.Fatalf("%s approves: %v", who, err)
+				}
+				if out.Approval.Status != greenlight.ApprovalPending {
+					t.Fatalf("after %s: gate %s, want pending (qa needs 2)", who, out.Approval.Status)
+				}
+			}
+			a, err := s.Approval(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a.Decisions) != 2 || a.Decisions[0].Rule != "product" || a.Decisions[1].Rule != "qa" {
+				t.Fatalf("decisions %+v: want pm for product, qa for qa, nothing from the refused ones", a.Decisions)
+			}
+			out, err := svc.Decide(ctx, tokens["qb@example.com"], approval.Input{Verdict: greenlight.Approve})
+			if err != nil || out.Approval.Status != greenlight.ApprovalApproved {
+				t.Fatalf("qb approves: %v, %v; want approved", err, out)
+			}
+		})
 	}
 }

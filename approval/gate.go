@@ -1,4 +1,4 @@
-// Package approval owns the rules of approval gates (SPEC §6): who may decide,
+// Package approval owns the life of approval gates (SPEC §6, §11): who may decide,
 // when a gate passes or fails, what a token may still do, and the decision
 // itself as one transaction. It persists through greenlight.Store and renders
 // nothing: the pages live in package web.
@@ -9,25 +9,6 @@ import (
 
 	"github.com/greenlight-cd/greenlight"
 )
-
-// Tally returns the status a gate reaches with these decisions: any rejection
-// rejects, `required` approvals approve, anything less stays pending.
-func Tally(required int, decisions []greenlight.Decision) greenlight.ApprovalStatus {
-	approvals := map[string]bool{}
-	for _, d := range decisions {
-		if d.Verdict == greenlight.Reject {
-			return greenlight.ApprovalRejected
-		}
-		approvals[d.Approver] = true // one approver counts once, whatever their links
-	}
-	if required < 1 {
-		required = 1
-	}
-	if len(approvals) >= required {
-		return greenlight.ApprovalApproved
-	}
-	return greenlight.ApprovalPending
-}
 
 // TokenState says what a token can still do.
 type TokenState string

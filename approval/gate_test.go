@@ -7,37 +7,6 @@ import (
 	"github.com/greenlight-cd/greenlight"
 )
 
-func TestTally(t *testing.T) {
-	ap := func(who string) greenlight.Decision {
-		return greenlight.Decision{Approver: who, Verdict: greenlight.Approve}
-	}
-	rej := func(who string) greenlight.Decision {
-		return greenlight.Decision{Approver: who, Verdict: greenlight.Reject}
-	}
-	tests := []struct {
-		name      string
-		required  int
-		decisions []greenlight.Decision
-		want      greenlight.ApprovalStatus
-	}{
-		{"nothing yet", 1, nil, greenlight.ApprovalPending},
-		{"one of one", 1, []greenlight.Decision{ap("a")}, greenlight.ApprovalApproved},
-		{"one of two", 2, []greenlight.Decision{ap("a")}, greenlight.ApprovalPending},
-		{"two of two", 2, []greenlight.Decision{ap("a"), ap("b")}, greenlight.ApprovalApproved},
-		{"same approver twice counts once", 2, []greenlight.Decision{ap("a"), ap("a")}, greenlight.ApprovalPending},
-		{"one rejection rejects", 2, []greenlight.Decision{ap("a"), rej("b")}, greenlight.ApprovalRejected},
-		{"rejection beats reached quorum", 1, []greenlight.Decision{rej("b"), ap("a")}, greenlight.ApprovalRejected},
-		{"required below one means one", 0, []greenlight.Decision{ap("a")}, greenlight.ApprovalApproved},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Tally(tt.required, tt.decisions); got != tt.want {
-				t.Errorf("Tally = %s, want %s", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestState(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := func() time.Time { return now }

@@ -26,7 +26,10 @@ type Server struct {
 	Database   string // "" = SQLite at <DataDir>/greenlight.db, or postgres://...
 	Mail       Mail
 	Retention  Retention
-	Pipelines  []*Pipeline
+	// Groups are named approver lists that approval stages use as
+	// `group:NAME`; already resolved into each stage's rules.
+	Groups    map[string][]string
+	Pipelines []*Pipeline
 	// Notifications are the chats and webhooks told of events (SPEC §12).
 	Notifications []*Notification
 }
@@ -120,9 +123,24 @@ type Stage struct {
 
 	Environment string // deploy: a key of Pipeline.Environments
 
-	Approvers []string // approval: plain email addresses
-	Required  int      // approval: approvals needed, 1..len(Approvers), default 1
+	Approvers []string // approval: everyone in Rules, once each (groups resolved)
+	Required  int      // approval: approvals needed when written as approvers+required, default 1
 	ReviewURL string   // approval: optional link to what is being approved
+	// Rules of an approval stage, every one of which must pass; a stage
+	// written with approvers+required has one rule named "approvers".
+	Rules        []greenlight.ApprovalRule
+	SelfApproval bool            // approval: may the author, committer or triggerer approve (default false)
+	Comment      string          // approval: greenlight.CommentNone|Reject (default)|Approve|Both
+	OnTimeout    string          // approval: greenlight.TimeoutExpire (default) or TimeoutReject
+	Remind       []time.Duration // approval: before the deadline, each less than Timeout
+	Escalate     *Escalate       // approval: nil for none
+	Wait         time.Duration   // approval: links go out this long after the stage opens
+}
+
+// Escalate asks To as well, After the links went out.
+type Escalate struct {
+	After time.Duration
+	To    []string
 }
 
 // Default stage timeouts.

@@ -33,6 +33,7 @@ func TestLoadFullExample(t *testing.T) {
 		PublicURL:  "http://127.0.0.1:8080",
 		DataDir:    filepath.Join(dir, "greenlight-data"),
 		AdminToken: "s3cret-admin-token-0123456789abcdef",
+		Groups:     map[string][]string{},
 		Mail:       Mail{SMTP: "smtp://user:pass@mail.example.com:587", From: "Greenlight <greenlight@example.com>"},
 		Retention:  Retention{Runs: DefaultRetainRuns, Logs: DefaultRetainLogs, Keep: DefaultRetainKeep},
 		Pipelines: []*Pipeline{{
@@ -48,6 +49,8 @@ func TestLoadFullExample(t *testing.T) {
 				{
 					Name: "approval", Type: greenlight.StageApproval, Timeout: 72 * time.Hour,
 					Approvers: []string{"pm@example.com", "cto@example.com"}, Required: 1, ReviewURL: "http://127.0.0.1:8081",
+					Rules:   []greenlight.ApprovalRule{{Name: "approvers", Approvers: []string{"pm@example.com", "cto@example.com"}, Required: 1}},
+					Comment: greenlight.CommentReject, OnTimeout: greenlight.TimeoutExpire,
 				},
 				{Name: "production", Type: greenlight.StageDeploy, Environment: "production", Timeout: DefaultDeployTimeout},
 			},
@@ -259,7 +262,7 @@ pipelines:
 		`g.yml:6:22: pipelines[0].source.branch: invalid branch name "-x": it must not start with "-"`,
 		`g.yml:8:28: pipelines[0].stages[0]: a deploy stage must come after a build stage (it deploys the build's artifact)`,
 		`g.yml:8:49: pipelines[0].stages[0].environment: no environment "prod" in this pipeline's environments`,
-		`g.yml:9:48: pipelines[0].stages[1].approvers[0]: "boss" is not a plain email address (like pm@example.com)`,
+		`g.yml:9:48: pipelines[0].stages[1].approvers[0]: "boss" is not a plain email address (like pm@example.com) or group:NAME`,
 		`g.yml:9:64: pipelines[0].stages[1].timeout: invalid duration "later" (use a Go duration such as 30s, 20m or 72h)`,
 	}
 	if got := strings.Split(errs.Error(), "\n"); !reflect.DeepEqual(got, want) {

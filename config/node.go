@@ -19,15 +19,16 @@ import (
 
 // decoder walks one file's syntax tree and collects problems.
 type decoder struct {
-	file     string
-	base     string                      // directory relative paths are resolved in (server file)
-	lines    []string                    // the source, to place ${NAME} inside a scalar
-	getenv   func(string) (string, bool) // nil: no interpolation (build files)
-	anchors  map[string]*ast.AnchorNode  // by name, the last definition wins
-	seen     map[string]pos              // names that must be unique across the file
-	budget   int                         // values left to look at; aliases must not multiply work
-	errs     Errors
-	reported map[Error]bool
+	file                 string
+	base                 string                      // directory relative paths are resolved in (server file)
+	lines                []string                    // the source, to place ${NAME} inside a scalar
+	getenv               func(string) (string, bool) // nil: no interpolation (build files)
+	anchors              map[string]*ast.AnchorNode  // by name, the last definition wins
+	seen                 map[string]pos              // names that must be unique across the file
+	budget               int                         // values left to look at; aliases must not multiply work
+	errs                 Errors
+	reported             map[Error]bool
+	approverGroupsByName map[string][]string // server-level approver groups, decoded before the pipelines
 }
 
 func newDecoder(file string, data []byte, getenv func(string) (string, bool)) *decoder {

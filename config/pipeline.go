@@ -75,7 +75,8 @@ func stageKeys(t greenlight.StageType) ([]string, bool) {
 	case greenlight.StageDeploy:
 		return []string{"environment", "timeout"}, true
 	case greenlight.StageApproval:
-		return []string{"approvers", "required", "timeout", "review_url"}, true
+		return []string{"approvers", "required", "timeout", "review_url", "rules", "self_approval", "comment",
+			"on_timeout", "remind", "escalate", "wait"}, true
 	}
 	return nil, false
 }
@@ -89,7 +90,8 @@ func (d *decoder) stages(pipeline *object, path string, p *Pipeline) {
 	built := false
 	for i, n := range items {
 		sp := index(path, i)
-		o, ok := d.object(n, sp, "name", "type", "file", "timeout", "network", "cache", "limits", "environment", "approvers", "required", "review_url")
+		o, ok := d.object(n, sp, "name", "type", "file", "timeout", "network", "cache", "limits", "environment", "approvers", "required", "review_url",
+			"rules", "self_approval", "comment", "on_timeout", "remind", "escalate", "wait")
 		if !ok {
 			continue
 		}
@@ -157,35 +159,6 @@ func (d *decoder) deployStage(o *object, path string, p *Pipeline, st *Stage, bu
 	}
 	if !built {
 		d.errorf(o.at("type"), "%s: a deploy stage must come after a build stage (it deploys the build's artifact)", path)
-	}
-}
-
-func (d *decoder) approvalStage(o *object, path string, st *Stage) {
-	approvers, nodes := o.strings("approvers")
-	seen := map[string]bool{}
-	for i, a := range approvers {
-		switch key := strings.ToLower(a); {
-		case !plainEmail(a):
-			d.errorf(nodes[i], "%s: %q is not a plain email address (like pm@example.com)", index(join(path, "approvers"), i), a)
-		case seen[key]:
-			d.errorf(nodes[i], "%s: %q is listed twice", index(join(path, "approvers"), i), a)
-		default:
-			seen[key] = true
-		}
-	}
-	st.Approvers = approvers
-	if o.valid("approvers") && o.count("approvers") == 0 {
-		d.errorf(o.keyAt("approvers"), "%s.approvers: at least one approver is required", path)
-	}
-	st.Required = o.integer("required", 1)
-	if len(approvers) > 0 && o.valid("required") && (st.Required < 1 || st.Required > len(approvers)) {
-		d.errorf(o.at("required"), "%s.required: must be between 1 and %d (the number of approvers), got %d", path, len(approvers), st.Required)
-	}
-	st.ReviewURL = o.str("review_url", "")
-	if st.ReviewURL != "" && o.valid("review_url") {
-		if why := httpURLProblem(st.ReviewURL); why != "" {
-			d.errorf(o.at("review_url"), "%s.review_url: invalid URL %q: %s", path, st.ReviewURL, why)
-		}
 	}
 }
 

@@ -62,7 +62,7 @@ func (d *decoder) resolvePath(p string) string {
 const MinAdminToken = 32
 
 func (d *decoder) server(body ast.Node, s *Server) {
-	top, ok := d.object(body, "", "server", "database", "mail", "retention", "pipelines", "notifications")
+	top, ok := d.object(body, "", "server", "database", "mail", "retention", "groups", "pipelines", "notifications")
 	if !ok {
 		return
 	}
@@ -114,6 +114,7 @@ func (d *decoder) server(body ast.Node, s *Server) {
 
 	d.mail(top, &s.Mail)
 	d.retention(top, &s.Retention)
+	s.Groups = d.approverGroups(top)
 
 	for i, n := range top.sequence("pipelines") {
 		if p := d.pipeline(n, index("pipelines", i)); p != nil {

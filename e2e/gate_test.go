@@ -98,7 +98,7 @@ func TestConcurrentDecisions(t *testing.T) {
 				}
 				u, _ := url.Parse(link)
 				u.RawQuery = ""
-				resp, err := http.PostForm(u.String(), url.Values{"decision": {verdict}})
+				resp, err := http.PostForm(u.String(), url.Values{"decision": {verdict}, "comment": {"a reason"}})
 				code := 0
 				if err == nil {
 					code = resp.StatusCode

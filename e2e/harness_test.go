@@ -180,6 +180,7 @@ type options struct {
 	postgres  bool   // a PostgreSQL database of the test's own instead of SQLite
 	top       string // more top-level keys of the configuration, as YAML lines
 	tmpfs     string // the data directory is a tmpfs of this size ("48m"): a disk that fills
+	gate      string // the approval stage's keys instead of approvers, required and timeout, as "key: value" lines
 }
 
 // start writes a configuration for repo and starts the server on it.
@@ -239,10 +240,7 @@ pipelines:
         environment: staging
       - name: approval
         type: approval
-        approvers: [%s]
-        required: %d
-        timeout: %s
-        review_url: http://127.0.0.1:%d/
+%s        review_url: http://127.0.0.1:%d/
       - name: production
         type: deploy
         environment: production
@@ -257,7 +255,7 @@ pipelines:
           - local: %s/production
             env: {PORT: "%d"}
         health: {url: "http://127.0.0.1:%d/healthz", timeout: %s}
-`, port, s.url, database, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, buildKeys(o.build), strings.Join(o.approvers, ", "), o.required, o.timeout, s.staging,
+`, port, s.url, database, s.smtp.Addr(), o.mode, s.repo.dir, o.poll, buildKeys(o.build), gateKeys(o), s.staging,
 		s.dir, s.staging, o.health, s.dir, s.prod, s.prod, o.health)
 	if o.tmpfs != "" {
 		mountTmpfs(t, filepath.Join(s.dir, "data"), o.tmpfs)
@@ -308,6 +306,15 @@ func buildKeys(keys string) string {
 		return ""
 	}
 	return indent(keys, "        ")
+}
+
+// gateKeys are the approval stage's keys: options.gate, or approvers,
+// required and timeout.
+func gateKeys(o options) string {
+	if keys := strings.TrimSpace(o.gate); keys != "" {
+		return indent(keys, "        ")
+	}
+	return fmt.Sprintf("        approvers: [%s]\n        required: %d\n        timeout: %s\n", strings.Join(o.approvers, ", "), o.required, o.timeout)
 }
 
 func tail(s string, n int) string {

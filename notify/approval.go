@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
 )
 
 // approvalOpened queues each approver's mail with their own pair of links.
@@ -30,18 +31,9 @@ func (n *Notifier) approvalOpened(ctx context.Context, e greenlight.Event) error
 		return nil
 	}
 
-	var letters []*greenlight.Mail
-	for _, approver := range a.Approvers {
-		if _, err := mail.ParseAddress(approver); err != nil {
-			n.cfg.Log.ErrorContext(ctx, "notify: approver is not an address; no mail",
-				"approval", a.ID, "approver", approver)
-			continue
-		}
-		m, err := n.approvalMail(ctx, a, run, approver, now)
-		if err != nil {
-			return err
-		}
-		letters = append(letters, m)
+	letters, err := n.gateMail(ctx, a, run, now)
+	if err != nil {
+		return err
 	}
 
 	queued := 0
@@ -76,6 +68,70 @@ func (n *Notifier) approvalOpened(ctx context.Context, e greenlight.Event) error
 		n.enqueued()
 	}
 	return nil
+}
+
+// gateMail is every mail a gate's opening queues: each approver's links
+// (held back until the gate's links go out, `wait`), a mail without links
+// to each excluded person saying why, a reminder per approver at each
+// reminder time (not sent to those who decided by then: approval.Mint), and
+// the escalation contacts' own links at the escalation time.
+func (n *Notifier) gateMail(ctx context.Context, a *greenlight.Approval, run *greenlight.Run, now time.Time) ([]*greenlight.Mail, error) {
+	var letters []*greenlight.Mail
+	add := func(approver string, at time.Time, kind int) error {
+		if _, err := mail.ParseAddress(approver); err != nil {
+			n.cfg.Log.ErrorContext(ctx, "notify: approver is not an address; no mail",
+				"approval", a.ID, "approver", approver)
+			return nil
+		}
+		m, err := n.approvalMail(ctx, a, run, approver, at, kind)
+		if err != nil {
+			return err
+		}
+		letters = append(letters, m)
+		return nil
+	}
+	opens := later(now, a.OpensAt)
+	for _, approver := range a.Approvers {
+		if err := add(approver, opens, followNone); err != nil {
+			return nil, err
+		}
+	}
+	escalated := approval.Escalated(a)
+	if a.EscalateAt != nil {
+		for _, who := range escalated {
+			if err := add(who, later(opens, *a.EscalateAt), followEscalate); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, at := range a.RemindAt {
+		if !at.After(opens) {
+			continue
+		}
+		for _, approver := range a.Approvers {
+			if err := add(approver, at, followRemind); err != nil {
+				return nil, err
+			}
+		}
+		if a.EscalateAt != nil && !at.Before(*a.EscalateAt) {
+			for _, who := range escalated {
+				if err := add(who, at, followRemind); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	for _, e := range a.Excluded {
+		if _, err := mail.ParseAddress(e.Approver); err != nil {
+			continue
+		}
+		m, err := n.excludedMail(a, run, e)
+		if err != nil {
+			return nil, err
+		}
+		letters = append(letters, m)
+	}
+	return letters, nil
 }
 
 // stillOpen reports whether links for a would still work. Mail for an
@@ -118,7 +174,11 @@ func (n *Notifier) approvalRevoked(ctx context.Context, e greenlight.Event) erro
 		reason = string(run.Status)
 	}
 	queued := 0
-	for _, approver := range a.Approvers {
+	asked := a.Approvers
+	if a.EscalateAt != nil && !n.cfg.Now().Before(*a.EscalateAt) {
+		asked = append(append([]string{}, asked...), approval.Escalated(a)...)
+	}
+	for _, approver := range asked {
 		if _, err := mail.ParseAddress(approver); err != nil {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
 )
 
 // templates holds the parsed mail bodies: each kind of mail has a text and an
@@ -126,8 +127,8 @@ type approvalView struct {
 	ReviewURL   string
 	Deadline    string // in UTC, spelled out
 	DeadlineIn  string // "in 3 days"
-	Required    int
-	Approvers   int
+	Needed      string // approval.Needed: what the gate needs, "" for one approver
+	Note        string // a reminder's or an escalation's first words; "" for the first mail
 	StartedBy   string
 	Artifact    string // short digest, or ""
 	Tests       string // "12 passed, 0 failed, 1 skipped", or ""
@@ -139,7 +140,10 @@ type approvalView struct {
 
 // approvalMail is an approver's decision mail, with TokenPlaceholder where
 // the token goes; the Dispatcher fills it in when it sends the mail.
-func (n *Notifier) approvalMail(ctx context.Context, a *greenlight.Approval, run *greenlight.Run, approver string, now time.Time) (*greenlight.Mail, error) {
+//
+// kind says whether it is the first mail, a reminder or an escalation; now
+// is when it goes out (the links go out at a.OpensAt at the earliest).
+func (n *Notifier) approvalMail(ctx context.Context, a *greenlight.Approval, run *greenlight.Run, approver string, now time.Time, kind int) (*greenlight.Mail, error) {
 	v := approvalView{
 		Pipeline:    a.Pipeline,
 		Run:         run.ID,
@@ -148,8 +152,7 @@ func (n *Notifier) approvalMail(ctx context.Context, a *greenlight.Approval, run
 		ReviewURL:   a.ReviewURL,
 		Deadline:    a.Deadline.UTC().Format("Monday 2 January 2006, 15:04 MST"),
 		DeadlineIn:  greenlight.DueIn(a.Deadline.Sub(now)),
-		Required:    max(a.Required, 1),
-		Approvers:   len(a.Approvers),
+		Needed:      approval.Needed(a),
 		StartedBy:   startedBy(run),
 		Tests:       testsLine(run.Tests),
 		Decisions:   viewDecisions(a.Decisions),
@@ -180,11 +183,28 @@ func (n *Notifier) approvalMail(ctx context.Context, a *greenlight.Approval, run
 		v.Changes = append(v.Changes, changeView{Short: c.Short(), Title: oneLine(c.Title), Author: oneLine(c.Author)})
 	}
 	subject := fmt.Sprintf("Approve %s #%d: %s", a.Pipeline, run.ID, subjectTitle(v.Commit.Title))
-	m, err := n.newMail("approval:"+id(a.ID)+":"+approver, []string{approver}, subject, "approval", v)
+	key := "approval:" + id(a.ID) + ":" + approver
+	switch kind {
+	case followRemind:
+		v.Note = "Reminder: this release still waits for your decision."
+		subject = "Reminder: " + subject
+		key = "remind:" + id(a.ID) + ":" + now.UTC().Format(time.RFC3339) + ":" + approver
+	case followEscalate:
+		v.Note = "You are asked too: nobody has decided on this release yet and its deadline is getting close."
+		subject = "Escalated: " + subject
+		key = "escalate:" + id(a.ID) + ":" + approver
+	}
+	if kind != followNone {
+		// Composed when the gate opened, sent later: counts and decisions
+		// would be stale.
+		v.Needed, v.Decisions = "", nil
+	}
+	m, err := n.newMail(key, []string{approver}, subject, "approval", v)
 	if err != nil {
 		return nil, err
 	}
 	m.ApprovalID, m.Approver = a.ID, approver
+	m.NextAttempt = later(m.NextAttempt, now)
 	return m, nil
 }
 
@@ -194,6 +214,34 @@ func environment(run *greenlight.Run, stage string) string {
 		return oneLine(env)
 	}
 	return "production"
+}
+
+// What kind of decision mail: the first, a reminder, an escalation.
+const (
+	followNone = iota
+	followRemind
+	followEscalate
+)
+
+type excludedView struct {
+	Pipeline string
+	Run      int64
+	Commit   commitView
+	Why      string // "the commit's author"
+	RunURL   string
+}
+
+// excludedMail tells a listed approver who may not decide this run why:
+// it carries no decision links.
+func (n *Notifier) excludedMail(a *greenlight.Approval, run *greenlight.Run, e greenlight.Exclusion) (*greenlight.Mail, error) {
+	v := excludedView{Pipeline: a.Pipeline, Run: run.ID, Commit: viewCommit(run.Commit), Why: oneLine(e.Why), RunURL: n.runURL(run.ID)}
+	subject := fmt.Sprintf("For your information: %s #%d waits for approval by others", a.Pipeline, run.ID)
+	m, err := n.newMail("excluded:"+id(a.ID)+":"+e.Approver, []string{e.Approver}, subject, "excluded", v)
+	if err != nil {
+		return nil, err
+	}
+	m.NextAttempt = later(m.NextAttempt, a.OpensAt)
+	return m, nil
 }
 
 type revokedView struct {
@@ -319,3 +367,11 @@ func withoutPlaceholder(s string) string {
 }
 
 func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
 	"github.com/greenlight-cd/greenlight/mail"
 )
 
@@ -106,6 +108,15 @@ func (d *Dispatcher) deliver(ctx context.Context, m *greenlight.Mail) error {
 	sent, err := m, error(nil)
 	if m.ApprovalID != 0 {
 		sent, err = d.mint(ctx, m)
+		if errors.Is(err, approval.ErrNotNeeded) {
+			// A reminder after the approver decided, an escalation after
+			// the gate closed: nothing to ask, so nothing is sent.
+			if err := d.store.MarkMailFailed(ctx, m.ID, "not sent: "+err.Error(), never); err != nil {
+				return fmt.Errorf("drop mail %d: %w", m.ID, err)
+			}
+			d.log.InfoContext(ctx, "mail not needed any more; not sent", "id", m.ID, "to", m.To, "subject", m.Subject)
+			return nil
+		}
 	}
 	if err == nil {
 		sctx, cancel := context.WithTimeout(ctx, sendTimeout)

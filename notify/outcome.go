@@ -6,6 +6,7 @@ import (
 	"net/mail"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
 )
 
 // approvalOutcome tells every approver asked on a gate of the run how it
@@ -35,6 +36,9 @@ func (n *Notifier) approvalOutcome(ctx context.Context, e greenlight.Event) erro
 		}
 		if a.Status == greenlight.ApprovalPending || a.Status == greenlight.ApprovalRevoked {
 			continue
+		}
+		if a.Status == greenlight.ApprovalFailed && a.DecidedAt == nil {
+			continue // failed as it opened (a rule could not pass): nobody was asked
 		}
 		v, err := n.outcome(ctx, a, run, data)
 		if err != nil {
@@ -82,6 +86,12 @@ func (n *Notifier) outcome(ctx context.Context, a *greenlight.Approval, run *gre
 	env := environment(run, a.Stage)
 	what := "Approved"
 	switch {
+	case a.Status == greenlight.ApprovalRejected && data.Error == approval.NoDecision:
+		what = "Rejected"
+		v.Outcome = fmt.Sprintf("Rejected: nobody decided before the deadline, so it will not go to %s.", env)
+	case a.Status == greenlight.ApprovalFailed:
+		what = "Stopped"
+		v.Outcome = fmt.Sprintf("Stopped: %s, so it will not go to %s.", oneLine(approval.Problem(a)), env)
 	case a.Status == greenlight.ApprovalRejected:
 		what = "Rejected"
 		v.Outcome = fmt.Sprintf("Rejected: it will not go to %s.", env)

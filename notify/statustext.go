@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
 )
 
 // update is one context's new state.
@@ -59,9 +60,12 @@ func (r *StatusReporter) updates(ctx context.Context, e greenlight.Event, run *g
 		if err != nil {
 			return nil, fmt.Errorf("load approval %d: %w", d.ApprovalID, err)
 		}
-		waiting := "waiting for approval"
-		if a.Required > 1 {
-			waiting = fmt.Sprintf("waiting for %d approvals", a.Required)
+		waiting := approval.Reason(a, a.OpensAt) // "waiting for product (0 of 1) and qa (0 of 1)"
+		if p := approval.Progress(a); len(p) == 1 && p[0].Name == approval.DefaultRule {
+			waiting = "waiting for approval"
+			if p[0].Required > 1 {
+				waiting = fmt.Sprintf("waiting for %d approvals", p[0].Required)
+			}
 		}
 		return []update{
 			{stageCtx(a.Stage), greenlight.StatusPending, waiting},
@@ -79,13 +83,10 @@ func (r *StatusReporter) updates(ctx context.Context, e greenlight.Event, run *g
 		if err != nil {
 			return nil, fmt.Errorf("load approval %d: %w", d.ApprovalID, err)
 		}
-		approvals := 0
-		for _, dec := range a.Decisions {
-			if dec.Verdict == greenlight.Approve {
-				approvals++
-			}
+		desc := approval.Summary(a) // "product (1 of 1) and qa (0 of 1)"
+		if p := approval.Progress(a); len(p) == 1 && p[0].Name == approval.DefaultRule {
+			desc = fmt.Sprintf("%d of %d approvals", p[0].Approved, p[0].Required)
 		}
-		desc := fmt.Sprintf("%d of %d approvals", approvals, a.Required)
 		return []update{{stageCtx(a.Stage), greenlight.StatusPending, desc}}, nil
 
 	case greenlight.EventStageFinished:

@@ -13,7 +13,9 @@ Branch:   {{.Branch}}{{end}}{{end}}
 
 {{- define "approval" -}}
 Hello,
-
+{{if .Note}}
+{{.Note}}
+{{end}}
 A new version of {{.Pipeline}} (run #{{.Run}}) is on the staging site and
 waits for your decision before it goes to {{.Environment}}.
 
@@ -41,8 +43,8 @@ Tests:    {{.Tests}}{{range .Failures}}
 {{- template "decisions" .Decisions}}
 
 Please decide by {{.Deadline}} ({{.DeadlineIn}}).
-{{- if gt .Approvers 1}}
-{{.Required}} of {{.Approvers}} approvers must approve; one rejection stops it.{{end}}
+{{- if .Needed}}
+{{.Needed}}{{end}}
 
 Approve: {{.ApproveURL}}
 
@@ -51,6 +53,18 @@ Reject:  {{.RejectURL}}
 Each link opens a page where you confirm your choice; opening a link
 changes nothing. The links are yours alone and work once: please do not
 forward this mail.
+{{end}}
+
+{{- define "excluded" -}}
+Hello,
+
+Run #{{.Run}} of {{.Pipeline}} waits for approval, and you are listed as
+one of its approvers. You cannot approve this one: you are {{.Why}},
+and nobody approves their own change. The other approvers have been asked.
+
+{{template "commit" .Commit}}
+
+Details: {{.RunURL}}
 {{end}}
 
 {{- define "revoked" -}}
@@ -137,6 +151,8 @@ const htmlLayout = `
 const htmlTemplates = `
 {{- define "approval" -}}
 {{template "start" "Your approval is needed"}}
+{{- if .Note}}
+<p style="padding:8px 12px;background:#fff8c5;border-radius:6px"><strong>{{.Note}}</strong></p>{{end}}
 <h1 style="font-size:20px;margin:0 0 12px">{{.Pipeline}} #{{.Run}} needs your decision</h1>
 <p>A new version of <strong>{{.Pipeline}}</strong> is on the staging site and waits for your decision before it goes to {{.Environment}}.</p>
 {{- if .ReviewURL}}
@@ -164,7 +180,7 @@ const htmlTemplates = `
 </table>
 {{- template "decisions" .Decisions}}
 <p>Please decide by <strong>{{.Deadline}}</strong> ({{.DeadlineIn}}).
-{{- if gt .Approvers 1}} {{.Required}} of {{.Approvers}} approvers must approve; one rejection stops it.{{end}}</p>
+{{- if .Needed}} {{.Needed}}{{end}}</p>
 <p style="margin:24px 0">
 <a href="{{.ApproveURL}}" style="display:inline-block;padding:12px 24px;background:#fff;border:2px solid #1a7f37;border-radius:6px;color:#1a7f37;text-decoration:none;font-weight:600;margin:0 12px 8px 0">Approve&hellip;</a>
 <a href="{{.RejectURL}}" style="display:inline-block;padding:12px 24px;background:#fff;border:2px solid #cf222e;border-radius:6px;color:#cf222e;text-decoration:none;font-weight:600;margin:0 0 8px 0">Reject&hellip;</a>
@@ -181,6 +197,15 @@ const htmlTemplates = `
 {{- template "decisions" .Decisions}}
 <p style="margin:24px 0"><a href="{{.RunURL}}" style="display:inline-block;padding:10px 18px;background:#0969da;border-radius:6px;color:#fff;text-decoration:none;font-weight:600">Details</a><br>
 <span style="font-size:13px;color:#6e7781">{{.RunURL}}</span></p>
+{{template "end"}}
+{{- end}}
+
+{{- define "excluded" -}}
+{{template "start" "Waiting for approval by others"}}
+<h1 style="font-size:20px;margin:0 0 12px">{{.Pipeline}} #{{.Run}} waits for approval by others</h1>
+<p>You are listed as one of its approvers, but you cannot approve this one: you are <strong>{{.Why}}</strong>, and nobody approves their own change. The other approvers have been asked.</p>
+{{template "commit" .Commit}}
+<p style="margin:24px 0"><a href="{{.RunURL}}" style="display:inline-block;padding:10px 18px;background:#0969da;border-radius:6px;color:#fff;text-decoration:none;font-weight:600">Details</a></p>
 {{template "end"}}
 {{- end}}
 

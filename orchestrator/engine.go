@@ -86,6 +86,7 @@ type Engine struct {
 	again    map[int64]bool                    // runs whose goroutine must look once more
 	envs     map[string]chan struct{}          // one deploy at a time per environment
 	timers   map[int64]*time.Timer             // runs whose deploy waits for a window (hold.go)
+	gates    chan struct{}                     // wakes the gate loop: a gate opened (gate.go)
 	wg       sync.WaitGroup                    // run goroutines
 	loops    sync.WaitGroup                    // poll and expiry loops
 }
@@ -97,7 +98,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	configureSources(cfg.Git, cfg.Server)
 	return &Engine{cfg: cfg, active: map[int64]context.CancelCauseFunc{}, again: map[int64]bool{},
-		envs: map[string]chan struct{}{}, timers: map[int64]*time.Timer{}}, nil
+		envs: map[string]chan struct{}{}, timers: map[int64]*time.Timer{}, gates: make(chan struct{}, 1)}, nil
 }
 
 // Start recovers unfinished runs and starts the pollers, the schedules and

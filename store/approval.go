@@ -9,7 +9,8 @@ import (
 )
 
 const approvalColumns = `id, run_id, pipeline, stage, approvers, required, review_url, deadline,
-	status, created_at, decided_at, changes`
+	status, created_at, decided_at, changes, rules, excluded, comment_required, on_timeout,
+	escalate_to, escalate_at, remind_at, opens_at`
 
 // CreateApproval inserts a (not its decisions), setting a.ID. One approval per
 // stage of a run: a second one is ECONFLICT; a missing run is ENOTFOUND.
@@ -22,11 +23,33 @@ func (o *ops) CreateApproval(ctx context.Context, a *greenlight.Approval) error 
 	if err != nil {
 		return fmt.Errorf("create approval: %w", err)
 	}
+	rules, err := jsonText(a.Rules)
+	if err != nil {
+		return fmt.Errorf("create approval: %w", err)
+	}
+	excluded, err := jsonText(a.Excluded)
+	if err != nil {
+		return fmt.Errorf("create approval: %w", err)
+	}
+	escalateTo, err := jsonText(a.EscalateTo)
+	if err != nil {
+		return fmt.Errorf("create approval: %w", err)
+	}
+	remindAt, err := jsonText(a.RemindAt)
+	if err != nil {
+		return fmt.Errorf("create approval: %w", err)
+	}
+	opens := a.OpensAt
+	if opens.IsZero() {
+		opens = a.CreatedAt
+	}
 	err = o.insertRow(ctx, `INSERT INTO approvals (run_id, pipeline, stage, approvers, required,
-		review_url, deadline, status, created_at, decided_at, changes)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		review_url, deadline, status, created_at, decided_at, changes, rules, excluded,
+		comment_required, on_timeout, escalate_to, escalate_at, remind_at, opens_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		a.RunID, a.Pipeline, a.Stage, approvers, a.Required, a.ReviewURL, o.t(a.Deadline),
-		a.Status, o.t(a.CreatedAt), o.nt(a.DecidedAt), changes).Scan(&a.ID)
+		a.Status, o.t(a.CreatedAt), o.nt(a.DecidedAt), changes, rules, excluded,
+		a.CommentRequired, a.OnTimeout, escalateTo, o.nt(a.EscalateAt), remindAt, o.t(opens)).Scan(&a.ID)
 	switch classify(err) {
 	case uniqueViolation:
 		return greenlight.Errorf(greenlight.ECONFLICT, "run %d already has an approval for stage %q", a.RunID, a.Stage)
@@ -97,10 +120,23 @@ func (o *ops) Approvals(ctx context.Context, status greenlight.ApprovalStatus) (
 
 func scanApproval(row scanner) (*greenlight.Approval, error) {
 	var a greenlight.Approval
+	var opens *time.Time
 	err := row.Scan(&a.ID, &a.RunID, &a.Pipeline, &a.Stage, jsonCol{&a.Approvers}, &a.Required,
-		&a.ReviewURL, utc{&a.Deadline}, &a.Status, utc{&a.CreatedAt}, nullUTC{&a.DecidedAt}, jsonCol{&a.Changes})
+		&a.ReviewURL, utc{&a.Deadline}, &a.Status, utc{&a.CreatedAt}, nullUTC{&a.DecidedAt}, jsonCol{&a.Changes},
+		jsonCol{&a.Rules}, jsonCol{&a.Excluded}, &a.CommentRequired, &a.OnTimeout, jsonCol{&a.EscalateTo},
+		nullUTC{&a.EscalateAt}, jsonCol{&a.RemindAt}, nullUTC{&opens})
 	if err != nil {
 		return nil, err
+	}
+	a.OpensAt = a.CreatedAt // gates stored before `wait` existed opened at once
+	if opens != nil {
+		a.OpensAt = *opens
+	}
+	if a.Rules == nil {
+		a.Rules = []greenlight.ApprovalRule{}
+	}
+	if a.Excluded == nil {
+		a.Excluded = []greenlight.Exclusion{}
 	}
 	a.Decisions = []greenlight.Decision{}
 	return &a, nil
@@ -117,7 +153,7 @@ func (o *ops) loadDecisions(ctx context.Context, list []*greenlight.Approval) er
 		byID[a.ID] = a
 		args[i] = a.ID
 	}
-	rows, err := o.query(ctx, `SELECT approval_id, approver, verdict, comment, ip, user_agent, at
+	rows, err := o.query(ctx, `SELECT approval_id, approver, verdict, comment, ip, user_agent, at, rule
 		FROM decisions WHERE approval_id IN (`+placeholders(len(args))+`) ORDER BY at, id`, args...)
 	if err != nil {
 		return fmt.Errorf("load decisions: %w", err)
@@ -126,7 +162,7 @@ func (o *ops) loadDecisions(ctx context.Context, list []*greenlight.Approval) er
 	for rows.Next() {
 		var d greenlight.Decision
 		if err := rows.Scan(&d.ApprovalID, &d.Approver, &d.Verdict, &d.Comment, &d.IP,
-			&d.UserAgent, utc{&d.At}); err != nil {
+			&d.UserAgent, utc{&d.At}, &d.Rule); err != nil {
 			return fmt.Errorf("load decisions: %w", err)
 		}
 		if a := byID[d.ApprovalID]; a != nil {
@@ -172,8 +208,8 @@ func (o *ops) SetApprovalStatus(ctx context.Context, id int64, status greenlight
 // AddDecision records d; ENOTFOUND if its approval is missing.
 func (o *ops) AddDecision(ctx context.Context, d *greenlight.Decision) error {
 	_, err := o.exec(ctx, `INSERT INTO decisions (approval_id, approver, verdict, comment, ip,
-		user_agent, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		d.ApprovalID, d.Approver, d.Verdict, d.Comment, d.IP, d.UserAgent, o.t(d.At))
+		user_agent, at, rule) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ApprovalID, d.Approver, d.Verdict, d.Comment, d.IP, d.UserAgent, o.t(d.At), d.Rule)
 	if classify(err) == foreignKeyViolation {
 		return greenlight.Errorf(greenlight.ENOTFOUND, "approval %d not found", d.ApprovalID)
 	}

@@ -157,7 +157,7 @@ func TestRunPageShowsWhyADeployWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, body := e.page(c, "/runs/"+itoa(run.ID))
-	if resp.StatusCode != 200 || !strings.Contains(body, `<p class="hint reason">frozen until 2027-01-04 00:00 &#43;01:00: holidays &amp; &lt;more&gt;</p>`) {
+	if resp.StatusCode != 200 || !strings.Contains(body, `<p class="hint reason">Frozen until 2027-01-04 00:00 &#43;01:00: holidays &amp; &lt;more&gt;.</p>`) {
 		t.Errorf("run page = %d, without the stage's reason:\n%s", resp.StatusCode, body)
 	}
 }

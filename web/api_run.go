@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
 )
 
 const (
@@ -98,9 +99,9 @@ func handleApprovals(store greenlight.Store, log *slog.Logger) http.HandlerFunc 
 		status := greenlight.ApprovalStatus(r.URL.Query().Get("status"))
 		switch status {
 		case "", greenlight.ApprovalPending, greenlight.ApprovalApproved, greenlight.ApprovalRejected,
-			greenlight.ApprovalExpired, greenlight.ApprovalRevoked:
+			greenlight.ApprovalExpired, greenlight.ApprovalRevoked, greenlight.ApprovalFailed:
 		default:
-			writeJSONError(w, http.StatusBadRequest, "status must be pending, approved, rejected, expired or revoked")
+			writeJSONError(w, http.StatusBadRequest, "status must be pending, approved, rejected, expired, revoked or failed")
 			return
 		}
 		list, err := store.Approvals(r.Context(), status)
@@ -108,11 +109,20 @@ func handleApprovals(store greenlight.Store, log *slog.Logger) http.HandlerFunc 
 			writeError(w, r, log, err)
 			return
 		}
-		if list == nil {
-			list = []*greenlight.Approval{}
+		out := make([]approvalJSON, len(list))
+		for i, a := range list {
+			out[i] = approvalJSON{Approval: a, Progress: approval.Progress(a)}
 		}
-		writeJSON(w, http.StatusOK, list)
+		writeJSON(w, http.StatusOK, out)
 	}
+}
+
+// approvalJSON is an approval as the API shows it: the gate with its rules,
+// excluded people (and why), decisions (each with the rule it counted for),
+// and each rule's progress, counted by package approval.
+type approvalJSON struct {
+	*greenlight.Approval
+	Progress []approval.RuleProgress `json:"progress"`
 }
 
 // handleOutbox lists the mail Greenlight kept, newest first.

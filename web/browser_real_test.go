@@ -127,7 +127,7 @@ func TestBrowserDecisionPage(t *testing.T) {
 	}
 	look(t, ctx, e.ts.URL+"/approvals/"+pm, "decision-used")
 	if text, err := chromedp.Run(step, chromedp.Text(chromedp.CSS("main"))); err != nil ||
-		!strings.Contains(text, "Checked the pricing page on staging.") || !strings.Contains(text, "1 of 2 approvals so far") {
+		!strings.Contains(text, "Checked the pricing page on staging.") || !strings.Contains(text, "approvals so far: approvers (1 of 2)") {
 		t.Errorf("used link page = %q (%v)", text, err)
 	}
 	look(t, ctx, e.ts.URL+"/approvals/"+tokens["cto@example.com"], "decision-with-comments")
@@ -148,7 +148,7 @@ func TestBrowserDecisionPage(t *testing.T) {
 	}
 	look(t, ctx, e.ts.URL+"/runs/"+itoa(run.ID), "run-page-gate")
 	if text, err := chromedp.Run(step, chromedp.Text(chromedp.CSS(".gate"))); err != nil ||
-		!strings.Contains(text, "1 of 2 approvals") || !strings.Contains(text, "Looks right.") {
+		!strings.Contains(text, "approvers: 1 of 2") || !strings.Contains(text, "Looks right.") {
 		t.Errorf("the run page's approval card = %q (%v)", text, err)
 	}
 }

@@ -22,15 +22,19 @@ type decisionData struct {
 	Approver    string
 	Run         *greenlight.Run
 	Approval    *greenlight.Approval
-	Environment string               // where the gate leads: "production" unless the pipeline says otherwise
-	SameAsLive  bool                 // the run's commit is the one already live there
-	LiveCommit  string               // the commit live there, "" if none
-	CompareURL  string               // the forge's page comparing LiveCommit with the run's commit, if known
-	Approvals   int                  // distinct approvers who approved so far
-	Deadline    string               // when, and how long from now
-	StartedBy   string               // who started the run, and how
-	Own         *greenlight.Decision // this link's decision, once it decided
-	Message     string               // why the link no longer works (gone page)
+	Environment string                  // where the gate leads: "production" unless the pipeline says otherwise
+	SameAsLive  bool                    // the run's commit is the one already live there
+	LiveCommit  string                  // the commit live there, "" if none
+	CompareURL  string                  // the forge's page comparing LiveCommit with the run's commit, if known
+	Progress    []approval.RuleProgress // each rule's progress, counted by package approval
+	Summary     string                  // the same in one line: "product (1 of 1) and qa (0 of 1)"
+	Error       string                  // why the decision posted was not recorded (422)
+	Comment     string                  // the comment posted with it, to post again
+	CommentOn   string                  // when a comment is required: none, reject, approve or both
+	Deadline    string                  // when, and how long from now
+	StartedBy   string                  // who started the run, and how
+	Own         *greenlight.Decision    // this link's decision, once it decided
+	Message     string                  // why the link no longer works (gone page)
 	Verdict     greenlight.Verdict
 }
 
@@ -86,6 +90,17 @@ func (s *server) handleDecide() http.HandlerFunc {
 			UserAgent: truncate(strings.ToValidUTF8(r.UserAgent(), ""), 512),
 		}
 		out, err := s.cfg.Engine.Decide(r.Context(), token, in)
+		if greenlight.ErrorCode(err) == greenlight.EUNPROCESSABLE {
+			// Nothing was recorded: show the page again, with the comment
+			// as posted and what is missing.
+			if view, lerr := s.cfg.Engine.Lookup(r.Context(), token); lerr == nil && view.State == approval.TokenOpen {
+				if d, derr := s.decisionData(r.Context(), token, view.Approver, view.Run, view.Approval); derr == nil {
+					d.Error, d.Comment = greenlight.ErrorMessage(err), in.Comment
+					s.render(w, r, http.StatusUnprocessableEntity, "decision", page{Title: "Approve release of " + view.Run.Pipeline, Data: d})
+					return
+				}
+			}
+		}
 		if err != nil {
 			if greenlight.ErrorCode(err) == greenlight.EGONE {
 				s.render(w, r, http.StatusGone, "gone", page{Title: "This link can no longer be used",
@@ -98,7 +113,7 @@ func (s *server) handleDecide() http.HandlerFunc {
 		s.cfg.Log.InfoContext(r.Context(), "approval decided", "approval", out.Approval.ID, "run", out.Approval.RunID,
 			"approver", out.Approver, "decision", out.Verdict, "status", out.Approval.Status)
 		d := decisionData{Approver: out.Approver, Approval: out.Approval, Verdict: out.Verdict,
-			Approvals: countApprovals(out.Approval.Decisions), Own: lastDecision(out.Approval.Decisions, out.Approver)}
+			Progress: approval.Progress(out.Approval), Summary: approval.Summary(out.Approval), Own: lastDecision(out.Approval.Decisions, out.Approver)}
 		if run, err := s.cfg.Store.Run(r.Context(), out.Approval.RunID); err == nil {
 			d.Run, d.Environment = run, environment(run, out.Approval.Stage)
 		} else {
@@ -123,7 +138,9 @@ func (s *server) decisionData(ctx context.Context, token, approver string, run *
 		Run:         run,
 		Approval:    a,
 		Environment: environment(run, a.Stage),
-		Approvals:   countApprovals(a.Decisions),
+		Progress:    approval.Progress(a),
+		Summary:     approval.Summary(a),
+		CommentOn:   a.CommentRequired,
 		Deadline:    deadline(a.Deadline, s.cfg.Now()),
 		StartedBy:   startedBy(run),
 	}
@@ -176,17 +193,6 @@ func lastDecision(ds []greenlight.Decision, approver string) *greenlight.Decisio
 		}
 	}
 	return nil
-}
-
-// countApprovals counts the distinct approvers who approved.
-func countApprovals(ds []greenlight.Decision) int {
-	seen := map[string]bool{}
-	for _, d := range ds {
-		if d.Verdict == greenlight.Approve {
-			seen[d.Approver] = true
-		}
-	}
-	return len(seen)
 }
 
 // deadline says when a gate closes, in words a person reads at a glance.

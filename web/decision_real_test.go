@@ -60,7 +60,7 @@ func TestRealDecisionPages(t *testing.T) {
 			wantIn(t, "the open page", body, "Should this release go to production?", "What ships to production",
 				"<code>"+run.Commit.Short()+"</code> <span class=\"title\">Add the pricing page</span> <span class=\"muted\">· Test Author</span>",
 				"First release", startedBy(run), "sha256:"+run.Artifact.SHA256[:12],
-				"(in 3 days)", "0 of 2 needed", "Nobody has decided yet", `value="approve"`, `value="reject"`,
+				"(in 3 days)", "<strong>approvers</strong>: 0 of 2", "Nobody has decided yet", `value="approve"`, `value="reject"`,
 				"12 passed, 1 failed, 0 skipped", "<code>TestFooter</code> <span class=\"muted\">want 2 links</span>")
 			wantNotIn(t, "the open page "+q, body, "autofocus", "chosen", "You chose", "same version")
 		}
@@ -71,7 +71,7 @@ func TestRealDecisionPages(t *testing.T) {
 			t.Fatalf("approve = %d\n%s", status, body)
 		}
 		wantIn(t, "the thank-you page", body, "You approved — thank you", "Pricing looks &lt;right&gt;.\nShip it.",
-			"Waiting: 1 of 2 approvals so far")
+			"approvals so far: approvers (1 of 2)")
 
 		// Reloading it: 410 (the link is used), but a thank-you to its own
 		// approver with their decision and where the gate stands.
@@ -80,7 +80,7 @@ func TestRealDecisionPages(t *testing.T) {
 			t.Fatalf("GET of the used link = %d, want 410", status)
 		}
 		wantIn(t, "the used link's page", body, "You approved — thank you", "as pm@example.com", "Ship it.",
-			"Waiting: 1 of 2 approvals so far")
+			"approvals so far: approvers (1 of 2)")
 		wantNotIn(t, "the used link's page", body, "can no longer be used", `name="decision"`)
 
 		// The other approver sees the decision and its comment.
@@ -88,7 +88,7 @@ func TestRealDecisionPages(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("GET of cto's link = %d", status)
 		}
-		wantIn(t, "cto's page", body, "Decisions so far", "pm@example.com", "Pricing looks &lt;right&gt;.", "1 of 2 needed")
+		wantIn(t, "cto's page", body, "Decisions so far", "pm@example.com", "Pricing looks &lt;right&gt;.", "<strong>approvers</strong>: 1 of 2")
 
 		// The run page's card: approvers, progress, deadline, decisions.
 		c := (&env{t: t, ts: e.ts, srv: e.srv}).login()
@@ -96,7 +96,7 @@ func TestRealDecisionPages(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("run page = %d", resp.StatusCode)
 		}
-		wantIn(t, "the run page", body, "pm@example.com, cto@example.com", "1 of 2 approvals", "(in 3 days)",
+		wantIn(t, "the run page", body, "pm@example.com, cto@example.com", "<strong>approvers</strong>: 1 of 2", "(in 3 days)",
 			"Pricing looks &lt;right&gt;.")
 
 		// cto approves: the gate passes, the release goes live, and each

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
 )
 
 // page is what every template gets: the layout's fields and the page's own
@@ -95,6 +96,7 @@ func templateFuncs() template.FuncMap {
 		"short":    func(sha string) string { return truncate(sha, 7) },
 		"short12":  func(sha string) string { return truncate(sha, 12) },
 		"bytes":    humanBytes,
+		"progress": approval.Summary, // "product (1 of 1) and qa (0 of 1)"
 	}
 }
 

@@ -23,6 +23,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case greenlight.EINVALID:
 		return http.StatusBadRequest
+	case greenlight.EUNPROCESSABLE:
+		return http.StatusUnprocessableEntity
 	case greenlight.ECONFLICT:
 		return http.StatusConflict
 	case greenlight.EGONE:

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
 )
 
 // maxPageLog is how much of each stage's log the run page shows: the end,
@@ -25,9 +26,9 @@ type stageView struct {
 // gateCard is an approval stage's gate on the run page: who is asked, how
 // far it is, until when, and each decision with its comment.
 type gateCard struct {
-	Approval  *greenlight.Approval
-	Approvals int    // distinct approvers who approved
-	Deadline  string // when, and how long from now
+	Approval *greenlight.Approval
+	Progress []approval.RuleProgress // each rule's progress, counted by package approval
+	Deadline string                  // when, and how long from now
 }
 
 // handleRunPage shows a run: its commit, stages, errors and logs. While the
@@ -69,7 +70,7 @@ func (s *server) handleRunPage() http.HandlerFunc {
 				a, err := s.cfg.Store.ApprovalForStage(r.Context(), run.ID, st.Name)
 				switch {
 				case err == nil:
-					v.Gate = &gateCard{Approval: a, Approvals: countApprovals(a.Decisions), Deadline: deadline(a.Deadline, s.cfg.Now())}
+					v.Gate = &gateCard{Approval: a, Progress: approval.Progress(a), Deadline: deadline(a.Deadline, s.cfg.Now())}
 				case greenlight.ErrorCode(err) != greenlight.ENOTFOUND:
 					s.renderErr(w, r, fmt.Errorf("approval of run %d stage %s: %w", run.ID, st.Name, err))
 					return

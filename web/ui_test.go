@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/approval"
 )
 
 // login posts the admin token and returns the session cookie.
@@ -103,6 +104,10 @@ func TestUIPages(t *testing.T) {
 	live := e.run(greenlight.RunRunning, "Live run")
 	e.writeLog(live.ID, "build", "compiling <stuff>\nPASS\n")
 	_, _ = e.gate("Gate", 1, "pm@example.com")
+	gated, gateTokens := e.gate("Decided gate", 1, "qa@example.com", "cto@example.com")
+	if _, err := e.eng.Decide(t.Context(), gateTokens[1], approval.Input{Verdict: greenlight.Reject, Comment: "not <b>yet</b>"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.store.CreateRelease(t.Context(), &greenlight.Release{Pipeline: "hello", Environment: "staging", RunID: done.ID,
 		Commit: sha2, Artifact: strings.Repeat("c", 64), Status: greenlight.ReleaseLive, DeployedAt: e.clock.Now()}); err != nil {
 		t.Fatal(err)
@@ -124,11 +129,12 @@ func TestUIPages(t *testing.T) {
 		{"/runs/" + itoa(live.ID), 200, []string{"Run #" + itoa(live.ID), "compiling &lt;stuff&gt;\nPASS", "Cancel run",
 			`data-refresh="2000"`, `src="/static/refresh.js"`, `href="/runs/` + itoa(live.ID) + `/logs/build"`}, nil},
 		{"/runs/" + itoa(done.ID), 200, []string{"succeeded"}, []string{"Cancel run", "refresh.js"}},
+		{"/runs/" + itoa(gated.ID), 200, []string{"<strong>approvers</strong>: 0 of 1", "cto@example.com", "rejected", "not &lt;b&gt;yet&lt;/b&gt;"}, nil},
 		{"/runs/abc", 400, nil, nil},
 		{"/runs/999", 404, nil, nil},
 		{"/runs/" + itoa(live.ID) + "/logs/build", 200, []string{"compiling <stuff>\nPASS\n"}, nil},
 		{"/runs/" + itoa(live.ID) + "/logs/staging", 404, []string{"no log yet"}, nil},
-		{"/approvals", 200, []string{"pm@example.com", "0 decided · 1 needed"}, nil},
+		{"/approvals", 200, []string{"pm@example.com", "approvers (0 of 1)"}, nil},
 		{"/outbox", 200, []string{"Approve hello", `<a href="` + e.srv.PublicURL + `/approvals/abc?decision=approve">`, "</a>.\nThanks"}, nil},
 	}
 	for _, tt := range tests {

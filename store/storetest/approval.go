@@ -18,7 +18,7 @@ func testApproval(t *testing.T, s greenlight.Store) {
 	}
 	// Decisions come back in time order, not insertion order.
 	late := greenlight.Decision{ApprovalID: a.ID, Approver: "cto@example.com", Verdict: greenlight.Approve,
-		Comment: "ship it", IP: "192.0.2.1", UserAgent: "Mozilla/5.0", At: at(2 * time.Hour)}
+		Comment: "ship it", IP: "192.0.2.1", UserAgent: "Mozilla/5.0", At: at(2 * time.Hour), Rule: "exec"}
 	early := greenlight.Decision{ApprovalID: a.ID, Approver: "pm@example.com", Verdict: greenlight.Reject,
 		Comment: "not yet", IP: "2001:db8::1", UserAgent: "curl/8", At: at(time.Hour)}
 	must(t, s.AddDecision(ctx, &late))
@@ -78,6 +78,18 @@ func testApproval(t *testing.T, s greenlight.Store) {
 				t.Errorf("approval %d in list: got %d decisions, want 2", a.ID, len(x.Decisions))
 			}
 		}
+	}
+	// A gate written without rules, exclusions or wait (as before they
+	// existed) reads back with empty lists and opened when it was created.
+	r := createRun(t, s, "legacy", at(0))
+	old := &greenlight.Approval{RunID: r.ID, Pipeline: "legacy", Stage: "approval", Approvers: []string{"pm@example.com"},
+		Required: 1, Deadline: at(time.Hour), Status: greenlight.ApprovalPending, CreatedAt: at(time.Second)}
+	must(t, s.CreateApproval(ctx, old))
+	got, err = s.Approval(ctx, old.ID)
+	must(t, err)
+	if !got.OpensAt.Equal(at(time.Second)) || got.Rules == nil || len(got.Rules) != 0 || got.Excluded == nil ||
+		got.EscalateAt != nil || len(got.RemindAt) != 0 || got.CommentRequired != "" {
+		t.Errorf("legacy gate reads back as %+v", got)
 	}
 }
 

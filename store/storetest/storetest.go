@@ -136,6 +136,12 @@ func createApproval(t *testing.T, s greenlight.Store) *greenlight.Approval {
 		ReviewURL: "http://127.0.0.1:8081", Deadline: at(72 * time.Hour),
 		Changes: []greenlight.Change{{SHA: strings.Repeat("ab", 20), Title: "Fix <b>login</b>", Author: "Ada"}, {Title: "Add banner"}},
 		Status:  greenlight.ApprovalPending, CreatedAt: at(0),
+		Rules: []greenlight.ApprovalRule{{Name: "product", Approvers: []string{"pm@example.com"}, Required: 1},
+			{Name: "exec", Approvers: []string{"cto@example.com", "ada@example.com"}, Required: 1}},
+		Excluded:        []greenlight.Exclusion{{Approver: "ada@example.com", Why: "the commit's author"}},
+		CommentRequired: greenlight.CommentBoth, OnTimeout: greenlight.TimeoutReject,
+		EscalateTo: []string{"ceo@example.com"}, EscalateAt: ptr(at(48 * time.Hour)),
+		RemindAt: []time.Time{at(48 * time.Hour), at(68 * time.Hour)}, OpensAt: at(time.Minute),
 	}
 	must(t, s.CreateApproval(context.Background(), a))
 	return a
