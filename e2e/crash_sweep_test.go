@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/deploy/nginxtest"
 )
 
 // sweepPoints are the failpoints of the crash sweep (package failpoint):
@@ -31,6 +35,8 @@ var sweepPoints = []string{
 	"after:approval.decided",  // decision committed, the run not moved on yet
 	"before:stage.started:production",
 	"after:release.live:N=2", // production live, run not finished
+	"before:status.done:N=3", // a commit status posted to the forge, not recorded: posted again
+	"after:status.done:N=3",
 }
 
 // TestCrashSweep kills the server (SIGKILL, from inside, at the failpoint)
@@ -49,7 +55,8 @@ func TestCrashSweep(t *testing.T) {
 }
 
 func crashAt(t *testing.T, pg bool, point string) {
-	s := start(t, options{postgres: pg})
+	forge := recordStatuses(t)
+	s := start(t, options{postgres: pg, source: "      forge: {type: github, repo: acme/hello, token: t0ken, api: " + forge.URL + "}\n"})
 	// Arm the failpoint for the next boot only.
 	s.stop()
 	s.env = []string{"GREENLIGHT_FAILPOINT=" + point}
@@ -162,6 +169,9 @@ func crashAt(t *testing.T, pg bool, point string) {
 			t.Errorf("mail %s sent with %d Message-IDs, want one: %v", key, len(set), set)
 		}
 	}
+	eventually(t, 30*time.Second, "the forge shows the run succeeded", func() bool {
+		return forge.last("greenlight/hello") == "success"
+	})
 	_, body = s.api("GET", "/api/v1/approvals", nil)
 	var approvals []greenlight.Approval
 	json.Unmarshal(body, &approvals)
@@ -220,4 +230,117 @@ func tryDecide(link string) int {
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
+}
+
+// statusRecorder is a forge's commit-status API (GitHub's), as far as
+// Greenlight uses it: it keeps the states posted, by context, in order.
+type statusRecorder struct {
+	URL    string
+	mu     sync.Mutex
+	states map[string][]string
+}
+
+func recordStatuses(t *testing.T) *statusRecorder {
+	r := &statusRecorder{states: map[string][]string{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var st struct{ State, Context string }
+		if req.Method != "POST" || !strings.HasPrefix(req.URL.Path, "/repos/acme/hello/statuses/") ||
+			json.NewDecoder(req.Body).Decode(&st) != nil {
+			http.Error(w, "not a status", 400)
+			return
+		}
+		r.mu.Lock()
+		r.states[st.Context] = append(r.states[st.Context], st.State)
+		r.mu.Unlock()
+		w.WriteHeader(201)
+		io.WriteString(w, "{}")
+	}))
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL
+	return r
+}
+
+// last is the newest state posted for context.
+func (r *statusRecorder) last(context string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.states[context]; len(s) > 0 {
+		return s[len(s)-1]
+	}
+	return ""
+}
+
+// TestCrashRetirement: the last durable transition of a blue-green deploy,
+// the old group's retirement keep_old after the switch, cut off by kill -9
+// just before and just after it is recorded. After the restart the old
+// group is retired (its stop hook ran; running it again is harmless), the
+// new group serves, and the environment has one live release.
+func TestCrashRetirement(t *testing.T) {
+	for _, point := range []string{"before:retirement.done", "after:retirement.done"} {
+		t.Run(strings.ReplaceAll(point, ":", "_"), func(t *testing.T) {
+			t.Parallel()
+			ng := nginxtest.Start(t, "crash_bg_"+strings.Split(point, ":")[0])
+			dir := passable(t, t.TempDir())
+			t.Cleanup(func() { killUnder(dir) })
+			p := ports(t, 2)
+			s := startFleet(t, newRepo(t, "", false), fmt.Sprintf(`        groups:
+          blue:
+            - local: %s
+              env: {PORT: "%d"}
+          green:
+            - local: %s
+              env: {PORT: "%d"}
+        strategy: {type: blue-green, keep_old: 2s}
+        health: {url: "http://{host}:{env.PORT}/healthz", timeout: 10s}
+`, filepath.Join(dir, "blue"), p[0], filepath.Join(dir, "green"), p[1])+nginxRouter(ng))
+			first := s.deployed(s.repo.head(), greenlight.RunSucceeded)
+
+			s.stop()
+			s.env = []string{"GREENLIGHT_FAILPOINT=" + point}
+			s.boot()
+			s.env = nil
+			dead := exited(s)
+			t.Cleanup(func() {
+				if s.cmd != nil {
+					s.cmd.Process.Kill()
+					<-dead
+					s.cmd = nil
+				}
+			})
+			v2 := s.repo.commit("Second version", nil)
+			s.pushRun(v2)
+			select {
+			case <-dead:
+			case <-time.After(2 * time.Minute):
+				t.Fatalf("failpoint %s was never reached:\n%s", point, tail(s.out.String(), 4<<10))
+			}
+			if !strings.Contains(s.out.String(), "failpoint "+point+" reached") {
+				t.Fatalf("the server died, but not at the failpoint:\n%s", tail(s.out.String(), 4<<10))
+			}
+			s.cmd = nil
+			s.boot()
+			dead = exited(s)
+
+			eventually(t, 30*time.Second, "the old group is retired", func() bool {
+				code, _ := get(t, fmt.Sprintf("http://127.0.0.1:%d/", p[0]))
+				return code == 0
+			})
+			eventually(t, 30*time.Second, "v1's log tells of the retirement", func() bool {
+				return strings.Contains(s.stageLog(first.ID, "production"), "group blue retired")
+			})
+			if _, body := get(t, ng.URL); !strings.Contains(body, v2) {
+				t.Errorf("nginx serves %q, want v2", body)
+			}
+			cur := s.production()
+			live := 0
+			for _, r := range cur.History {
+				if r.Status == greenlight.ReleaseLive {
+					live++
+				}
+			}
+			if cur.Current == nil || cur.Current.Commit != v2 || live != 1 {
+				t.Errorf("production after the crash: current %+v, %d live releases, want v2 alone", cur.Current, live)
+			}
+		})
+	}
 }

@@ -181,6 +181,7 @@ type options struct {
 	top       string // more top-level keys of the configuration, as YAML lines
 	tmpfs     string // the data directory is a tmpfs of this size ("48m"): a disk that fills
 	gate      string // the approval stage's keys instead of approvers, required and timeout, as "key: value" lines
+	source    string // more keys of the pipeline's source, as lines indented by 6 spaces
 }
 
 // start writes a configuration for repo and starts the server on it.
@@ -260,6 +261,7 @@ pipelines:
 	if o.tmpfs != "" {
 		mountTmpfs(t, filepath.Join(s.dir, "data"), o.tmpfs)
 	}
+	cfg = strings.Replace(cfg, "      webhook_secret: ${HOOK_SECRET}\n", "      webhook_secret: ${HOOK_SECRET}\n"+o.source, 1)
 	s.launch(cfg + o.top)
 	return s
 }
