@@ -45,8 +45,12 @@ func (p RuleProgress) Text() string {
 // key is an identity as rules compare it.
 func key(addr string) string { return strings.ToLower(strings.TrimSpace(addr)) }
 
-// member reports whether who may approve for rule r of gate a.
-func member(a *greenlight.Approval, r greenlight.ApprovalRule, who string) bool {
+// member reports whether who may approve for rule r of gate a with a
+// decision made at at; at nil asks whether they may at some time before the
+// deadline. Escalation contacts count for every rule only from the
+// escalation on: before it, an approver who is also an escalation contact
+// approves for their own rules, like everyone else.
+func member(a *greenlight.Approval, r greenlight.ApprovalRule, who string, at *time.Time) bool {
 	k := key(who)
 	if excluded(a, k) != "" {
 		return false
@@ -55,6 +59,9 @@ func member(a *greenlight.Approval, r greenlight.ApprovalRule, who string) bool 
 		if key(x) == k {
 			return true
 		}
+	}
+	if a.EscalateAt != nil && at != nil && at.Before(*a.EscalateAt) {
+		return false
 	}
 	for _, x := range a.EscalateTo {
 		if key(x) == k {
@@ -105,7 +112,7 @@ func count(a *greenlight.Approval) ([]RuleProgress, []string) {
 		p := RuleProgress{Name: r.Name, Required: max(r.Required, 1), Approvers: []string{}, Counted: []string{}, Waiting: []string{}}
 		seen := map[string]bool{}
 		for _, x := range append(append([]string{}, r.Approvers...), a.EscalateTo...) {
-			if k := key(x); !seen[k] && member(a, r, x) {
+			if k := key(x); !seen[k] && member(a, r, x, nil) {
 				seen[k] = true
 				p.Approvers = append(p.Approvers, x)
 			}
@@ -124,7 +131,7 @@ func count(a *greenlight.Approval) ([]RuleProgress, []string) {
 			continue
 		}
 		for i, r := range rs {
-			if out[i].Approved < out[i].Required && member(a, r, d.Approver) {
+			if out[i].Approved < out[i].Required && member(a, r, d.Approver, &d.At) {
 				out[i].Approved++
 				out[i].Counted = append(out[i].Counted, d.Approver)
 				assigned[j] = r.Name
@@ -140,9 +147,63 @@ func count(a *greenlight.Approval) ([]RuleProgress, []string) {
 			}
 		}
 		p.Passed = p.Approved >= p.Required
-		p.Possible = p.Passed || p.Approved+len(p.Waiting) >= p.Required
 	}
+	possible(out)
 	return out, assigned
+}
+
+// possible sets Possible on every rule: whether the people still waiting
+// can bring it to Required together with the rules listed before it, each
+// person's approval counting for one rule only. Two rules that share their
+// last undecided approver cannot both pass, and the gate fails at once
+// rather than wait. It is a bipartite matching of waiting people to the
+// approvals the rules still need, grown rule by rule in listed order; the
+// first rule that cannot be filled is the one that cannot pass. (Any
+// matching can happen: when people decide in the order of the rules they
+// are matched to, each counts for the rule they are matched to.)
+func possible(out []RuleProgress) {
+	var slots []int         // slot → rule index
+	holder := []string{}    // slot → person key matched to it
+	has := map[string]int{} // person key → slot, for the matched
+	var augment func(slot int, seen map[string]bool) bool
+	augment = func(slot int, seen map[string]bool) bool {
+		for _, x := range out[slots[slot]].Waiting {
+			k := key(x)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			prev, taken := has[k]
+			if !taken || augment(prev, seen) {
+				has[k], holder[slot] = slot, k
+				return true
+			}
+		}
+		return false
+	}
+	for i := range out {
+		p := &out[i]
+		p.Possible = true
+		if p.Passed {
+			continue
+		}
+		start := len(slots)
+		for n := p.Approved; n < p.Required; n++ {
+			slots, holder = append(slots, i), append(holder, "")
+			if !augment(len(slots)-1, map[string]bool{}) {
+				p.Possible = false
+				break
+			}
+		}
+		if !p.Possible { // leave its approvals to the rules after it
+			for j := start; j < len(slots); j++ {
+				if holder[j] != "" {
+					delete(has, holder[j])
+				}
+			}
+			slots, holder = slots[:start], holder[:start]
+		}
+	}
 }
 
 // Progress returns the progress of each rule of gate a, in the order the
@@ -204,6 +265,10 @@ func Problem(a *greenlight.Approval) string {
 		}
 		msg := fmt.Sprintf("approval rule %s cannot pass: it needs %d approval%s and only %d of its approvers may still decide",
 			p.Name, p.Required, plural(p.Required), p.Approved+len(p.Waiting))
+		if p.Approved+len(p.Waiting) >= p.Required {
+			msg = fmt.Sprintf("approval rule %s cannot pass: it needs %d approval%s and its approvers who may still decide (%s) are needed by the rules listed before it; each approval counts for one rule only",
+				p.Name, p.Required, plural(p.Required), strings.Join(p.Waiting, ", "))
+		}
 		if len(why) > 0 {
 			msg += "; may not approve: " + strings.Join(why, ", ")
 		}

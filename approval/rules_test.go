@@ -58,6 +58,22 @@ func TestStatus(t *testing.T) {
 		{"an excluded person's decision counts for nothing", &greenlight.Approval{Rules: []greenlight.ApprovalRule{
 			{Name: "qa", Approvers: []string{"ada@x", "qa@x", "qb@x"}, Required: 1},
 		}, Excluded: []greenlight.Exclusion{{Approver: "ada@x"}}, Decisions: []greenlight.Decision{rej("ada@x"), ap("ada@x")}}, greenlight.ApprovalPending},
+		{"an approver who is also an escalation contact counts for their own rules only before the escalation",
+			escalated(time.Hour, apAt("pm@x", 1), apAt("cto@x", 2)), greenlight.ApprovalPending},
+		{"... and for any rule once it came", escalated(time.Hour, apAt("pm@x", 1), apAt("cto@x", 61)), greenlight.ApprovalApproved},
+		{"two rules sharing their last reachable approver fail at once",
+			&greenlight.Approval{Rules: []greenlight.ApprovalRule{
+				{Name: "product", Approvers: []string{"pm@x", "po@x"}, Required: 2},
+				{Name: "qa", Approvers: []string{"po@x", "ada@x"}, Required: 1},
+			}, Excluded: []greenlight.Exclusion{{Approver: "ada@x", Why: "the commit's author"}}}, greenlight.ApprovalFailed},
+		{"one approver for two rules fails at once", &greenlight.Approval{Rules: []greenlight.ApprovalRule{
+			{Name: "product", Approvers: []string{"pm@x"}, Required: 1},
+			{Name: "qa", Approvers: []string{"PM@x"}, Required: 1},
+		}}, greenlight.ApprovalFailed},
+		{"shared approvers who can cover both rules keep the gate possible", &greenlight.Approval{Rules: []greenlight.ApprovalRule{
+			{Name: "product", Approvers: []string{"pm@x", "po@x"}, Required: 1},
+			{Name: "qa", Approvers: []string{"po@x"}, Required: 1},
+		}}, greenlight.ApprovalPending},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +130,14 @@ func TestProblem(t *testing.T) {
 	if got := Problem(a); got != want {
 		t.Errorf("Problem =\n%q\nwant\n%q", got, want)
 	}
+	shared := &greenlight.Approval{Rules: []greenlight.ApprovalRule{
+		{Name: "product", Approvers: []string{"pm@x", "po@x"}, Required: 2},
+		{Name: "qa", Approvers: []string{"po@x", "ada@x"}, Required: 1},
+	}, Excluded: []greenlight.Exclusion{{Approver: "ada@x", Why: "the commit's author"}}}
+	want = "approval rule qa cannot pass: it needs 1 approval and its approvers who may still decide (po@x) are needed by the rules listed before it; each approval counts for one rule only; may not approve: ada@x (the commit's author)"
+	if got := Problem(shared); got != want {
+		t.Errorf("Problem =\n%q\nwant\n%q", got, want)
+	}
 	if got := Problem(twoRules()); got != "" {
 		t.Errorf("Problem of a possible gate = %q", got)
 	}
@@ -133,4 +157,23 @@ func TestCommentNeeded(t *testing.T) {
 				CommentNeeded(a, greenlight.Approve), CommentNeeded(a, greenlight.Reject), tt.approve, tt.reject)
 		}
 	}
+}
+
+// escalated is product (pm, cto: 1) and qa (qa1: 1) with cto also the
+// escalation contact, escalated after minutes after t0; apAt decisions
+// come minutes after t0.
+func escalated(after time.Duration, ds ...greenlight.Decision) *greenlight.Approval {
+	at := t0.Add(after)
+	return &greenlight.Approval{Rules: []greenlight.ApprovalRule{
+		{Name: "product", Approvers: []string{"pm@x", "cto@x"}, Required: 1},
+		{Name: "qa", Approvers: []string{"qa1@x"}, Required: 1},
+	}, EscalateTo: []string{"CTO@x"}, EscalateAt: &at, Deadline: t0.Add(2 * time.Hour), Decisions: ds}
+}
+
+var t0 = time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
+
+func apAt(who string, minutes int) greenlight.Decision {
+	d := ap(who)
+	d.At = t0.Add(time.Duration(minutes) * time.Minute)
+	return d
 }
