@@ -2,6 +2,7 @@ package approval
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
@@ -63,10 +64,18 @@ func Open(run *greenlight.Run, stage string, g Gate, changes []greenlight.Change
 	if !g.SelfApproval {
 		why := map[string][]string{}
 		note := func(who, reason string) {
-			if k := key(who); k != "" && listed[k] != "" {
+			m := mailbox(who)
+			if m == "" {
+				return
+			}
+		next:
+			for _, k := range order {
+				if mailbox(k) != m {
+					continue
+				}
 				for _, r := range why[k] {
 					if r == reason {
-						return
+						continue next
 					}
 				}
 				why[k] = append(why[k], reason)
@@ -127,4 +136,25 @@ func Escalated(a *greenlight.Approval) []string {
 		}
 	}
 	return out
+}
+
+// mailbox is the mailbox an address reaches, for matching the people a gate
+// excludes: the commit's author and committer are whatever git recorded, so
+// an approver is excluded however their address is spelled there. Besides
+// case and surrounding spaces (key), a trailing dot on the domain (the same
+// host in DNS) and a +tag on the local part (sub-addressing) are ignored.
+// Excluding too widely only asks fewer people; excluding too narrowly would
+// let an author approve their own change. A look-alike address (a Cyrillic
+// а) is another mailbox: it is not asked, so it has no links to decide with.
+func mailbox(addr string) string {
+	k := key(addr)
+	at := strings.LastIndexByte(k, '@')
+	if at < 0 {
+		return k
+	}
+	local, domain := k[:at], strings.TrimRight(k[at+1:], ".")
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	return local + "@" + domain
 }

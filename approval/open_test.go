@@ -58,3 +58,25 @@ func TestOpen(t *testing.T) {
 		t.Errorf("pusher excluded as %q", Excluded(a, "ops@x"))
 	}
 }
+
+// TestOpenExcludesTheSameMailbox: the commit's author and committer are
+// whatever git recorded, so an approver is excluded for an address that
+// reaches their mailbox however it is spelled: case (Unicode too), spaces
+// around it, a trailing dot on the domain, a +tag. A look-alike address
+// (Cyrillic а) is another mailbox: it gets no links, so it cannot approve.
+func TestOpenExcludesTheSameMailbox(t *testing.T) {
+	g := Gate{Rules: []greenlight.ApprovalRule{{Name: "product", Approvers: []string{"pm@example.com", "po@example.com"}, Required: 1}}, Timeout: time.Hour}
+	for _, author := range []string{"PM@Example.COM", " pm@example.com ", "pm@example.com.", "pm+deploy@example.com", "PM+x@EXAMPLE.com."} {
+		run := &greenlight.Run{ID: 1, Pipeline: "hello", Trigger: greenlight.TriggerAPI, Commit: greenlight.Commit{AuthorEmail: author}}
+		a := Open(run, "approval", g, nil, time.Now())
+		if Excluded(a, "pm@example.com") == "" || !reflect.DeepEqual(a.Approvers, []string{"po@example.com"}) {
+			t.Errorf("author %q: excluded %v, asked %v; want pm@example.com excluded", author, a.Excluded, a.Approvers)
+		}
+	}
+	for _, author := range []string{"pm@exаmple.com", "pmx@example.com", "pm@example.co", "pm@sub.example.com"} {
+		run := &greenlight.Run{ID: 1, Pipeline: "hello", Trigger: greenlight.TriggerAPI, Commit: greenlight.Commit{AuthorEmail: author}}
+		if a := Open(run, "approval", g, nil, time.Now()); len(a.Excluded) != 0 {
+			t.Errorf("author %q excludes %v", author, a.Excluded)
+		}
+	}
+}
