@@ -4,11 +4,7 @@
 // nothing: the pages live in package web.
 package approval
 
-import (
-	"strings"
-
-	"github.com/greenlight-cd/greenlight"
-)
+import "github.com/greenlight-cd/greenlight"
 
 // TokenState says what a token can still do.
 type TokenState string
@@ -43,7 +39,7 @@ func State(t *greenlight.ApprovalToken, a *greenlight.Approval, now greenlight.N
 // decided reports whether approver has a decision on the gate.
 func decided(a *greenlight.Approval, approver string) bool {
 	for _, d := range a.Decisions {
-		if strings.EqualFold(d.Approver, approver) {
+		if key(d.Approver) == key(approver) { // as the rules count (not EqualFold: ſ folds to s)
 			return true
 		}
 	}

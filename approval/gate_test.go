@@ -36,3 +36,25 @@ func TestState(t *testing.T) {
 		})
 	}
 }
+
+// TestStateSameIdentityAsCounting: a link is used once its approver decided
+// through another link, with identities compared as the rules count them
+// (key): the same person in another case, yes; an address that only Unicode
+// case folding confuses with another (ſ, the long s, folds to s) is another
+// approver to the rules, so their link must still work, or the rule would
+// wait for someone who can no longer decide.
+func TestStateSameIdentityAsCounting(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { return now }
+	a := &greenlight.Approval{Status: greenlight.ApprovalPending, Rules: []greenlight.ApprovalRule{
+		{Name: "qa", Approvers: []string{"sam@x.com", "ſam@x.com"}, Required: 2}}, Decisions: []greenlight.Decision{ap("sam@x.com")}}
+	if got := State(&greenlight.ApprovalToken{Approver: "SAM@X.com", ExpiresAt: now.Add(time.Hour)}, a, clock); got != TokenUsed {
+		t.Errorf("the same approver's other link: %s, want used", got)
+	}
+	if p := Progress(a)[0]; len(p.Waiting) != 1 {
+		t.Fatalf("rules count %v as still waiting, want ſam@x.com", p.Waiting)
+	}
+	if got := State(&greenlight.ApprovalToken{Approver: "ſam@x.com", ExpiresAt: now.Add(time.Hour)}, a, clock); got != TokenOpen {
+		t.Errorf("the other approver's link: %s, want open (the rules wait for them)", got)
+	}
+}

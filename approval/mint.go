@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
@@ -56,7 +55,7 @@ func Mint(ctx context.Context, store greenlight.Store, id int64, approver string
 		}
 		var decided *time.Time
 		for _, dec := range a.Decisions {
-			if strings.EqualFold(dec.Approver, approver) {
+			if key(dec.Approver) == key(approver) {
 				decided = &dec.At
 				break
 			}
