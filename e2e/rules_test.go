@@ -228,3 +228,28 @@ func TestRemindEscalateTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestEscalationContactBeforeEscalation: an approver of one rule who is also
+// the escalation contact approves, before the escalation, for their own
+// rule only: once product passed, their approval through their first mail
+// does not stand in for qa, and the release waits for qa.
+func TestEscalationContactBeforeEscalation(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{gate: "rules:\n  - {name: product, approvers: [pm@example.com, cto@example.com], required: 1}\n" +
+		"  - {name: qa, approvers: [qa1@example.com], required: 1}\ntimeout: 1h\nescalate: {after: 30m, to: [CTO@example.com]}"})
+	id := s.pushRun(s.repo.head())
+	s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
+	pm := s.mailTo("pm@example.com", "Approve", 30*time.Second)
+	cto := s.mailTo("cto@example.com", "Approve", 30*time.Second)
+	if code, page := decide(t, pm.Link("decision=approve"), "approve", ""); code != 200 {
+		t.Fatalf("pm approves: %d\n%s", code, page)
+	}
+	if code, page := decide(t, cto.Link("decision=approve"), "approve", ""); code != 200 {
+		t.Fatalf("cto approves: %d\n%s", code, page)
+	}
+	r := s.waitReason(id, "waiting for qa (0 of 1)")
+	time.Sleep(time.Second) // a run that went on would have left waiting by now
+	if r = s.run(id); r.Status != greenlight.RunWaiting || r.Stage("production").Status != greenlight.StagePending {
+		t.Fatalf("after product's approvals, before the escalation: run %s, production %s; want waiting for qa", r.Status, r.Stage("production").Status)
+	}
+}
