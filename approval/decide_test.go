@@ -214,3 +214,71 @@ func TestDecideRules(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideOnePersonTwoLinksRacing: an approver holding two links (a mail
+// sent twice, a reminder) approves through one and rejects through the
+// other at the same moment, on a `required: 2` gate: exactly one of their
+// decisions is recorded, on both databases, so nobody approves and then
+// rejects, or counts twice.
+func TestDecideOnePersonTwoLinksRacing(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			s := st.open(t)
+			ctx := context.Background()
+			now := time.Now().UTC()
+			svc := approval.New(s, func() time.Time { return now })
+			for trial := range 10 {
+				id, tokens := gate(t, s, now, 2, "pm@example.com", "cto@example.com")
+				a, err := s.Approval(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				second, hash := greenlight.NewToken()
+				if err := s.CreateToken(ctx, &greenlight.ApprovalToken{Hash: hash, ApprovalID: id, RunID: a.RunID,
+					Approver: "PM@example.com", ExpiresAt: a.Deadline}); err != nil {
+					t.Fatal(err)
+				}
+				var wg sync.WaitGroup
+				wins := make(chan greenlight.Verdict, 4)
+				for i, raw := range []string{tokens["pm@example.com"], second, tokens["pm@example.com"], second} {
+					v := greenlight.Approve
+					if i%2 == 1 {
+						v = greenlight.Reject
+					}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, err := svc.Decide(ctx, raw, approval.Input{Verdict: v, Comment: "no"})
+						switch greenlight.ErrorCode(err) {
+						case "":
+							wins <- v
+						case greenlight.EGONE:
+						default:
+							t.Errorf("trial %d: decide: %v", trial, err)
+						}
+					}()
+				}
+				wg.Wait()
+				close(wins)
+				n := 0
+				for range wins {
+					n++
+				}
+				a, err = s.Approval(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != 1 || len(a.Decisions) != 1 {
+					t.Fatalf("trial %d: %d decisions won, %d recorded; want one", trial, n, len(a.Decisions))
+				}
+				want := greenlight.ApprovalPending
+				if a.Decisions[0].Verdict == greenlight.Reject {
+					want = greenlight.ApprovalRejected
+				}
+				if a.Status != want {
+					t.Fatalf("trial %d: gate %s after %s, want %s", trial, a.Status, a.Decisions[0].Verdict, want)
+				}
+			}
+		})
+	}
+}
