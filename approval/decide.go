@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/greenlight-cd/greenlight"
@@ -84,7 +85,8 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 	if in.Verdict != greenlight.Approve && in.Verdict != greenlight.Reject {
 		return nil, greenlight.Errorf(greenlight.EINVALID, "decision must be approve or reject")
 	}
-	if len(in.Comment) > MaxComment || !utf8.ValidString(in.Comment) {
+	// NUL: PostgreSQL's text cannot hold it (an internal error, not a 4xx).
+	if len(in.Comment) > MaxComment || !utf8.ValidString(in.Comment) || strings.ContainsRune(in.Comment, 0) {
 		return nil, greenlight.Errorf(greenlight.EINVALID, "the comment must be valid text of at most %d bytes", MaxComment)
 	}
 	if !greenlight.WellFormedToken(raw) {
@@ -118,7 +120,7 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 			return greenlight.Errorf(greenlight.EGONE, "you may not decide on this release: you are %s", why)
 		}
 		comment := strings.TrimSpace(in.Comment)
-		if comment == "" && CommentNeeded(a, in.Verdict) {
+		if !visible(comment) && CommentNeeded(a, in.Verdict) {
 			verb := "reject"
 			if in.Verdict == greenlight.Approve {
 				verb = "approve"
@@ -133,7 +135,7 @@ func (s *Service) Decide(ctx context.Context, raw string, in Input) (*Outcome, e
 			return greenlight.Errorf(greenlight.EGONE, "this link has just been used")
 		}
 		d := &greenlight.Decision{ApprovalID: a.ID, Approver: t.Approver, Verdict: in.Verdict,
-			Comment: comment, IP: in.IP, UserAgent: in.UserAgent, At: now}
+			Comment: comment, IP: in.IP, UserAgent: strings.ReplaceAll(strings.ToValidUTF8(in.UserAgent, ""), "\x00", ""), At: now}
 		a.Decisions = append(a.Decisions, *d)
 		d.Rule = RuleOf(a, len(a.Decisions)-1)
 		a.Decisions[len(a.Decisions)-1].Rule = d.Rule
@@ -192,4 +194,14 @@ func decidedBy(a *greenlight.Approval) string {
 		parts = append(parts, fmt.Sprintf("%s (%s)", d.Approver, d.Verdict))
 	}
 	return ": decided by " + strings.Join(parts, ", ")
+}
+
+// visible reports whether a comment shows anything: one made only of
+// spaces, control and format characters (a zero-width space, a byte order
+// mark) reads as empty on every page and mail, and is not the comment a
+// gate requires.
+func visible(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsSpace(r) && !unicode.IsControl(r) && !unicode.Is(unicode.Cf, r)
+	})
 }

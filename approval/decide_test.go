@@ -151,6 +151,7 @@ func TestDecideBadInput(t *testing.T) {
 		{"unknown token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", approval.Input{Verdict: greenlight.Approve}, greenlight.ENOTFOUND},
 		{"comment too long", tokens["pm@example.com"], approval.Input{Verdict: greenlight.Approve, Comment: string(make([]byte, approval.MaxComment+1))}, greenlight.EINVALID},
 		{"comment not text", tokens["pm@example.com"], approval.Input{Verdict: greenlight.Approve, Comment: "\xff\xfe"}, greenlight.EINVALID},
+		{"comment with NUL (PostgreSQL text cannot hold it)", tokens["pm@example.com"], approval.Input{Verdict: greenlight.Approve, Comment: "ok\x00go"}, greenlight.EINVALID},
 	}
 	for _, tt := range tests {
 		if _, err := svc.Decide(context.Background(), tt.token, tt.in); greenlight.ErrorCode(err) != tt.code {
@@ -280,5 +281,26 @@ func TestDecideOnePersonTwoLinksRacing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecideInvisibleComment: a required comment made only of characters
+// nobody sees (zero-width spaces and joiners, a byte order mark, control
+// characters, Unicode spaces) is no comment: EUNPROCESSABLE, and the link
+// still works.
+func TestDecideInvisibleComment(t *testing.T) {
+	s := storetest.SQLite(t)
+	now := time.Now().UTC()
+	svc := approval.New(s, func() time.Time { return now })
+	_, tokens := shapedGate(t, s, now, 1, func(a *greenlight.Approval) { a.CommentRequired = greenlight.CommentBoth }, "pm@example.com")
+	for _, c := range []string{"\u200b", "\u200b\u200d\ufeff\u2060", "\u00a0\u3000", "\x07\x1b \t", "\u202e"} {
+		_, err := svc.Decide(context.Background(), tokens["pm@example.com"], approval.Input{Verdict: greenlight.Approve, Comment: c})
+		if greenlight.ErrorCode(err) != greenlight.EUNPROCESSABLE {
+			t.Errorf("comment %q: %v, want EUNPROCESSABLE", c, err)
+		}
+	}
+	out, err := svc.Decide(context.Background(), tokens["pm@example.com"], approval.Input{Verdict: greenlight.Approve, Comment: "\u200b ok \u200b"})
+	if err != nil || out.Approval.Decisions[0].Comment != "\u200b ok \u200b" {
+		t.Fatalf("a real comment: %v, %+v", err, out)
 	}
 }
