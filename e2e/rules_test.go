@@ -253,3 +253,60 @@ func TestEscalationContactBeforeEscalation(t *testing.T) {
 		t.Fatalf("after product's approvals, before the escalation: run %s, production %s; want waiting for qa", r.Status, r.Stage("production").Status)
 	}
 }
+
+// TestGateSurvivesRestarts: a gate with `wait`, an escalation and a
+// reminder is killed (kill -9) during its wait and again after the
+// escalation went out. Its links go out no earlier than `wait` after the
+// stage opened, restarts send nothing twice (one first mail per approver,
+// one escalation, one reminder), and the deadline still rejects the run.
+func TestGateSurvivesRestarts(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{gate: "approvers: [pm@example.com, cto@example.com]\nrequired: 2\n" +
+		"timeout: 10s\nwait: 3s\nremind: [4s]\nescalate: {after: 2s, to: [boss@example.com]}\non_timeout: reject"})
+	id := s.pushRun(s.repo.head())
+	r := s.waitRun(id, 90*time.Second, greenlight.RunWaiting)
+	opened := *r.Stage("approval").StartedAt
+	s.kill() // during the wait
+	s.boot()
+	s.mailTo("pm@example.com", "Approve", 20*time.Second)
+	if d := time.Since(opened); d < 2900*time.Millisecond {
+		t.Errorf("the links went out %s after the gate opened, before its wait of 3s", d.Round(100*time.Millisecond))
+	}
+	s.mailTo("cto@example.com", "Approve", 20*time.Second)
+	s.mailTo("boss@example.com", "Escalated", 20*time.Second)
+	eventually(t, 20*time.Second, "three mails recorded as sent", func() bool {
+		_, body := s.api("GET", "/api/v1/outbox", nil)
+		return strings.Count(string(body), `"sent_at":"`) >= 3
+	})
+	s.kill() // after the escalation, before the reminder
+	s.boot()
+	s.mailTo("pm@example.com", "Reminder", 20*time.Second)
+	r = s.waitRun(id, 30*time.Second, greenlight.RunRejected)
+	if r.Error != approvalNoDecision {
+		t.Errorf("run at the deadline: %q", r.Error)
+	}
+	time.Sleep(time.Second) // anything sent twice would be here by now
+	for _, c := range []struct {
+		rcpt, subject string
+		want          int
+	}{
+		{"pm@example.com", "Approve ", 1}, {"cto@example.com", "Approve ", 1},
+		{"boss@example.com", "Escalated: ", 1}, {"pm@example.com", "Reminder: ", 1}, {"cto@example.com", "Reminder: ", 1},
+	} {
+		n := 0
+		for _, m := range s.smtp.Messages() {
+			p, err := m.Parse()
+			if err != nil || len(m.To) != 1 || m.To[0] != c.rcpt {
+				continue
+			}
+			if strings.HasPrefix(p.Subject, c.subject) {
+				n++
+			}
+		}
+		if n != c.want {
+			t.Errorf("%s got %d mails starting %q, want %d", c.rcpt, n, c.subject, c.want)
+		}
+	}
+}
+
+const approvalNoDecision = "no decision before the deadline"
