@@ -20,3 +20,20 @@ var Version = "0.1.0-dev"
 
 // Now is the clock type injected wherever time matters, so tests can move it.
 type Now func() time.Time
+
+// Until is how long a loop that waits for due work sleeps to wake at t on
+// this clock, at most longest (its safety re-check, which also catches
+// work that another process created without waking it). A zero t means
+// nothing is due: longest. A clock that is not the wall clock (a test's,
+// which jumps when moved) is looked at again at least every second, so
+// moving it needs no wake-up from the test.
+func (n Now) Until(t time.Time, longest time.Duration) time.Duration {
+	now := n()
+	if d := now.Sub(time.Now()); d > time.Second || d < -time.Second {
+		longest = min(longest, time.Second)
+	}
+	if t.IsZero() {
+		return longest
+	}
+	return max(min(t.Sub(now), longest), 0)
+}

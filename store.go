@@ -106,6 +106,9 @@ type Tx interface {
 	// DueRetirements returns retirements not done whose DueAt is at or
 	// before now, oldest first.
 	DueRetirements(ctx context.Context, now time.Time, limit int) ([]*Retirement, error)
+	// NextRetirement returns the earliest DueAt after after of the
+	// retirements not done; zero if none.
+	NextRetirement(ctx context.Context, after time.Time) (time.Time, error)
 	// Retirements returns an environment's retirements not done, oldest first.
 	Retirements(ctx context.Context, pipeline, env string) ([]*Retirement, error)
 	// FinishRetirement records the outcome of a retirement not done yet;
@@ -117,6 +120,9 @@ type Tx interface {
 	EnqueueMail(ctx context.Context, m *Mail) (bool, error)
 	// DueMail returns unsent mail whose NextAttempt is at or before now, oldest first.
 	DueMail(ctx context.Context, now time.Time, limit int) ([]*Mail, error)
+	// NextMailAttempt returns the earliest NextAttempt after after of the
+	// unsent mail; zero if none.
+	NextMailAttempt(ctx context.Context, after time.Time) (time.Time, error)
 	// MarkMailSent records delivery.
 	MarkMailSent(ctx context.Context, id int64, at time.Time) error
 	// RedactMail replaces a mail's stored bodies: after SMTP delivery of a
@@ -136,6 +142,9 @@ type Tx interface {
 	// DueStatuses returns statuses not done whose NextAttempt is at or before
 	// now, oldest first.
 	DueStatuses(ctx context.Context, now time.Time, limit int) ([]*CommitStatus, error)
+	// NextStatusAttempt returns the earliest NextAttempt after after of the
+	// statuses not done; zero if none.
+	NextStatusAttempt(ctx context.Context, after time.Time) (time.Time, error)
 	// MarkStatusDone records that version of the status was posted (reason
 	// "") or given up on (reason says why), counting the attempt; false if a
 	// newer version replaced it meanwhile, which stays due.
@@ -155,6 +164,10 @@ type Tx interface {
 	// Pipeline (a notice waits for the earlier ones of its pipeline), oldest
 	// first (limit 0: a default).
 	DueNotices(ctx context.Context, now time.Time, limit int) ([]*Notice, error)
+	// NextNoticeAttempt returns the earliest NextAttempt after after of the
+	// notices DueNotices could return (the oldest pending notice of each
+	// Notification and Pipeline); zero if none.
+	NextNoticeAttempt(ctx context.Context, after time.Time) (time.Time, error)
 	// MarkNoticeDone records the last attempt at a pending notice: status
 	// NoticeDelivered, or NoticeDropped with reason; false if it was done.
 	MarkNoticeDone(ctx context.Context, id int64, status NoticeStatus, at time.Time, reason string) (bool, error)

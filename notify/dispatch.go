@@ -81,10 +81,10 @@ func (d *Dispatcher) Kick() {
 	}
 }
 
-// Run sends due mail on Kick and every second until ctx is done, then
-// returns nil.
+// Run sends due mail at once, on Kick and when the next mail is due (a
+// retry, a reminder, an escalation) until ctx is done, then returns nil.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	poll(ctx, d.kick, d.log, "mail dispatcher", d.SendDue)
+	wait(ctx, d.kick, d.now, d.log, "mail dispatcher", d.SendDue, d.store.NextMailAttempt)
 	return nil
 }
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/greenlight-cd/greenlight"
 )
 
 // The outbox pattern, written once for mail, commit statuses and notices:
 // a row per delivery in the store with its attempts, the time of its next
 // attempt and its last error; a sender (Dispatcher, StatusSender, Poster)
-// that polls for due rows (poll), makes one attempt at each (sendDue) and
+// that waits for due rows (wait), makes one attempt at each (sendDue) and
 // records the outcome, waiting after a failure as backoff says and giving
 // up as a retryRule says. Rows survive restarts, so a sender resumes where
 // the last process stopped.
@@ -43,14 +45,26 @@ var (
 	noticeRetry = retryRule{refusals: 3, limit: 150}
 )
 
-// poll calls work on kick and every second until ctx is done; after an
-// error it waits a growing pause before trying again.
-func poll(ctx context.Context, kick <-chan struct{}, log *slog.Logger, name string, work func(context.Context) error) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+// recheck is how long a sender sleeps at most: a row that another process
+// queued (which cannot Kick this one) is found within it.
+const recheck = time.Minute
+
+// wait calls work at once, then again on kick and when the next row is due
+// (next returns its time on the clock now, zero if none), until ctx is
+// done: no row is looked for in between, but at least every recheck. After
+// an error it waits a growing pause before trying again.
+func wait(ctx context.Context, kick <-chan struct{}, now greenlight.Now, log *slog.Logger, name string,
+	work func(context.Context) error, next func(context.Context, time.Time) (time.Time, error)) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
 	failures := 0
 	for {
 		err := work(ctx)
+		var due time.Time
+		if err == nil {
+			due, err = next(ctx, now())
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -64,11 +78,15 @@ func poll(ctx context.Context, kick <-chan struct{}, log *slog.Logger, name stri
 			continue
 		}
 		failures = 0
+		timer.Reset(now.Until(due, recheck))
 		select {
 		case <-ctx.Done():
 			return
 		case <-kick:
-		case <-tick.C:
+			if !timer.Stop() {
+				<-timer.C
+			}
+		case <-timer.C:
 		}
 	}
 }

@@ -88,10 +88,10 @@ func (p *Poster) Kick() {
 	}
 }
 
-// Run posts due notices on Kick and every second until ctx is done, then
-// returns nil.
+// Run posts due notices at once, on Kick and when the next notice is due
+// (a retry) until ctx is done, then returns nil.
 func (p *Poster) Run(ctx context.Context) error {
-	poll(ctx, p.kick, p.log, "notification poster", p.SendDue)
+	wait(ctx, p.kick, p.now, p.log, "notification poster", p.SendDue, p.store.NextNoticeAttempt)
 	return nil
 }
 

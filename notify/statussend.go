@@ -58,10 +58,10 @@ func (s *StatusSender) Kick() {
 	}
 }
 
-// Run posts due statuses on Kick and every second until ctx is done, then
-// returns nil.
+// Run posts due statuses at once, on Kick and when the next status is due
+// (a retry) until ctx is done, then returns nil.
 func (s *StatusSender) Run(ctx context.Context) error {
-	poll(ctx, s.kick, s.log, "forge status sender", s.SendDue)
+	wait(ctx, s.kick, s.now, s.log, "forge status sender", s.SendDue, s.store.NextStatusAttempt)
 	return nil
 }
 

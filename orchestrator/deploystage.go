@@ -35,7 +35,7 @@ func (e *Engine) envLock(ctx context.Context, pipeline, env string) (func(), err
 	ch := e.envChan(pipeline, env)
 	select {
 	case ch <- struct{}{}:
-		return func() { <-ch }, nil
+		return func() { <-ch; e.wakeRetire() }, nil
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}
@@ -48,7 +48,7 @@ func (e *Engine) envTryLock(pipeline, env string) (func(), bool) {
 	ch := e.envChan(pipeline, env)
 	select {
 	case ch <- struct{}{}:
-		return func() { <-ch }, true
+		return func() { <-ch; e.wakeRetire() }, true
 	default:
 		return nil, false
 	}
@@ -281,6 +281,9 @@ func (e *Engine) recordRelease(ctx context.Context, rel *greenlight.Release, ret
 	})
 	if err != nil {
 		return fmt.Errorf("record release of run %d: %w", rel.RunID, err)
+	}
+	if ret != nil {
+		e.wakeRetire()
 	}
 	e.cfg.Events()
 	return nil

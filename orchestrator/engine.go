@@ -87,6 +87,7 @@ type Engine struct {
 	envs     map[string]chan struct{}          // one deploy at a time per environment
 	timers   map[int64]*time.Timer             // runs whose deploy waits for a window (hold.go)
 	gates    chan struct{}                     // wakes the gate loop: a gate opened (gate.go)
+	retires  chan struct{}                     // wakes the retire loop: a retirement or a lock changed (retire.go)
 	wg       sync.WaitGroup                    // run goroutines
 	loops    sync.WaitGroup                    // poll and expiry loops
 }
@@ -98,7 +99,8 @@ func New(cfg Config) (*Engine, error) {
 	}
 	configureSources(cfg.Git, cfg.Server)
 	return &Engine{cfg: cfg, active: map[int64]context.CancelCauseFunc{}, again: map[int64]bool{},
-		envs: map[string]chan struct{}{}, timers: map[int64]*time.Timer{}, gates: make(chan struct{}, 1)}, nil
+		envs: map[string]chan struct{}{}, timers: map[int64]*time.Timer{}, gates: make(chan struct{}, 1),
+		retires: make(chan struct{}, 1)}, nil
 }
 
 // Start recovers unfinished runs and starts the pollers, the schedules and

@@ -27,14 +27,19 @@ func (e *Engine) retirementFor(env *config.Environment, live *greenlight.Release
 		ReleaseID: live.ID, DueAt: e.cfg.Now().Add(env.Strategy.KeepOld)}
 }
 
-// retireInterval is how often retireLoop looks for due retirements.
+// retireInterval is the first wait before a failed retirement is tried
+// again.
 const retireInterval = time.Second
+
+// retireRecheck is how long retireLoop sleeps at most: a retirement that
+// another process stored (which cannot wake this one) is found within it.
+const retireRecheck = time.Minute
 
 // maxRetireBackoff bounds the wait before a failed retirement is tried again.
 const maxRetireBackoff = 5 * time.Minute
 
 // errEnvBusy: the environment's deploy lock is held; the retirement is
-// tried again at the next tick.
+// tried again when a deploy lock is given back.
 var errEnvBusy = errors.New("a deploy holds the environment")
 
 // retireBackoff is the wait before the attempt after the n-th failure in a
@@ -50,15 +55,27 @@ func retireBackoff(n int) time.Duration {
 	return d
 }
 
+// wakeRetire makes the retire loop look for due retirements now: one was
+// stored, one finished, or a deploy lock was given back.
+func (e *Engine) wakeRetire() {
+	select {
+	case e.retires <- struct{}{}:
+	default:
+	}
+}
+
 // retireLoop retires the blue-green groups whose keep_old has passed, until
-// ctx ends. Each retirement runs in its own goroutine and only takes its
-// environment's lock if it is free, so neither a slow stop hook nor a long
-// deploy in one environment holds up the others; a busy environment's
-// retirement is tried at the next tick, and one that failed without an
-// outcome (the store, a log) waits longer after each failure.
+// ctx ends. It sleeps until the next retirement is due, a failed one's
+// backoff ends, or wakeRetire (a retirement stored or finished, a deploy
+// lock given back), and at most retireRecheck. Each retirement runs in its
+// own goroutine and only takes its environment's lock if it is free, so
+// neither a slow stop hook nor a long deploy in one environment holds up
+// the others; a busy environment's retirement is tried again when a lock
+// is given back, and one that failed without an outcome (the store, a log)
+// waits longer after each failure.
 func (e *Engine) retireLoop(ctx context.Context) {
-	t := time.NewTicker(retireInterval)
-	defer t.Stop()
+	timer := time.NewTimer(0) // look at once: retirements left by the last process
+	defer timer.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var mu sync.Mutex
@@ -72,23 +89,41 @@ func (e *Engine) retireLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-timer.C:
+		case <-e.retires:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
 		}
 		// Room for those in flight or backing off, so they hide no others.
 		mu.Lock()
 		limit := 10 + len(inflight) + len(failed)
 		mu.Unlock()
-		due, err := e.cfg.Store.DueRetirements(ctx, e.cfg.Now(), limit)
+		clock := e.cfg.Now()
+		due, err := e.cfg.Store.DueRetirements(ctx, clock, limit)
+		var next time.Time
+		if err == nil {
+			next, err = e.cfg.Store.NextRetirement(ctx, clock)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				e.cfg.Log.Error("list due retirements", "err", err)
 			}
+			timer.Reset(retireInterval)
 			continue
 		}
+		wait := greenlight.Now(e.cfg.Now).Until(next, retireRecheck)
 		now := time.Now() // the backoff is real waiting, not the configured clock
 		mu.Lock()
 		for _, r := range due {
-			if inflight[r.ID] || now.Before(failed[r.ID].next) {
+			if inflight[r.ID] {
+				continue
+			}
+			if f, ok := failed[r.ID]; ok && now.Before(f.next) {
+				wait = min(wait, f.next.Sub(now))
 				continue
 			}
 			inflight[r.ID] = true
@@ -100,9 +135,17 @@ func (e *Engine) retireLoop(ctx context.Context) {
 				defer mu.Unlock()
 				delete(inflight, r.ID)
 				switch {
+				case ctx.Err() != nil:
+				case errors.Is(err, errEnvBusy):
+					// Tried again when the lock is given back; if that
+					// happened already (while this was still in flight,
+					// so the loop passed it over), now.
+					if unlock, ok := e.envTryLock(r.Pipeline, r.Environment); ok {
+						unlock()
+					}
 				case err == nil:
 					delete(failed, r.ID)
-				case errors.Is(err, errEnvBusy) || ctx.Err() != nil:
+					e.wakeRetire() // the next of a full batch
 				default:
 					f := failed[r.ID]
 					f.n++
@@ -110,10 +153,12 @@ func (e *Engine) retireLoop(ctx context.Context) {
 					failed[r.ID] = f
 					e.cfg.Log.Error("retire a blue-green group", "pipeline", r.Pipeline, "environment", r.Environment,
 						"group", r.Group, "err", err, "retry_in", retireBackoff(f.n))
+					e.wakeRetire() // to wait for its backoff
 				}
 			}()
 		}
 		mu.Unlock()
+		timer.Reset(max(wait, 0))
 	}
 }
 
