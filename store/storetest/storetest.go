@@ -62,6 +62,10 @@ func Run(t *testing.T, open Opener) {
 		{"DeleteRuns", testDeleteRuns},
 		{"RunsFinishedBefore", testRunsFinishedBefore},
 		{"DeleteSentMail", testDeleteSentMail},
+		{"NextMailAttempt", testNextMailAttempt},
+		{"NextStatusAttempt", testNextStatusAttempt},
+		{"NextNoticeAttempt", testNextNoticeAttempt},
+		{"NextRetirement", testNextRetirement},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
