@@ -44,11 +44,19 @@ type fleet struct {
 var commits atomic.Int64 // makes each test commit's sha
 
 type testClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	wall bool // follow the wall clock (tests of how long loops sleep)
 }
 
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wall {
+		return time.Now().UTC()
+	}
+	return c.t
+}
 func (c *testClock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,5 +114,83 @@ func TestRetireBackoff(t *testing.T) {
 		if got := retireBackoff(tt.failures); got != tt.want {
 			t.Errorf("retireBackoff(%d) = %s, want %s", tt.failures, got, tt.want)
 		}
+	}
+}
+
+// countRetireQueries counts the queries by which retireLoop looks for work.
+type countRetireQueries struct {
+	greenlight.Store
+	n *atomic.Int64
+}
+
+func (s countRetireQueries) DueRetirements(ctx context.Context, now time.Time, limit int) ([]*greenlight.Retirement, error) {
+	s.n.Add(1)
+	return s.Store.DueRetirements(ctx, now, limit)
+}
+
+func (s countRetireQueries) NextRetirement(ctx context.Context, after time.Time) (time.Time, error) {
+	s.n.Add(1)
+	return s.Store.NextRetirement(ctx, after)
+}
+
+// TestRetireLoopWaitsForDueTime: on the wall clock, an idle retire loop
+// asks the store nothing; storing a retirement with its live release wakes
+// it at once; a retirement due at T is carried out at T, with no query in
+// between.
+func TestRetireLoopWaitsForDueTime(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 2, config.Strategy{Type: config.StrategyBlueGreen, KeepOld: time.Minute})
+	f.env.Targets[0].Group, f.env.Targets[1].Group = "blue", "green"
+	f.clock.wall = true
+	var n atomic.Int64
+	f.wrap = func(s greenlight.Store) greenlight.Store { return countRetireQueries{s, &n} }
+	ctx := context.Background()
+	run := f.build("v1", greenlight.Hooks{})
+	rel := f.release(run, greenlight.ReleaseLive)
+	e := f.start()
+
+	time.Sleep(300 * time.Millisecond) // the first look, at start
+	before := n.Load()
+	time.Sleep(2 * time.Second)
+	if got := n.Load() - before; got != 0 {
+		t.Errorf("idle for 2s: %d queries for due retirements, want 0", got)
+	}
+
+	due := time.Now().Add(1500 * time.Millisecond)
+	before = n.Load()
+	ret := &greenlight.Retirement{Pipeline: "hello", Environment: "production", Group: "blue", ReleaseID: rel.ID, DueAt: due}
+	if err := e.recordRelease(ctx, rel, ret); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for n.Load() == before && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n.Load() == before {
+		t.Fatal("storing a retirement did not wake the loop within 200ms")
+	}
+	time.Sleep(100 * time.Millisecond)
+	woken := n.Load()
+	closed := func() bool {
+		left, err := f.db.Retirements(ctx, "hello", "production")
+		return err == nil && len(left) == 0
+	}
+	time.Sleep(time.Until(due.Add(-200 * time.Millisecond)))
+	if closed() {
+		t.Fatalf("retired %s before it was due", time.Until(due))
+	}
+	if got := n.Load() - woken; got != 0 {
+		t.Errorf("waiting for the retirement due at T: %d queries before T, want 0", got)
+	}
+	for !closed() {
+		if time.Now().After(due.Add(5 * time.Second)) {
+			t.Fatal("not retired within 5s of its due time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if late := time.Since(due); late > 400*time.Millisecond {
+		t.Errorf("retired %s after its due time, want within 400ms", late)
+	} else {
+		t.Logf("retired %s after its due time", late)
 	}
 }
