@@ -28,10 +28,11 @@ type subscriber interface {
 }
 
 // Loop is the one loop that reads the event log for every subscriber: on
-// Kick and every second it hands each subscriber the events after its
-// cursor, in order, in batches. A subscriber whose event fails stops at that
-// event and is retried after a growing pause (1s doubling to 30s) while the
-// others go on.
+// Kick (every writer of the log in the server kicks after its commit), and
+// at least every recheck for events another process wrote, it hands each
+// subscriber the events after its cursor, in order, in batches. A
+// subscriber whose event fails stops at that event and is retried after a
+// growing pause (1s doubling to 30s) while the others go on.
 //
 // Lifecycle: NewLoop, then Run in its own goroutine until ctx ends; Kick is
 // safe from any goroutine. One Loop per store and subscriber.
@@ -60,11 +61,11 @@ func (l *Loop) Kick() {
 	}
 }
 
-// Run drains every subscriber on Kick and every second until ctx is done,
-// then returns nil.
+// Run drains every subscriber at once, on Kick, when a failed one's pause
+// ends and at least every recheck, until ctx is done, then returns nil.
 func (l *Loop) Run(ctx context.Context) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	timer := time.NewTimer(recheck) // Reset before each wait
+	defer timer.Stop()
 	failures := make([]int, len(l.subs))
 	retryAt := make([]time.Time, len(l.subs))
 	for {
@@ -85,11 +86,18 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			failures[i], retryAt[i] = 0, time.Time{}
 		}
+		wait := recheck
+		for _, at := range retryAt {
+			if !at.IsZero() {
+				wait = min(wait, max(time.Until(at), 0))
+			}
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-l.kick:
-		case <-tick.C:
+		case <-l.kick: // Reset drops a tick not received (Go 1.23 timers)
+		case <-timer.C:
 		}
 	}
 }

@@ -55,9 +55,8 @@ const recheck = time.Minute
 // an error it waits a growing pause before trying again.
 func wait(ctx context.Context, kick <-chan struct{}, now greenlight.Now, log *slog.Logger, name string,
 	work func(context.Context) error, next func(context.Context, time.Time) (time.Time, error)) {
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(recheck) // Reset before each wait
 	defer timer.Stop()
-	<-timer.C
 	failures := 0
 	for {
 		err := work(ctx)
@@ -82,10 +81,7 @@ func wait(ctx context.Context, kick <-chan struct{}, now greenlight.Now, log *sl
 		select {
 		case <-ctx.Done():
 			return
-		case <-kick:
-			if !timer.Stop() {
-				<-timer.C
-			}
+		case <-kick: // Reset drops a tick not received (Go 1.23 timers)
 		case <-timer.C:
 		}
 	}

@@ -177,3 +177,47 @@ func checkWaits(t *testing.T, cs interface{ Load() int64 }, kick func(), queue f
 
 func (s *countingStore) Load() int64 { return s.n.Load() }
 
+func (s *countingStore) Events(ctx context.Context, after int64, limit int) ([]greenlight.Event, error) {
+	s.n.Add(1)
+	return s.Store.Events(ctx, after, limit)
+}
+
+func (s *countingStore) Cursor(ctx context.Context, name string) (int64, error) {
+	s.n.Add(1)
+	return s.Store.Cursor(ctx, name)
+}
+
+// TestEventLoopWaitsForKick: an idle event loop reads nothing from the
+// log; an event appended and kicked (as every writer in the server does)
+// is handled at once.
+func TestEventLoopWaitsForKick(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cs := &countingStore{Store: e.db}
+	kicked := make(chan struct{}, 10)
+	l := notify.NewLoop(cs, nil, notifyWith(e, cs, func() { kicked <- struct{}{} }))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	time.Sleep(300 * time.Millisecond) // the first look, at start
+	before := cs.Load()
+	time.Sleep(2 * time.Second)
+	if n := cs.Load() - before; n != 0 {
+		t.Errorf("idle for 2s: %d reads of the event log, want 0", n)
+	}
+	r := e.run(commit())
+	a := e.approval(r, "pm@example.com")
+	e.event(greenlight.EventApprovalOpened, r.ID, greenlight.ApprovalOpened{ApprovalID: a.ID})
+	start := time.Now()
+	l.Kick()
+	select {
+	case <-kicked:
+		if d := time.Since(start); d > 300*time.Millisecond {
+			t.Errorf("the event was handled %s after the kick, want at once", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the kick did not make the loop handle the event")
+	}
+}
