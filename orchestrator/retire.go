@@ -115,7 +115,7 @@ func (e *Engine) retireLoop(ctx context.Context) {
 			timer.Reset(retireInterval)
 			continue
 		}
-		wait := greenlight.Now(e.cfg.Now).Until(next, retireRecheck)
+		wait := e.cfg.Now.Until(next, retireRecheck)
 		now := time.Now() // the backoff is real waiting, not the configured clock
 		mu.Lock()
 		for _, r := range due {
