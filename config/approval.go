@@ -267,27 +267,13 @@ func (d *decoder) approvalRules(o *object, path string, st *Stage) {
 	if len(items) == 0 && o.valid("rules") {
 		d.errorf(o.keyAt("rules"), "%s.rules: at least one rule is required", path)
 	}
-	names := map[string]pos{}
 	for i, n := range items {
 		rp := index(join(path, "rules"), i)
 		r, ok := d.object(n, rp, "name", "approvers", "required")
 		if !ok {
 			continue
 		}
-		rule := greenlight.ApprovalRule{Name: r.str("name", "")}
-		switch {
-		case r.missing("name"):
-			d.errorf(r.node, "%s.name: required", rp)
-		case !r.valid("name"):
-		case !greenlight.ValidName(rule.Name):
-			d.errorf(r.at("name"), "%s.name: invalid name %q: use lowercase letters, digits and \"-\"", rp, rule.Name)
-		default:
-			if first, dup := names[rule.Name]; dup {
-				d.errorf(r.at("name"), "%s.name: duplicate rule name %q (first at %d:%d)", rp, rule.Name, first.line, first.col)
-			} else {
-				names[rule.Name] = position(r.at("name"))
-			}
-		}
+		rule := greenlight.ApprovalRule{Name: d.uniqueName(r, rp, "rule", path)}
 		approvers, ok := d.approverList(r, "approvers", rp)
 		if r.missing("approvers") || (r.valid("approvers") && r.count("approvers") == 0) {
 			d.errorf(r.keyAt("approvers"), "%s.approvers: at least one approver is required", rp)

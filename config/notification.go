@@ -37,18 +37,8 @@ func (d *decoder) notification(n ast.Node, path string, s *Server) *Notification
 	if !ok {
 		return nil
 	}
-	nt := &Notification{Name: o.str("name", ""), Type: o.str("type", ""), URL: o.str("url", ""), Secret: o.str("secret", "")}
-	switch {
-	case o.missing("name"):
-		d.errorf(o.node, "%s.name: required", path)
-	case !o.valid("name"):
-	case !greenlight.ValidName(nt.Name):
-		d.errorf(o.at("name"), "%s.name: invalid name %q: use lowercase letters, digits and \"-\"", path, nt.Name)
-	default:
-		if first, dup := d.firstSeen("notification", nt.Name, o.at("name")); dup {
-			d.errorf(o.at("name"), "%s.name: duplicate notification name %q (first at %d:%d)", path, nt.Name, first.line, first.col)
-		}
-	}
+	nt := &Notification{Name: d.uniqueName(o, path, "notification", ""), Type: o.str("type", ""), URL: o.str("url", ""),
+		Secret: o.str("secret", "")}
 
 	switch {
 	case o.missing("type"):

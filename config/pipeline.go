@@ -8,6 +8,25 @@ import (
 	"github.com/greenlight-cd/greenlight"
 )
 
+// uniqueName reads o's required `name`, a valid name of its own among the
+// names of that kind in scope (a pipeline's stages, a gate's rules; "" for
+// the whole file), and reports what is wrong with it at its place.
+func (d *decoder) uniqueName(o *object, path, kind, scope string) string {
+	name := o.str("name", "")
+	switch {
+	case o.missing("name"):
+		d.errorf(o.node, "%s.name: required", path)
+	case !o.valid("name"):
+	case !greenlight.ValidName(name):
+		d.errorf(o.at("name"), "%s.name: invalid name %q: use lowercase letters, digits and \"-\"", path, name)
+	default:
+		if first, dup := d.firstSeen(kind+"\x00"+scope, name, o.at("name")); dup {
+			d.errorf(o.at("name"), "%s.name: duplicate %s name %q (first at %d:%d)", path, kind, name, first.line, first.col)
+		}
+	}
+	return name
+}
+
 // firstSeen records name under kind and reports where it was first seen, for
 // "duplicate" messages that point back at the original.
 func (d *decoder) firstSeen(kind, name string, at ast.Node) (pos, bool) {
@@ -27,18 +46,7 @@ func (d *decoder) pipeline(n ast.Node, path string) *Pipeline {
 	if !ok {
 		return nil
 	}
-	p := &Pipeline{Name: o.str("name", ""), Environments: map[string]*Environment{}}
-	switch {
-	case o.missing("name"):
-		d.errorf(o.node, "%s.name: required", path)
-	case !o.valid("name"):
-	case !greenlight.ValidName(p.Name):
-		d.errorf(o.at("name"), "%s.name: invalid name %q: use lowercase letters, digits and \"-\"", path, p.Name)
-	default:
-		if first, dup := d.firstSeen("pipeline", p.Name, o.at("name")); dup {
-			d.errorf(o.at("name"), "%s.name: duplicate pipeline name %q (first at %d:%d)", path, p.Name, first.line, first.col)
-		}
-	}
+	p := &Pipeline{Name: d.uniqueName(o, path, "pipeline", ""), Environments: map[string]*Environment{}}
 
 	p.Mode = o.str("mode", ModeSuperseded)
 	switch p.Mode {
@@ -86,7 +94,6 @@ func (d *decoder) stages(pipeline *object, path string, p *Pipeline) {
 	if len(items) == 0 && pipeline.valid("stages") {
 		d.errorf(pipeline.keyAt("stages"), "%s: at least one stage is required", path)
 	}
-	names := map[string]pos{}
 	built := false
 	for i, n := range items {
 		sp := index(path, i)
@@ -95,20 +102,7 @@ func (d *decoder) stages(pipeline *object, path string, p *Pipeline) {
 		if !ok {
 			continue
 		}
-		st := Stage{Name: o.str("name", ""), Type: greenlight.StageType(o.str("type", ""))}
-		switch {
-		case o.missing("name"):
-			d.errorf(o.node, "%s.name: required", sp)
-		case !o.valid("name"):
-		case !greenlight.ValidName(st.Name):
-			d.errorf(o.at("name"), "%s.name: invalid name %q: use lowercase letters, digits and \"-\"", sp, st.Name)
-		default:
-			if first, dup := names[st.Name]; dup {
-				d.errorf(o.at("name"), "%s.name: duplicate stage name %q (first at %d:%d)", sp, st.Name, first.line, first.col)
-			} else {
-				names[st.Name] = position(o.at("name"))
-			}
-		}
+		st := Stage{Name: d.uniqueName(o, sp, "stage", path), Type: greenlight.StageType(o.str("type", ""))}
 		keys, known := stageKeys(st.Type)
 		switch {
 		case o.missing("type"):

@@ -3,7 +3,6 @@ package web
 import (
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/greenlight-cd/greenlight"
 )
@@ -16,14 +15,10 @@ import (
 func handleNotices(store greenlight.Store, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		limit := defaultDeliveryLimit
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > maxDeliveryLimit {
-				writeError(w, r, log, greenlight.Errorf(greenlight.EINVALID, "limit must be a number from 1 to %d", maxDeliveryLimit))
-				return
-			}
-			limit = n
+		limit, err := listLimit(q)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
 		}
 		list, err := store.Notices(r.Context(), q.Get("notification"), limit)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -170,19 +171,28 @@ const (
 	maxDeliveryLimit     = 500
 )
 
+// listLimit is a listing's ?limit=N: 1 to maxDeliveryLimit, or the default.
+func listLimit(q url.Values) (int, error) {
+	s := q.Get("limit")
+	if s == "" {
+		return defaultDeliveryLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxDeliveryLimit {
+		return 0, greenlight.Errorf(greenlight.EINVALID, "limit must be a number from 1 to %d", maxDeliveryLimit)
+	}
+	return n, nil
+}
+
 // handleDeliveries lists recent webhook deliveries, newest first, with what
 // became of each: ?pipeline=NAME (else every pipeline's) and ?limit=N.
 func handleDeliveries(store greenlight.Store, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		limit := defaultDeliveryLimit
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > maxDeliveryLimit {
-				writeError(w, r, log, greenlight.Errorf(greenlight.EINVALID, "limit must be a number from 1 to %d", maxDeliveryLimit))
-				return
-			}
-			limit = n
+		limit, err := listLimit(q)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
 		}
 		list, err := store.Deliveries(r.Context(), q.Get("pipeline"), limit)
 		if err != nil {
