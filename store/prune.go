@@ -23,17 +23,14 @@ func (o *ops) DeleteRuns(ctx context.Context, ids []int64) (int64, error) {
 	in := "(" + placeholders(len(ids)) + ")"
 	var n int64
 	err := o.atomic(ctx, func(o *ops) error {
+		// Stages, approvals (with their decisions and tokens) and a
+		// release's target states and retirements go by ON DELETE CASCADE;
+		// these rows name a run without a foreign key.
 		for _, q := range []string{
-			`DELETE FROM tokens WHERE run_id IN ` + in,
-			`DELETE FROM decisions WHERE approval_id IN (SELECT id FROM approvals WHERE run_id IN ` + in + `)`,
-			`DELETE FROM approvals WHERE run_id IN ` + in,
-			`DELETE FROM target_states WHERE release_id IN (SELECT id FROM releases WHERE run_id IN ` + in + `)`,
-			`DELETE FROM retirements WHERE release_id IN (SELECT id FROM releases WHERE run_id IN ` + in + `)`,
 			`DELETE FROM releases WHERE run_id IN ` + in,
 			`DELETE FROM commit_statuses WHERE run_id IN ` + in,
 			`DELETE FROM notices WHERE run_id IN ` + in + ` AND status <> 'pending'`,
 			`DELETE FROM events WHERE run_id IN ` + in + ` AND seq <= (SELECT COALESCE(MIN(seq), 0) FROM cursors)`,
-			`DELETE FROM stages WHERE run_id IN ` + in,
 		} {
 			if _, err := o.exec(ctx, q, args...); err != nil {
 				return fmt.Errorf("delete runs: %w", err)

@@ -16,11 +16,13 @@ func testDeleteRuns(t *testing.T, s greenlight.Store) {
 	var runs []*greenlight.Run
 	var approvals []*greenlight.Approval
 	var releases []*greenlight.Release
+	var hashes [][]byte
 	for i := 0; i < 2; i++ {
 		a := createApproval(t, s)
 		r, err := s.Run(ctx, a.RunID)
 		must(t, err)
 		_, hash := greenlight.NewToken()
+		hashes = append(hashes, hash)
 		must(t, s.CreateToken(ctx, &greenlight.ApprovalToken{Hash: hash, ApprovalID: a.ID, RunID: r.ID, Approver: "pm@example.com", ExpiresAt: at(time.Hour)}))
 		must(t, s.AddDecision(ctx, &greenlight.Decision{ApprovalID: a.ID, Approver: "pm@example.com", Verdict: greenlight.Approve, At: at(time.Minute)}))
 		rel := &greenlight.Release{Pipeline: "hello", Environment: "staging", RunID: r.ID, Commit: r.Commit.SHA,
@@ -46,6 +48,11 @@ func testDeleteRuns(t *testing.T, s greenlight.Store) {
 	wantCode(t, err, greenlight.ENOTFOUND)
 	_, err = s.Approval(ctx, approvals[0].ID)
 	wantCode(t, err, greenlight.ENOTFOUND)
+	_, err = s.Token(ctx, hashes[0])
+	wantCode(t, err, greenlight.ENOTFOUND)
+	if _, err := s.Token(ctx, hashes[1]); err != nil {
+		t.Errorf("the other run's token: %v", err)
+	}
 	if st, err := s.TargetStates(ctx, releases[0].ID); err != nil || len(st) != 0 {
 		t.Errorf("target states of a deleted run's release: %v %v", st, err)
 	}
