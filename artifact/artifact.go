@@ -29,7 +29,7 @@ type Store struct{ Dir string }
 // that is not a SHA-256 in lowercase hex, so a path can never be steered
 // out of Dir.
 func (s *Store) Path(sha string) string {
-	if !validSHA(sha) {
+	if !ValidSHA(sha) {
 		return ""
 	}
 	return filepath.Join(s.Dir, sha+".tar.gz")
@@ -38,7 +38,7 @@ func (s *Store) Path(sha string) string {
 // Verify recomputes the digest of a stored archive: ENOTFOUND when it is
 // missing, EINVALID when it no longer matches its name.
 func (s *Store) Verify(sha string) error {
-	if !validSHA(sha) {
+	if !ValidSHA(sha) {
 		return greenlight.Errorf(greenlight.EINVALID, "artifact %q is not a SHA-256", sha)
 	}
 	got, _, err := fileDigest(s.Path(sha))
@@ -73,7 +73,8 @@ func fileDigest(name string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-func validSHA(s string) bool {
+// ValidSHA reports whether s names an archive: a SHA-256 in lowercase hex.
+func ValidSHA(s string) bool {
 	if len(s) != 64 {
 		return false
 	}

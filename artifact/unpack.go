@@ -25,7 +25,7 @@ import (
 // symlink, or is a symlink resolving outside dst. Extraction goes to a temp
 // directory beside dst, renamed into place only at the end.
 func Unpack(archive, wantSHA256, dst string) error {
-	if !validSHA(wantSHA256) {
+	if !ValidSHA(wantSHA256) {
 		return greenlight.Errorf(greenlight.EINVALID, "artifact %q is not a SHA-256", wantSHA256)
 	}
 	f, err := os.Open(archive)

@@ -24,11 +24,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/artifact"
 )
 
 // Format is the archive layout this package writes and reads.
@@ -81,10 +82,10 @@ func Write(w io.Writer, c Contents) error {
 		}
 	}
 	for _, sha := range m.Artifacts {
-		if !validSHA(sha) {
+		if !artifact.ValidSHA(sha) {
 			return fmt.Errorf("artifact %q is not a SHA-256", sha)
 		}
-		if err := addFile(tw, artifactPrefix+sha+".tar.gz", filepath.Join(c.ArtifactDir, sha+".tar.gz"), m.CreatedAt); err != nil {
+		if err := addFile(tw, artifactPrefix+sha+".tar.gz", (&artifact.Store{Dir: c.ArtifactDir}).Path(sha), m.CreatedAt); err != nil {
 			return fmt.Errorf("artifact %s: %w", sha, err)
 		}
 	}
@@ -150,7 +151,7 @@ func readManifest(tr *tar.Reader) (*Manifest, error) {
 		return nil, invalid("backup format %d; this Greenlight reads format %d", m.Format, Format)
 	}
 	for _, sha := range m.Artifacts {
-		if !validSHA(sha) { // names files: never a path
+		if !artifact.ValidSHA(sha) { // names files: never a path
 			return nil, invalid("backup manifest: artifact %q is not a SHA-256", sha)
 		}
 	}
@@ -286,26 +287,13 @@ func emptyDir(dir string, ignore []string) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	for _, e := range entries {
-		if !contains(ignore, e.Name()) {
+		if !slices.Contains(ignore, e.Name()) {
 			return greenlight.Errorf(greenlight.ECONFLICT,
 				"data directory %s is not empty (it holds %s): restore only into an empty one", dir, e.Name())
 		}
 	}
 	return nil
 }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-var shaPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-func validSHA(s string) bool { return shaPattern.MatchString(s) }
 
 func invalid(format string, args ...any) error {
 	return greenlight.Errorf(greenlight.EINVALID, format, args...)

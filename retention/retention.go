@@ -14,13 +14,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/greenlight-cd/greenlight"
+	"github.com/greenlight-cd/greenlight/artifact"
 )
 
 // Policy is `retention:` of the server configuration.
@@ -235,8 +235,6 @@ func (p *Plan) logs(ctx context.Context, st greenlight.Tx, pol Policy, d Dirs, n
 	return nil
 }
 
-var artifactName = regexp.MustCompile(`^([0-9a-f]{64})\.tar\.gz$`)
-
 // artifacts: an artifact goes when it is not needed and every run that
 // built it goes; one that no run names goes after orphanAge.
 func (p *Plan) artifacts(ctx context.Context, st greenlight.Tx, d Dirs, now time.Time, kept *Kept, deleted map[int64]bool) error {
@@ -248,13 +246,13 @@ func (p *Plan) artifacts(ctx context.Context, st greenlight.Tx, d Dirs, now time
 		return fmt.Errorf("artifacts: %w", err)
 	}
 	for _, e := range entries {
-		m := artifactName.FindStringSubmatch(e.Name())
-		if m == nil || kept.Artifacts[m[1]] {
+		sha, ok := strings.CutSuffix(e.Name(), ".tar.gz")
+		if !ok || !artifact.ValidSHA(sha) || kept.Artifacts[sha] {
 			continue
 		}
-		runs, err := st.Runs(ctx, greenlight.RunFilter{Artifact: m[1], Limit: 1000})
+		runs, err := st.Runs(ctx, greenlight.RunFilter{Artifact: sha, Limit: 1000})
 		if err != nil {
-			return fmt.Errorf("runs of artifact %s: %w", m[1], err)
+			return fmt.Errorf("runs of artifact %s: %w", sha, err)
 		}
 		if len(runs) == 0 {
 			info, err := e.Info()
@@ -267,7 +265,7 @@ func (p *Plan) artifacts(ctx context.Context, st greenlight.Tx, d Dirs, now time
 			gone = gone && deleted[r.ID]
 		}
 		if gone {
-			p.Artifacts = append(p.Artifacts, m[1])
+			p.Artifacts = append(p.Artifacts, sha)
 		}
 	}
 	sort.Strings(p.Artifacts)
@@ -353,25 +351,26 @@ func (p *Plan) Apply(ctx context.Context, st greenlight.Store, d Dirs) (Result, 
 			return res, err
 		}
 	}
-	remove := func(dir, name string, count *int64) error {
-		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+	remove := func(path string, count *int64) error {
+		if err := os.RemoveAll(path); err != nil {
 			return err
 		}
 		*count++
 		return nil
 	}
 	for _, id := range p.Logs {
-		if err := remove(d.Logs, strconv.FormatInt(id, 10), &res.Logs); err != nil {
+		if err := remove(filepath.Join(d.Logs, strconv.FormatInt(id, 10)), &res.Logs); err != nil {
 			return res, err
 		}
 	}
+	artifacts := &artifact.Store{Dir: d.Artifacts}
 	for _, sha := range p.Artifacts {
-		if err := remove(d.Artifacts, sha+".tar.gz", &res.Artifacts); err != nil {
+		if err := remove(artifacts.Path(sha), &res.Artifacts); err != nil {
 			return res, err
 		}
 	}
 	for _, w := range p.Workspaces {
-		if err := remove(d.Workspaces, w, &res.Workspaces); err != nil {
+		if err := remove(filepath.Join(d.Workspaces, w), &res.Workspaces); err != nil {
 			return res, err
 		}
 	}
