@@ -204,7 +204,10 @@ func sampleSites(cfg *config.Server) map[string]string {
 }
 
 // stopHint is the command that stops the sample apps the quickstart's
-// deploys started: their start hook writes app.pid in the live release.
+// deploys started: their start hook writes app.pid in the live release. The
+// file is the release's (a commit's code wrote it), so only a plain process
+// id above 1 is shown, never the file's text for a shell to expand
+// ("-9 -1" would kill every process of the user's).
 func stopHint(cfg *config.Server) string {
 	p := samplePipeline(cfg)
 	if p == nil {
@@ -217,11 +220,15 @@ func stopHint(cfg *config.Server) string {
 			continue
 		}
 		for _, t := range env.Targets {
-			if t.Local != "" {
-				pid := filepath.Join(t.Local, "current", "app.pid")
-				if _, err := os.Stat(pid); err == nil {
-					pids = append(pids, "$(cat "+shellQuote(pid)+")")
-				}
+			if t.Local == "" {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(t.Local, "current", "app.pid"))
+			if err != nil || len(b) > 32 {
+				continue
+			}
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				pids = append(pids, strconv.Itoa(pid))
 			}
 		}
 	}
@@ -229,11 +236,6 @@ func stopHint(cfg *config.Server) string {
 		return ""
 	}
 	return "kill " + strings.Join(pids, " ")
-}
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // alreadyRunning turns a quickstart directory found in use into where to
